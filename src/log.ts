@@ -1,0 +1,68 @@
+// Logging with pino, printed the way nats-server prints (`[pid] 2026/11/25 10:00:00.000000 [INF] text`)
+// so operators' habits and log scrapers keep working. Log lines are rare (never per message), so
+// each record is formatted synchronously straight to stderr's fd, from any thread.
+
+import { writeSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  debug?: boolean;
+  trace?: boolean;
+  logtime?: boolean;
+  /** Shown in each line as `[name]` after the level, e.g. a shard. */
+  name?: string;
+}
+
+const LABELS: Record<number, string> = { 10: 'TRC', 20: 'DBG', 30: 'INF', 40: 'WRN', 50: 'ERR', 60: 'FTL' };
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+function stamp(t: number): string {
+  const d = new Date(t);
+  return `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}000`;
+}
+
+const OMIT = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'name']);
+
+export function formatRecord(rec: Record<string, unknown>, logtime: boolean): string {
+  const level = LABELS[rec['level'] as number] ?? 'INF';
+  let line = `[${process.pid}] `;
+  if (logtime) line += `${stamp(rec['time'] as number)} `;
+  line += `[${level}] `;
+  if (typeof rec['name'] === 'string') line += `[${rec['name']}] `;
+  line += String(rec['msg'] ?? '');
+  const extra: string[] = [];
+  for (const k of Object.keys(rec)) {
+    if (OMIT.has(k)) continue;
+    const v = rec[k];
+    if (k === 'err' && v && typeof v === 'object') extra.push(`err=${JSON.stringify((v as { message?: string }).message ?? v)}`);
+    else extra.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  if (extra.length > 0) line += ` (${extra.join(' ')})`;
+  return line + '\n';
+}
+
+export function createLogger(opts: LogOptions = {}): Logger {
+  const logtime = opts.logtime !== false;
+  const dest = {
+    write(s: string): void {
+      let out: string;
+      try {
+        out = formatRecord(JSON.parse(s) as Record<string, unknown>, logtime);
+      } catch {
+        out = s;
+      }
+      try {
+        writeSync(2, out);
+      } catch {
+        // stderr gone (EPIPE): nothing useful to do.
+      }
+    },
+  };
+  const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
+  return pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
+}

@@ -1,0 +1,58 @@
+// Protocol bytes built once (pino's habit: precompute what is written often).
+
+export const CRLF = Buffer.from('\r\n');
+export const PING = Buffer.from('PING\r\n');
+export const PONG = Buffer.from('PONG\r\n');
+export const OK = Buffer.from('+OK\r\n');
+export const MSG_PREFIX = Buffer.from('MSG ');
+export const HMSG_PREFIX = Buffer.from('HMSG ');
+
+/** nats-server's exact -ERR texts (server/const.go, client.go); clients match on them. */
+export const Errors = {
+  AUTH_VIOLATION: 'Authorization Violation',
+  AUTH_TIMEOUT: 'Authentication Timeout',
+  MAX_PAYLOAD: 'Maximum Payload Violation',
+  STALE: 'Stale Connection',
+  UNKNOWN_OP: 'Unknown Protocol Operation',
+  MAX_CONNECTIONS: 'maximum connections exceeded',
+  TLS_REQUIRED: 'Secure Connection - TLS Required',
+  MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
+  MAX_SUBSCRIPTIONS: 'maximum subscriptions exceeded',
+  INVALID_SUBJECT: 'Invalid Subject',
+  INVALID_PUB_SUBJECT: 'Invalid Publish Subject',
+  BAD_PROTOCOL: 'invalid client protocol',
+  NO_RESPONDERS_NEEDS_HEADERS: 'no responders requires headers support',
+} as const;
+
+export function errLine(text: string): Buffer {
+  return Buffer.from(`-ERR '${text}'\r\n`);
+}
+
+/** Writes the decimal form of a non-negative integer at buf[pos]; returns the new position. */
+export function writeUint(buf: Buffer, pos: number, n: number): number {
+  if (n < 10) {
+    buf[pos] = 48 + n;
+    return pos + 1;
+  }
+  let digits = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  let p = pos + digits - 1;
+  while (n >= 10) {
+    const q = Math.floor(n / 10);
+    buf[p--] = 48 + (n - q * 10);
+    n = q;
+  }
+  buf[p] = 48 + n;
+  return pos + digits;
+}
+
+/** Copies src[s, e) to dst[pos]; a byte loop beats Buffer.copy's call overhead for short runs. */
+export function copyBytes(dst: Buffer, pos: number, src: Buffer, s: number, e: number): number {
+  const n = e - s;
+  if (n < 24) {
+    for (let i = 0; i < n; i++) dst[pos + i] = src[s + i]!;
+  } else {
+    src.copy(dst, pos, s, e);
+  }
+  return pos + n;
+}

@@ -1,0 +1,444 @@
+// One client connection inside a shard: the parser's handler, the CONNECT/SUB/UNSUB/PUB semantics of
+// nats-server's client.go, and an outbound buffer flushed once per event-loop turn (never per message).
+
+import type net from 'node:net';
+import { ClientParser, ParseError, type ParseErrorCode, type ParserHandler, parseSize } from '../protocol/parser.js';
+import { Errors, OK, PING, PONG, errLine, writeUint, copyBytes, MSG_PREFIX, HMSG_PREFIX } from '../protocol/wire.js';
+import { isValidLiteralSubject, isValidSubject, subjectMatches } from '../sublist/subject.js';
+import { Subscription } from './subscription.js';
+import type { Shard } from './shard.js';
+
+/** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
+export const CloseReason = {
+  CLIENT: 'Client Closed',
+  SERVER_SHUTDOWN: 'Server Shutdown',
+  PROTOCOL_VIOLATION: 'Protocol Violation',
+  PARSE_ERROR: 'Parse Error',
+  MAX_PAYLOAD: 'Maximum Message Payload Exceeded',
+  MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
+  STALE: 'Stale Connection',
+  SLOW_CONSUMER: 'Slow Consumer (Pending Bytes)',
+  BAD_PROTOCOL: 'Bad Client Protocol Version',
+  NO_RESPONDERS_HEADERS: 'No Responders Requires Headers',
+  WRITE_ERROR: 'Write Error',
+  READ_ERROR: 'Read Error',
+  AUTH_VIOLATION: 'Authentication Failure',
+} as const;
+export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
+
+const MIN_OUT_CHUNK = 1024;
+const MAX_OUT_CHUNK = 256 * 1024;
+const EMPTY = Buffer.alloc(0);
+const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
+/** RTT is re-measured by the ping timer after this long (nats-server DEFAULT_RTT_MEASUREMENT_INTERVAL). */
+const RTT_REMEASURE_MS = 60 * 60 * 1000;
+
+export class ClientConnection implements ParserHandler {
+  readonly cid: number;
+  readonly shard: Shard;
+  readonly socket: net.Socket;
+  readonly parser: ClientParser;
+  readonly ip: string;
+  readonly port: number;
+  readonly start: number;
+  stopped = false;
+  closed = false;
+  closeReason: CloseReasonText | null = null;
+
+  // CONNECT options (client.go ClientOpts)
+  connectReceived = false;
+  verbose = false;
+  pedantic = false;
+  echo = true;
+  headers = false;
+  noResponders = false;
+  protocol = 0;
+  name = '';
+  lang = '';
+  version = '';
+
+  readonly subs: Map<string, Subscription> = new Map();
+
+  // Counters, as /connz reports them.
+  inMsgs = 0;
+  inBytes = 0;
+  outMsgs = 0;
+  outBytes = 0;
+
+  // Keepalive (client.go processPingTimer).
+  lastIn: number;
+  nextPingAt: number;
+  pingsOut = 0;
+  pingSentAt = 0;
+  rtt = 0;
+  rttAt = 0;
+
+  // Outbound: bytes [outStart, outPos) of `out` are not yet handed to the socket; `outQueue` holds
+  // earlier chunks of this turn that filled up. Bytes handed to the socket are never overwritten.
+  out: Buffer = EMPTY;
+  outStart = 0;
+  outPos = 0;
+  outQueue: Buffer[] = [];
+  outQueued = 0;
+  outChunk = MIN_OUT_CHUNK;
+  dirty = false;
+
+  constructor(shard: Shard, socket: net.Socket, cid: number) {
+    this.shard = shard;
+    this.socket = socket;
+    this.cid = cid;
+    this.parser = new ClientParser(this);
+    this.parser.maxControlLine = shard.opts.maxControlLine;
+    this.ip = socket.remoteAddress ?? '';
+    this.port = socket.remotePort ?? 0;
+    this.start = Date.now();
+    this.lastIn = this.start;
+    this.nextPingAt = this.start + shard.opts.pingIntervalMs;
+  }
+
+  /** Called by the shard with each read (the buffer is the shard's and is reused after return). */
+  onRead(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastIn = this.shard.now;
+    this.parser.parse(chunk);
+  }
+
+  // ---- ParserHandler -------------------------------------------------------------------------
+
+  processConnect(buf: Buffer, s: number, e: number): void {
+    let o: Record<string, unknown>;
+    try {
+      const v: unknown = JSON.parse(buf.toString('utf8', s, e));
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      o = v as Record<string, unknown>;
+    } catch {
+      // client.go processConnect: a JSON error ends the connection (no -ERR is sent).
+      this.shard.log.debug({ cid: this.cid }, 'CONNECT with invalid JSON');
+      return this.close(CloseReason.PROTOCOL_VIOLATION);
+    }
+    this.connectReceived = true;
+    this.verbose = o['verbose'] === true;
+    this.pedantic = o['pedantic'] === true;
+    this.echo = o['echo'] !== false;
+    this.headers = o['headers'] === true;
+    this.noResponders = o['no_responders'] === true;
+    this.name = typeof o['name'] === 'string' ? o['name'] : '';
+    this.lang = typeof o['lang'] === 'string' ? o['lang'] : '';
+    this.version = typeof o['version'] === 'string' ? o['version'] : '';
+    const proto = typeof o['protocol'] === 'number' ? o['protocol'] : 0;
+    this.protocol = proto;
+    if (proto < 0 || proto > 1) {
+      this.sendErr(Errors.BAD_PROTOCOL);
+      return this.close(CloseReason.BAD_PROTOCOL);
+    }
+    if (this.noResponders && !this.headers) {
+      this.sendErr(Errors.NO_RESPONDERS_NEEDS_HEADERS);
+      return this.close(CloseReason.NO_RESPONDERS_HEADERS);
+    }
+    if (this.verbose) this.queue(OK);
+  }
+
+  processPing(): void {
+    this.queue(PONG);
+  }
+
+  processPong(): void {
+    this.pingsOut = 0;
+    if (this.pingSentAt > 0) {
+      this.rtt = this.shard.now - this.pingSentAt;
+      this.rttAt = this.shard.now;
+      this.pingSentAt = 0;
+    }
+  }
+
+  processSub(buf: Buffer, s: number, e: number): void {
+    // SUB <subject> [queue] <sid>
+    const args = splitArgs(buf, s, e);
+    let subject: string;
+    let queue: string | null = null;
+    let sid: string;
+    if (args.length === 2) {
+      subject = args[0]!;
+      sid = args[1]!;
+    } else if (args.length === 3) {
+      subject = args[0]!;
+      queue = args[1]!;
+      sid = args[2]!;
+    } else {
+      // processSub Parse Error: the connection is closed without an -ERR.
+      return this.close(CloseReason.PROTOCOL_VIOLATION);
+    }
+    if (!isValidSubject(subject) || (queue !== null && !isValidQueue(queue))) {
+      this.sendErr(Errors.INVALID_SUBJECT);
+      return;
+    }
+    const max = this.shard.opts.maxSubscriptions;
+    if (max > 0 && this.subs.size >= max && !this.subs.has(sid)) {
+      this.sendErr(Errors.MAX_SUBSCRIPTIONS);
+      return;
+    }
+    // A SUB with a sid already in use is ignored (client.go: "already have this sid").
+    if (!this.subs.has(sid)) {
+      const sub = new Subscription(this, subject, queue, sid);
+      this.subs.set(sid, sub);
+      this.shard.addSubscription(sub);
+    }
+    if (this.verbose) this.queue(OK);
+  }
+
+  processUnsub(buf: Buffer, s: number, e: number): void {
+    // UNSUB <sid> [max]
+    const args = splitArgs(buf, s, e);
+    if (args.length < 1 || args.length > 2) return this.close(CloseReason.PROTOCOL_VIOLATION);
+    let max = -1;
+    if (args.length === 2) {
+      const b = Buffer.from(args[1]!, 'latin1');
+      max = parseSize(b, 0, b.length);
+      if (max < 0) return this.close(CloseReason.PROTOCOL_VIOLATION);
+    }
+    const sub = this.subs.get(args[0]!);
+    if (sub !== undefined) {
+      // client.go processUnsub: with a max above what was delivered, keep it until then.
+      if (max > 0 && max > sub.delivered) sub.max = max;
+      else this.removeSubscription(sub);
+    }
+    if (this.verbose) this.queue(OK);
+  }
+
+  processPubArgs(p: ClientParser): boolean {
+    if (p.paHdr >= 0 && !this.headers) {
+      // processHeaderPub: headers were not declared in CONNECT.
+      this.close(CloseReason.PROTOCOL_VIOLATION);
+      return false;
+    }
+    if (p.paSize > this.shard.opts.maxPayload) {
+      this.sendErr(Errors.MAX_PAYLOAD);
+      this.close(CloseReason.MAX_PAYLOAD);
+      return false;
+    }
+    return true;
+  }
+
+  processMsg(p: ClientParser, buf: Buffer, start: number, end: number): void {
+    this.inMsgs++;
+    this.inBytes += end - start;
+    if (this.pedantic && !isValidLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
+      this.sendErr(Errors.INVALID_PUB_SUBJECT);
+      return;
+    }
+    const delivered = this.shard.route(this, p, buf, start, end);
+    if (delivered === 0 && this.noResponders && p.paReplyStart >= 0) this.sendNoResponders(p);
+    if (this.verbose) this.queue(OK);
+  }
+
+  parseError(code: ParseErrorCode): void {
+    switch (code) {
+      case ParseError.CONTROL_LINE:
+        this.sendErr(Errors.MAX_CONTROL_LINE);
+        return this.close(CloseReason.MAX_CONTROL_LINE);
+      case ParseError.PUB_ARGS:
+        // processPub Parse Error / Bad or Missing Size: closed without an -ERR.
+        return this.close(CloseReason.PROTOCOL_VIOLATION);
+      case ParseError.AUTH:
+        this.sendErr(Errors.AUTH_VIOLATION);
+        return this.close(CloseReason.AUTH_VIOLATION);
+      default:
+        this.sendErr(Errors.UNKNOWN_OP);
+        return this.close(CloseReason.PARSE_ERROR);
+    }
+  }
+
+  // ---- delivery ------------------------------------------------------------------------------
+
+  /**
+   * Appends one MSG/HMSG for `sub` (whose connection is this one) carrying the message the parser
+   * holds. Returns false when nothing was written (closed, or past the subscription's max).
+   */
+  writeMsg(sub: Subscription, p: ClientParser, buf: Buffer, start: number, end: number): boolean {
+    if (this.closed) return false;
+    if (sub.max > 0 && sub.delivered >= sub.max) return false;
+    sub.delivered++;
+    let hdr = p.paHdr;
+    let s = start;
+    if (hdr >= 0 && !this.headers) {
+      // client.go deliverMsg: a subscriber without header support gets the payload alone.
+      s = start + hdr;
+      hdr = -1;
+    }
+    const size = end - s;
+    const subj = p.paBuf;
+    const sidBytes = sub.sidBytes;
+    const replyLen = p.paReplyStart >= 0 ? p.paReplyEnd - p.paReplyStart + 1 : 0;
+    const need = 6 + (p.paSubjectEnd - p.paSubjectStart) + 1 + sidBytes.length + 1 + replyLen + 32 + size + 2;
+    if (this.out.length - this.outPos < need) this.grow(need);
+    const o = this.out;
+    let pos = this.outPos;
+    if (hdr < 0) pos = copyBytes(o, pos, MSG_PREFIX, 0, 4);
+    else pos = copyBytes(o, pos, HMSG_PREFIX, 0, 5);
+    pos = copyBytes(o, pos, subj, p.paSubjectStart, p.paSubjectEnd);
+    o[pos++] = 32;
+    pos = copyBytes(o, pos, sidBytes, 0, sidBytes.length);
+    o[pos++] = 32;
+    if (replyLen > 0) {
+      pos = copyBytes(o, pos, subj, p.paReplyStart, p.paReplyEnd);
+      o[pos++] = 32;
+    }
+    if (hdr >= 0) {
+      pos = writeUint(o, pos, hdr);
+      o[pos++] = 32;
+    }
+    pos = writeUint(o, pos, size);
+    o[pos++] = 13;
+    o[pos++] = 10;
+    pos = copyBytes(o, pos, buf, s, end);
+    o[pos++] = 13;
+    o[pos++] = 10;
+    this.outPos = pos;
+    this.outMsgs++;
+    this.outBytes += size;
+    if (!this.dirty) this.shard.markDirty(this);
+    if (sub.max > 0 && sub.delivered >= sub.max) this.removeSubscription(sub);
+    return true;
+  }
+
+  /** client.go: HMSG <reply> <sid of the sub matching reply> with a 503 status to the publisher. */
+  private sendNoResponders(p: ClientParser): void {
+    const reply = p.paBuf.toString('latin1', p.paReplyStart, p.paReplyEnd);
+    let sid: string | null = null;
+    for (const sub of this.subs.values()) {
+      if (sub.queue === null && subjectMatches(sub.subject, reply)) {
+        sid = sub.sid;
+        break;
+      }
+    }
+    if (sid === null) return;
+    const hdr = NO_RESPONDERS_HDR;
+    this.queue(Buffer.from(`HMSG ${reply} ${sid} ${hdr.length} ${hdr.length}\r\n`, 'latin1'));
+    this.queue(hdr);
+    this.queue(Buffer.from('\r\n'));
+  }
+
+  // ---- outbound ------------------------------------------------------------------------------
+
+  /** Makes room for `need` bytes: the current chunk's unsent part is queued, a new chunk started. */
+  private grow(need: number): void {
+    if (this.outPos > this.outStart) {
+      const part = this.out.subarray(this.outStart, this.outPos);
+      this.outQueue.push(part);
+      this.outQueued += part.length;
+      // Needing a second chunk in one turn: use bigger chunks for this connection from now on.
+      if (this.outChunk < MAX_OUT_CHUNK) this.outChunk *= 2;
+      // The chunk is still allocated below so the caller's write lands somewhere harmless.
+      if (this.outQueued + this.socket.writableLength > this.shard.opts.maxPending) this.slowConsumer();
+    }
+    this.out = Buffer.allocUnsafeSlow(Math.max(this.outChunk, need));
+    this.outStart = 0;
+    this.outPos = 0;
+  }
+
+  /** Appends protocol bytes (not on the message path). */
+  queue(b: Buffer): void {
+    if (this.closed) return;
+    if (this.out.length - this.outPos < b.length) this.grow(b.length);
+    if (this.closed) return;
+    this.outPos = copyBytes(this.out, this.outPos, b, 0, b.length);
+    if (!this.dirty) this.shard.markDirty(this);
+  }
+
+  sendErr(text: string): void {
+    this.queue(errLine(text));
+  }
+
+  sendPing(): void {
+    this.pingsOut++;
+    this.pingSentAt = this.shard.now;
+    this.queue(PING);
+  }
+
+  /** Hands everything buffered to the socket: one write, or several under one cork. */
+  flush(): void {
+    this.dirty = false;
+    if (this.closed || this.socket.destroyed) return;
+    const q = this.outQueue;
+    const hasTail = this.outPos > this.outStart;
+    if (q.length === 0) {
+      if (!hasTail) return;
+      this.socket.write(this.out.subarray(this.outStart, this.outPos));
+    } else {
+      this.socket.cork();
+      for (let i = 0; i < q.length; i++) this.socket.write(q[i]!);
+      if (hasTail) this.socket.write(this.out.subarray(this.outStart, this.outPos));
+      this.socket.uncork();
+      q.length = 0;
+      this.outQueued = 0;
+    }
+    this.outStart = this.outPos;
+    // A nearly full chunk is dropped; the next write starts a fresh one.
+    if (this.out.length - this.outPos < 64) {
+      this.out = EMPTY;
+      this.outStart = this.outPos = 0;
+    }
+    if (this.socket.writableLength > this.shard.opts.maxPending) this.slowConsumer();
+  }
+
+  private slowConsumer(): void {
+    this.shard.slowConsumers++;
+    this.shard.log.warn({ cid: this.cid, ip: this.ip, port: this.port }, 'Slow Consumer Detected');
+    this.close(CloseReason.SLOW_CONSUMER, true);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  removeSubscription(sub: Subscription): void {
+    if (sub.closed) return;
+    sub.closed = true;
+    this.subs.delete(sub.sid);
+    this.shard.removeSubscription(sub);
+  }
+
+  /**
+   * Closes the connection: subscriptions go at once; pending output (an -ERR, say) is flushed first
+   * unless `abort` (slow consumer, write error), where the socket is destroyed.
+   */
+  close(reason: CloseReasonText, abort = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopped = true;
+    this.closeReason = reason;
+    for (const sub of this.subs.values()) {
+      sub.closed = true;
+      this.shard.removeSubscription(sub);
+    }
+    this.subs.clear();
+    if (abort) {
+      this.outQueue.length = 0;
+      this.outStart = this.outPos;
+      this.socket.destroy();
+    } else {
+      if (!this.socket.destroyed) {
+        const q = this.outQueue;
+        for (let i = 0; i < q.length; i++) this.socket.write(q[i]!);
+        if (this.outPos > this.outStart) this.socket.write(this.out.subarray(this.outStart, this.outPos));
+        q.length = 0;
+        this.outStart = this.outPos;
+        this.socket.end();
+      }
+      // Don't wait forever for a peer that does not read.
+      setTimeout(() => this.socket.destroy(), 2000).unref();
+    }
+    this.shard.connectionClosed(this);
+  }
+}
+
+/** Splits a control line's arguments on blanks (not on the message path: SUB/UNSUB only). */
+function splitArgs(buf: Buffer, s: number, e: number): string[] {
+  return buf
+    .toString('latin1', s, e)
+    .split(/[ \t]+/)
+    .filter((a) => a.length > 0);
+}
+
+/** Queue names: no blanks; client.go accepts any other bytes, but not wildcard-only groups. */
+function isValidQueue(q: string): boolean {
+  return q.length > 0 && !/[\s]/.test(q);
+}

@@ -1,0 +1,50 @@
+// Entry point of a shard worker thread: receives connections from the main thread's hand-off and
+// serves them. Control messages (shutdown, load reports) travel over the worker's MessagePort; they
+// never carry messages or interest.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../log.js';
+import { HandoffReceiver } from '../transport/handoff.js';
+import { Shard, type ServerIdentity } from './shard.js';
+import type { ServerOptions } from '../server/options.js';
+
+export interface ShardWorkerData {
+  shardId: number;
+  opts: ServerOptions;
+  identity: ServerIdentity;
+  handoffFd: number;
+}
+
+export type ToShard = { type: 'shutdown' };
+export type FromShard = { type: 'ready' } | { type: 'load'; conns: number } | { type: 'stopped' };
+
+const data = workerData as ShardWorkerData;
+const port = parentPort!;
+const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}` });
+const shard = new Shard(data.shardId, data.opts, data.identity, log);
+
+let lastReported = -1;
+const reportLoad = (): void => {
+  const n = shard.conns.size;
+  if (n !== lastReported) {
+    lastReported = n;
+    port.postMessage({ type: 'load', conns: n } satisfies FromShard);
+  }
+};
+
+const receiver = new HandoffReceiver(data.handoffFd, (handle, cid) => {
+  const conn = shard.adopt(handle, cid);
+  conn?.socket.once('close', reportLoad);
+  reportLoad();
+});
+
+port.on('message', (m: ToShard) => {
+  if (m.type === 'shutdown') {
+    receiver.close();
+    void shard.shutdown().then(() => {
+      port.postMessage({ type: 'stopped' } satisfies FromShard);
+    });
+  }
+});
+
+port.postMessage({ type: 'ready' } satisfies FromShard);

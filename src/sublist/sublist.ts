@@ -1,0 +1,270 @@
+// Subject trie with a match cache, after nats-server's server/sublist.go.
+//
+// Levels hold literal tokens in a Map plus the two wildcard children (`pwc` for '*', `fwc` for '>').
+// Match results are cached (up to 1024 entries, swept to 256 as nats-server does) and are never
+// mutated once handed out: an insert or remove invalidates the cached entries it could affect, and
+// bumps `genid` so holders of older results (per-connection caches) know to look again.
+//
+// `matchBytes` looks a subject up straight from the read buffer: an FNV-1a hash of the bytes finds the
+// cache entry and a byte compare confirms it, so a cache hit allocates nothing (no string made).
+
+import { hasWildcard } from './subject.js';
+
+export interface SublistSub {
+  readonly subject: string;
+  readonly queue: string | null;
+}
+
+export interface SublistResult<T> {
+  /** Plain subscribers. */
+  readonly psubs: readonly T[];
+  /** One array per queue group. */
+  readonly qsubs: readonly (readonly T[])[];
+}
+
+class Node<T> {
+  next: Level<T> | null = null;
+  psubs: Set<T> = new Set();
+  qsubs: Map<string, Set<T>> | null = null;
+  isEmpty(): boolean {
+    return this.psubs.size === 0 && (this.qsubs === null || this.qsubs.size === 0) && (this.next === null || this.next.isEmpty());
+  }
+}
+
+class Level<T> {
+  nodes: Map<string, Node<T>> = new Map();
+  pwc: Node<T> | null = null;
+  fwc: Node<T> | null = null;
+  isEmpty(): boolean {
+    return this.nodes.size === 0 && this.pwc === null && this.fwc === null;
+  }
+}
+
+interface CacheEntry<T> {
+  key: Buffer;
+  subject: string;
+  result: SublistResult<T>;
+}
+
+const CACHE_MAX = 1024;
+const CACHE_SWEEP_TO = 256;
+const EMPTY: SublistResult<never> = Object.freeze({ psubs: Object.freeze([]), qsubs: Object.freeze([]) });
+
+export class Sublist<T extends SublistSub> {
+  private root: Level<T> = new Level();
+  private cache: Map<number, CacheEntry<T>> = new Map();
+  /** Bumped on every insert and remove. */
+  genid = 0;
+  count = 0;
+  inserts = 0;
+  removes = 0;
+  matches = 0;
+  cacheHits = 0;
+
+  insert(sub: T): void {
+    const tokens = sub.subject.split('.');
+    let level = this.root;
+    let node: Node<T> | null = null;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t === '*') {
+        node = level.pwc ??= new Node();
+      } else if (t === '>') {
+        node = level.fwc ??= new Node();
+      } else {
+        node = level.nodes.get(t) ?? null;
+        if (node === null) {
+          node = new Node();
+          level.nodes.set(t, node);
+        }
+      }
+      if (i < tokens.length - 1) level = node.next ??= new Level();
+    }
+    if (node === null) return;
+    if (sub.queue === null) node.psubs.add(sub);
+    else {
+      node.qsubs ??= new Map();
+      let g = node.qsubs.get(sub.queue);
+      if (g === undefined) {
+        g = new Set();
+        node.qsubs.set(sub.queue, g);
+      }
+      g.add(sub);
+    }
+    this.count++;
+    this.inserts++;
+    this.invalidate(sub.subject);
+  }
+
+  /** Returns false when the subscription was not in the list. */
+  remove(sub: T): boolean {
+    const tokens = sub.subject.split('.');
+    const path: { level: Level<T>; node: Node<T>; token: string }[] = [];
+    let level: Level<T> | null = this.root;
+    let node: Node<T> | null = null;
+    for (let i = 0; i < tokens.length; i++) {
+      if (level === null) return false;
+      const t = tokens[i]!;
+      node = t === '*' ? level.pwc : t === '>' ? level.fwc : (level.nodes.get(t) ?? null);
+      if (node === null) return false;
+      path.push({ level, node, token: t });
+      level = node.next;
+    }
+    if (node === null) return false;
+    let removed: boolean;
+    if (sub.queue === null) removed = node.psubs.delete(sub);
+    else {
+      const g = node.qsubs?.get(sub.queue);
+      removed = g !== undefined && g.delete(sub);
+      if (g !== undefined && g.size === 0) node.qsubs!.delete(sub.queue);
+    }
+    if (!removed) return false;
+    // Prune empty nodes bottom-up.
+    for (let i = path.length - 1; i >= 0; i--) {
+      const p = path[i]!;
+      if (!p.node.isEmpty()) break;
+      if (p.token === '*') p.level.pwc = null;
+      else if (p.token === '>') p.level.fwc = null;
+      else p.level.nodes.delete(p.token);
+    }
+    this.count--;
+    this.removes++;
+    this.invalidate(sub.subject);
+    return true;
+  }
+
+  /** Matches a literal subject given as a string. */
+  match(subject: string): SublistResult<T> {
+    this.matches++;
+    const key = Buffer.from(subject, 'latin1');
+    const h = hashBytes(key, 0, key.length);
+    const e = this.cache.get(h);
+    if (e !== undefined && e.subject === subject) {
+      this.cacheHits++;
+      return e.result;
+    }
+    return this.matchAndCache(subject, key, h);
+  }
+
+  /** Matches a literal subject held in buf[start, end); allocation-free on a cache hit. */
+  matchBytes(buf: Buffer, start: number, end: number): SublistResult<T> {
+    this.matches++;
+    const h = hashBytes(buf, start, end);
+    const e = this.cache.get(h);
+    if (e !== undefined && bytesEqual(e.key, buf, start, end)) {
+      this.cacheHits++;
+      return e.result;
+    }
+    const subject = buf.toString('latin1', start, end);
+    return this.matchAndCache(subject, Buffer.from(subject, 'latin1'), h);
+  }
+
+  private matchAndCache(subject: string, key: Buffer, h: number): SublistResult<T> {
+    const result = this.matchNoCache(subject);
+    if (this.cache.size >= CACHE_MAX) {
+      // Sweep, as sublist.go reduceCacheCount: drop the oldest entries.
+      let n = this.cache.size - CACHE_SWEEP_TO;
+      for (const k of this.cache.keys()) {
+        if (n-- <= 0) break;
+        this.cache.delete(k);
+      }
+    }
+    this.cache.set(h, { key, subject, result });
+    return result;
+  }
+
+  /** Trie walk; the result is a fresh frozen object. */
+  matchNoCache(subject: string): SublistResult<T> {
+    const tokens = subject.split('.');
+    const psubs: T[] = [];
+    const groups = new Map<string, T[]>();
+    matchLevel(this.root, tokens, 0, psubs, groups);
+    if (psubs.length === 0 && groups.size === 0) return EMPTY;
+    const qsubs: T[][] = [];
+    for (const g of groups.values()) qsubs.push(g);
+    return { psubs, qsubs };
+  }
+
+  /** All subscriptions (for monitoring and interest snapshots). */
+  all(): T[] {
+    const out: T[] = [];
+    collect(this.root, out);
+    return out;
+  }
+
+  cacheSize(): number {
+    return this.cache.size;
+  }
+
+  private invalidate(subject: string): void {
+    this.genid++;
+    if (this.cache.size === 0) return;
+    if (hasWildcard(subject)) {
+      this.cache.clear();
+      return;
+    }
+    const key = Buffer.from(subject, 'latin1');
+    const h = hashBytes(key, 0, key.length);
+    this.cache.delete(h);
+  }
+}
+
+function matchLevel<T extends SublistSub>(level: Level<T>, tokens: string[], i: number, psubs: T[], groups: Map<string, T[]>): void {
+  let l: Level<T> | null = level;
+  for (; i < tokens.length; i++) {
+    if (l === null) return;
+    if (l.fwc !== null) addNode(l.fwc, psubs, groups);
+    if (l.pwc !== null) {
+      if (i === tokens.length - 1) addNode(l.pwc, psubs, groups);
+      else if (l.pwc.next !== null) matchLevel(l.pwc.next, tokens, i + 1, psubs, groups);
+    }
+    const n = l.nodes.get(tokens[i]!);
+    if (n === undefined) return;
+    if (i === tokens.length - 1) {
+      addNode(n, psubs, groups);
+      return;
+    }
+    l = n.next;
+  }
+}
+
+function addNode<T extends SublistSub>(n: Node<T>, psubs: T[], groups: Map<string, T[]>): void {
+  for (const s of n.psubs) psubs.push(s);
+  if (n.qsubs === null) return;
+  for (const [q, set] of n.qsubs) {
+    let g = groups.get(q);
+    if (g === undefined) {
+      g = [];
+      groups.set(q, g);
+    }
+    for (const s of set) g.push(s);
+  }
+}
+
+function collect<T extends SublistSub>(l: Level<T>, out: T[]): void {
+  const visit = (n: Node<T>): void => {
+    for (const s of n.psubs) out.push(s);
+    if (n.qsubs !== null) for (const g of n.qsubs.values()) for (const s of g) out.push(s);
+    if (n.next !== null) collect(n.next, out);
+  };
+  for (const n of l.nodes.values()) visit(n);
+  if (l.pwc !== null) visit(l.pwc);
+  if (l.fwc !== null) visit(l.fwc);
+}
+
+/** 32-bit FNV-1a over buf[start, end). */
+export function hashBytes(buf: Buffer, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    h ^= buf[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function bytesEqual(a: Buffer, b: Buffer, start: number, end: number): boolean {
+  const n = end - start;
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[start + i]) return false;
+  return true;
+}
