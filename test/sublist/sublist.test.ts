@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sublist } from '../../src/sublist/sublist.js';
+import { isValidSubject, isValidLiteralSubject, subjectMatches } from '../../src/sublist/subject.js';
+
+interface S {
+  subject: string;
+  queue: string | null;
+  id: string;
+}
+const sub = (subject: string, id = subject, queue: string | null = null): S => ({ subject, queue, id });
+const ids = (r: { psubs: readonly S[] }): string[] => r.psubs.map((s) => s.id).sort();
+
+test('literal, * and > matching', () => {
+  const sl = new Sublist<S>();
+  for (const s of ['foo', 'foo.bar', 'foo.*', 'foo.>', '*.bar', '>', 'foo.bar.baz', 'foo.*.baz']) sl.insert(sub(s));
+  assert.deepEqual(ids(sl.match('foo')), ['>', 'foo']);
+  assert.deepEqual(ids(sl.match('foo.bar')), ['*.bar', '>', 'foo.*', 'foo.>', 'foo.bar']);
+  assert.deepEqual(ids(sl.match('foo.bar.baz')), ['>', 'foo.*.baz', 'foo.>', 'foo.bar.baz']);
+  assert.deepEqual(ids(sl.match('bar')), ['>']);
+  assert.deepEqual(ids(sl.match('foo.x.y.z')), ['>', 'foo.>']);
+});
+
+test('matchBytes agrees with match, hits the cache, and sees inserts and removes', () => {
+  const sl = new Sublist<S>();
+  const a = sub('a.b');
+  sl.insert(a);
+  const buf = Buffer.from('xxa.byy');
+  assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.b']);
+  const hits = sl.cacheHits;
+  assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.b']);
+  assert.equal(sl.cacheHits, hits + 1);
+  const w = sub('a.*');
+  const gen = sl.genid;
+  sl.insert(w);
+  assert.ok(sl.genid > gen);
+  assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.*', 'a.b']);
+  sl.remove(a);
+  assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.*']);
+  sl.remove(w);
+  assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), []);
+  assert.equal(sl.count, 0);
+});
+
+test('cached results are not mutated by later inserts', () => {
+  const sl = new Sublist<S>();
+  sl.insert(sub('x', 'x1'));
+  const r1 = sl.match('x');
+  sl.insert(sub('x', 'x2'));
+  assert.deepEqual(ids(r1), ['x1']);
+  assert.deepEqual(ids(sl.match('x')), ['x1', 'x2']);
+});
+
+test('queue groups come back grouped', () => {
+  const sl = new Sublist<S>();
+  sl.insert(sub('q', 'a1', 'A'));
+  sl.insert(sub('q', 'a2', 'A'));
+  sl.insert(sub('q.*', 'b1', 'B'));
+  sl.insert(sub('q', 'p'));
+  const r = sl.match('q');
+  assert.deepEqual(ids(r), ['p']);
+  assert.equal(r.qsubs.length, 1);
+  assert.deepEqual(r.qsubs[0]!.map((s) => s.id).sort(), ['a1', 'a2']);
+  assert.equal(sl.match('q.z').qsubs.length, 1);
+});
+
+test('the cache stays bounded', () => {
+  const sl = new Sublist<S>();
+  sl.insert(sub('>'));
+  for (let i = 0; i < 5000; i++) sl.match(`s.${i}`);
+  assert.ok(sl.cacheSize() <= 1024);
+});
+
+test('subject validation', () => {
+  for (const s of ['foo', 'foo.bar', 'foo.*', 'foo.>', '*', '>', '*.*.>', 'foo.b*r', 'a-b.c_d']) assert.ok(isValidSubject(s), s);
+  for (const s of ['', '.', 'foo.', '.foo', 'foo..bar', 'foo.>.bar', '>.foo', 'foo bar', 'foo\tbar']) assert.ok(!isValidSubject(s), s);
+  assert.ok(isValidLiteralSubject('foo.bar'));
+  assert.ok(!isValidLiteralSubject('foo.*'));
+  assert.ok(!isValidLiteralSubject('foo.>'));
+  assert.ok(isValidLiteralSubject('foo.b*r'));
+  assert.ok(subjectMatches('foo.*', 'foo.bar'));
+  assert.ok(!subjectMatches('foo.*', 'foo.bar.baz'));
+  assert.ok(subjectMatches('foo.>', 'foo.bar.baz'));
+  assert.ok(!subjectMatches('foo.>', 'foo'));
+});
