@@ -102,7 +102,8 @@ export class Shard {
     }
     this.conns.set(cid, conn);
     const info = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
-    conn.queue(Buffer.from(`INFO ${JSON.stringify(info)}\r\n`));
+    // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
+    conn.queue(Buffer.from(`INFO ${JSON.stringify(info)} \r\n`));
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;
   }

@@ -100,7 +100,7 @@ export async function connectRaw(port: number, host = '127.0.0.1'): Promise<Wire
 /** Connects, reads INFO, sends CONNECT (merged with `connect`) and PING, waits for PONG. */
 export async function connectHandshake(port: number, connect: Record<string, unknown> = {}): Promise<WireClient> {
   const c = await connectRaw(port);
-  await c.expect(/^INFO (\{.*\})\r\n/);
+  await c.expect(/^INFO (\{.*\}) ?\r\n/);
   c.send(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, ...connect })}\r\nPING\r\n`);
   await c.expect(/^PONG\r\n/);
   return c;
