@@ -52,6 +52,8 @@ export const ParseError = {
   PUB_ARGS: 3,
   /** Authentication required and the first op was not CONNECT. */
   AUTH: 4,
+  /** The client sent -ERR: client.go processErr closes the connection. */
+  CLIENT_ERR: 5,
 } as const;
 export type ParseErrorCode = (typeof ParseError)[keyof typeof ParseError];
 
@@ -308,6 +310,7 @@ export class ClientParser {
           this.state = S.OP_START;
           if (this.argOp === Op.PING) h.processPing();
           else if (this.argOp === Op.PONG) h.processPong();
+          else if (this.argOp === Op.ERR) return this.fail(ParseError.CLIENT_ERR);
           if (h.stopped) return;
           break;
         }
@@ -463,6 +466,11 @@ export class ClientParser {
       this.handler.processMsg(this, buf, i, end);
       return end + 2;
     }
+    // parser.go checks MSG_END_R/MSG_END_N byte by byte: a wrong byte already here is an error now.
+    if ((end < len && buf[end] !== CR) || (end + 1 < len && buf[end + 1] !== LF)) {
+      this.fail(ParseError.UNKNOWN_OP);
+      return len;
+    }
     // Split payload: the arguments must survive the caller reusing `buf`, so move them to argBuf.
     if (this.paBuf === buf) this.saveArgs(buf);
     const need = this.paSize + 2;
@@ -478,7 +486,10 @@ export class ClientParser {
     const n = Math.min(need - this.msgLen, len - i);
     buf.copy(mb, this.msgLen, i, i + n);
     this.msgLen += n;
-    if (this.msgLen < need) return len;
+    if (this.msgLen < need) {
+      if (this.msgLen > this.paSize && mb[this.paSize] !== CR) this.fail(ParseError.UNKNOWN_OP);
+      return len;
+    }
     this.state = S.OP_START;
     this.msgLen = -1;
     if (mb[need - 2] !== CR || mb[need - 1] !== LF) {

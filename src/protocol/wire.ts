@@ -16,7 +16,8 @@ export const Errors = {
   UNKNOWN_OP: 'Unknown Protocol Operation',
   MAX_CONNECTIONS: 'maximum connections exceeded',
   TLS_REQUIRED: 'Secure Connection - TLS Required',
-  MAX_CONTROL_LINE: 'Maximum Control Line Exceeded',
+  // Lower case, as nats-server sends it (ErrMaxControlLine's text).
+  MAX_CONTROL_LINE: 'maximum control line exceeded',
   MAX_SUBSCRIPTIONS: 'maximum subscriptions exceeded',
   INVALID_SUBJECT: 'Invalid Subject',
   INVALID_PUB_SUBJECT: 'Invalid Publish Subject',

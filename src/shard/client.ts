@@ -45,10 +45,11 @@ export class ClientConnection implements ParserHandler {
   closed = false;
   closeReason: CloseReasonText | null = null;
 
-  // CONNECT options (client.go ClientOpts)
+  // CONNECT options (client.go ClientOpts). nats-server starts every client from defaultOpts
+  // {Verbose: true, Pedantic: true, Echo: true} and CONNECT overwrites only the fields it carries.
   connectReceived = false;
-  verbose = false;
-  pedantic = false;
+  verbose = true;
+  pedantic = true;
   echo = true;
   headers = false;
   noResponders = false;
@@ -111,23 +112,23 @@ export class ClientConnection implements ParserHandler {
       const v: unknown = JSON.parse(buf.toString('utf8', s, e));
       if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
       o = v as Record<string, unknown>;
+      checkConnectTypes(o);
     } catch {
-      // client.go processConnect: a JSON error ends the connection (no -ERR is sent).
+      // client.go processConnect: a JSON (or JSON type) error ends the connection, no -ERR sent.
       this.shard.log.debug({ cid: this.cid }, 'CONNECT with invalid JSON');
       return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
     this.connectReceived = true;
-    this.verbose = o['verbose'] === true;
-    this.pedantic = o['pedantic'] === true;
-    this.echo = o['echo'] !== false;
-    this.headers = o['headers'] === true;
-    this.noResponders = o['no_responders'] === true;
-    this.name = typeof o['name'] === 'string' ? o['name'] : '';
-    this.lang = typeof o['lang'] === 'string' ? o['lang'] : '';
-    this.version = typeof o['version'] === 'string' ? o['version'] : '';
-    const proto = typeof o['protocol'] === 'number' ? o['protocol'] : 0;
-    this.protocol = proto;
-    if (proto < 0 || proto > 1) {
+    if (o['verbose'] !== undefined) this.verbose = o['verbose'] === true;
+    if (o['pedantic'] !== undefined) this.pedantic = o['pedantic'] === true;
+    if (o['echo'] !== undefined) this.echo = o['echo'] === true;
+    if (o['headers'] !== undefined) this.headers = o['headers'] === true;
+    if (o['no_responders'] !== undefined) this.noResponders = o['no_responders'] === true;
+    if (typeof o['name'] === 'string') this.name = o['name'];
+    if (typeof o['lang'] === 'string') this.lang = o['lang'];
+    if (typeof o['version'] === 'string') this.version = o['version'];
+    if (typeof o['protocol'] === 'number') this.protocol = o['protocol'];
+    if (this.protocol < 0 || this.protocol > 1) {
       this.sendErr(Errors.BAD_PROTOCOL);
       return this.close(CloseReason.BAD_PROTOCOL);
     }
@@ -216,19 +217,20 @@ export class ClientConnection implements ParserHandler {
       this.close(CloseReason.MAX_PAYLOAD);
       return false;
     }
+    // processPub: pedantic clients hear about a bad publish subject, but the message still goes out.
+    if (this.pedantic && !isValidLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
+      this.sendErr(Errors.INVALID_PUB_SUBJECT);
+    }
     return true;
   }
 
   processMsg(p: ClientParser, buf: Buffer, start: number, end: number): void {
     this.inMsgs++;
     this.inBytes += end - start;
-    if (this.pedantic && !isValidLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
-      this.sendErr(Errors.INVALID_PUB_SUBJECT);
-      return;
-    }
+    // processInboundClientMsg acknowledges first, so +OK precedes any MSG this PUB triggers here.
+    if (this.verbose) this.queue(OK);
     const delivered = this.shard.route(this, p, buf, start, end);
     if (delivered === 0 && this.noResponders && p.paReplyStart >= 0) this.sendNoResponders(p);
-    if (this.verbose) this.queue(OK);
   }
 
   parseError(code: ParseErrorCode): void {
@@ -239,6 +241,8 @@ export class ClientConnection implements ParserHandler {
       case ParseError.PUB_ARGS:
         // processPub Parse Error / Bad or Missing Size: closed without an -ERR.
         return this.close(CloseReason.PROTOCOL_VIOLATION);
+      case ParseError.CLIENT_ERR:
+        return this.close(CloseReason.PARSE_ERROR);
       case ParseError.AUTH:
         this.sendErr(Errors.AUTH_VIOLATION);
         return this.close(CloseReason.AUTH_VIOLATION);
@@ -441,4 +445,15 @@ function splitArgs(buf: Buffer, s: number, e: number): string[] {
 /** Queue names: no blanks; client.go accepts any other bytes, but not wildcard-only groups. */
 function isValidQueue(q: string): boolean {
   return q.length > 0 && !/[\s]/.test(q);
+}
+
+const CONNECT_BOOLS = ['verbose', 'pedantic', 'tls_required', 'echo', 'headers', 'no_responders'];
+const CONNECT_STRINGS = ['user', 'pass', 'auth_token', 'name', 'lang', 'version', 'nkey', 'sig', 'jwt'];
+
+/** Go's json.Unmarshal into ClientOpts fails on a field of the wrong type; so do we. */
+function checkConnectTypes(o: Record<string, unknown>): void {
+  for (const k of CONNECT_BOOLS) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'boolean') throw new Error(k);
+  for (const k of CONNECT_STRINGS) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string') throw new Error(k);
+  const p = o['protocol'];
+  if (p !== undefined && p !== null && (typeof p !== 'number' || !Number.isInteger(p))) throw new Error('protocol');
 }

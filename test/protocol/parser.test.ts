@@ -76,7 +76,6 @@ const FRAMES: Record<string, string> = {
   connect: 'CONNECT {"verbose":false,"pedantic":false,"name":"x y"}\r\n',
   info: 'INFO {"a":1}\r\n',
   ok: '+OK\r\n',
-  err: "-ERR 'something'\r\n",
   lfOnly: 'PUB foo 2\nhi\r\nPING\n',
 };
 
@@ -93,7 +92,9 @@ test('every frame type parses whole to the expected events', () => {
   assert.deepEqual(feed(Buffer.from(FRAMES['unsubMax']!), []), ['UNSUB 1 5']);
   assert.deepEqual(feed(Buffer.from(FRAMES['ping']! + FRAMES['pong']! + FRAMES['pingLower']!), []), ['PING', 'PONG', 'PING']);
   assert.deepEqual(feed(Buffer.from(FRAMES['connect']!), []), ['CONNECT {"verbose":false,"pedantic":false,"name":"x y"}']);
-  assert.deepEqual(feed(Buffer.from(FRAMES['info']! + FRAMES['ok']! + FRAMES['err']!), []), []);
+  assert.deepEqual(feed(Buffer.from(FRAMES['info']! + FRAMES['ok']!), []), []);
+  // A client's -ERR closes it (client.go processErr).
+  assert.deepEqual(feed(Buffer.from("-ERR 'something'\r\nPING\r\n"), []), [`ERR ${ParseError.CLIENT_ERR}`]);
   assert.deepEqual(feed(Buffer.from(FRAMES['lfOnly']!), []), ['MSG foo - -1 2 hi', 'PING']);
 });
 
@@ -178,6 +179,10 @@ test('errors: unknown op, bad PUB args, missing CRLF after payload, control line
   assert.deepEqual(feed(Buffer.from('PUB foo\r\n'), []), [`ERR ${ParseError.PUB_ARGS}`]);
   assert.deepEqual(feed(Buffer.from('HPUB foo 10 5\r\n'), []), [`ERR ${ParseError.PUB_ARGS}`]);
   assert.deepEqual(feed(Buffer.from('PUB foo 3\r\nhelloPING\r\n'), []), [`ERR ${ParseError.UNKNOWN_OP}`]);
+  // A wrong byte where CRLF must follow the payload fails at once, even before the frame is complete.
+  assert.deepEqual(feed(Buffer.from('PUB foo 0\r\n\n'), []), [`ERR ${ParseError.UNKNOWN_OP}`]);
+  assert.deepEqual(feed(Buffer.from('PUB foo 2\r\nhix'), []), [`ERR ${ParseError.UNKNOWN_OP}`]);
+  assert.deepEqual(feed(Buffer.from('PUB foo 2\r\nhix'), [12]), [`ERR ${ParseError.UNKNOWN_OP}`]);
   for (let cut = 1; cut < 20; cut++) {
     assert.deepEqual(feed(Buffer.from('PUB foo 3\r\nhelloPING\r\n'), [cut]), [`ERR ${ParseError.UNKNOWN_OP}`], `cut ${cut}`);
   }
