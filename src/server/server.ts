@@ -11,6 +11,8 @@ import { HandoffSender, handoffSupported, type TcpHandle } from '../transport/ha
 import { Shard, type ServerIdentity } from '../shard/shard.js';
 import type { FromShard, ShardWorkerData, ToShard } from '../shard/worker.js';
 import type { ServerOptions } from './options.js';
+import { createRingBuffer } from '../ring/ring.js';
+import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 
 interface ShardHandle {
@@ -41,6 +43,8 @@ export class Server {
   /** Used when the hand-off cannot load: one shard on the main thread. */
   private inline: Shard | null = null;
   private nextCid = 0;
+  /** rings[i][j]: the ring shard i produces into and shard j consumes. */
+  private rings: SharedArrayBuffer[][] = [];
   private stopping: Promise<void> | null = null;
   port = 0;
 
@@ -81,6 +85,10 @@ export class Server {
 
     if (handoffSupported()) {
       const n = Math.max(1, opts.shards);
+      for (let i = 0; i < n; i++) {
+        this.rings[i] = [];
+        for (let j = 0; j < n; j++) if (i !== j) this.rings[i]![j] = this.newRing();
+      }
       this.shards = await Promise.all(Array.from({ length: n }, (_, i) => this.startShard(i)));
       log.info(`Started ${n} shard${n === 1 ? '' : 's'}`);
     } else {
@@ -93,10 +101,27 @@ export class Server {
     log.info('Server is ready');
   }
 
+  /** A ring big enough that any frame (max_payload plus its control data) fits in half of it. */
+  private newRing(): SharedArrayBuffer {
+    return createRingBuffer(Math.max(4 * 1024 * 1024, 4 * (this.opts.maxPayload + 64 * 1024)));
+  }
+
+  private peerRingsOf(id: number): PeerRings[] {
+    const out: PeerRings[] = [];
+    for (let j = 0; j < this.rings.length; j++) if (j !== id) out.push({ id: j, out: this.rings[id]![j]!, in: this.rings[j]![id]! });
+    return out;
+  }
+
   private startShard(id: number): Promise<ShardHandle> {
     return (async () => {
       const sender = await HandoffSender.create();
-      const workerData: ShardWorkerData = { shardId: id, opts: this.opts, identity: this.identity, handoffFd: sender.receiverFd };
+      const workerData: ShardWorkerData = {
+        shardId: id,
+        opts: this.opts,
+        identity: this.identity,
+        handoffFd: sender.receiverFd,
+        peers: this.peerRingsOf(id),
+      };
       const worker = new Worker(new URL('../shard/worker.js', import.meta.url), { workerData });
       let onStopped: () => void = () => {};
       const handle: ShardHandle = { id, worker, sender, load: 0, stopped: new Promise((r) => (onStopped = r)) };
@@ -112,11 +137,41 @@ export class Server {
         });
         worker.once('exit', (code) => {
           onStopped();
-          if (this.stopping === null) this.log.error({ shard: id, code }, 'shard exited');
+          if (this.stopping === null) this.replaceShard(handle, code);
         });
       });
       return handle;
     })();
+  }
+
+  /**
+   * A shard died: its connections died with it. Give the others new rings to and from its
+   * replacement (they drop its interest and send theirs), then start the replacement.
+   */
+  private replaceShard(dead: ShardHandle, code: number): void {
+    const id = dead.id;
+    this.log.error({ shard: id, code }, 'shard exited unexpectedly; its connections are closed; starting a replacement');
+    dead.sender.close();
+    dead.load = Number.MAX_SAFE_INTEGER; // no new connections until replaced
+    for (let j = 0; j < this.rings.length; j++) {
+      if (j === id) continue;
+      this.rings[id]![j] = this.newRing();
+      this.rings[j]![id] = this.newRing();
+    }
+    for (const s of this.shards) {
+      if (s.id === id) continue;
+      s.worker.postMessage({ type: 'peer-reset', rings: { id, out: this.rings[s.id]![id]!, in: this.rings[id]![s.id]! } } satisfies ToShard);
+    }
+    setTimeout(() => {
+      if (this.stopping !== null) return;
+      this.startShard(id).then(
+        (h) => {
+          this.shards[id] = h;
+          this.log.info({ shard: id }, 'replacement shard ready');
+        },
+        (err: unknown) => this.log.error({ shard: id, err: String(err) }, 'replacement shard failed to start'),
+      );
+    }, 100);
   }
 
   private onConnection(socket: net.Socket): void {

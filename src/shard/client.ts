@@ -7,6 +7,7 @@ import { Errors, OK, PING, PONG, errLine, writeUint, copyBytes, MSG_PREFIX, HMSG
 import { isValidLiteralSubject, isValidSubject, subjectMatches } from '../sublist/subject.js';
 import { Subscription } from './subscription.js';
 import type { Shard } from './shard.js';
+import type { MsgArgs } from './msg.js';
 
 /** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
 export const CloseReason = {
@@ -83,6 +84,10 @@ export class ClientConnection implements ParserHandler {
   outQueued = 0;
   outChunk = MIN_OUT_CHUNK;
   dirty = false;
+  /** Frames were put in peer rings on this client's behalf since its last PONG. */
+  ringDirty = false;
+  /** PONGs waiting for peers (answered in order). */
+  pongsDeferred = 0;
 
   constructor(shard: Shard, socket: net.Socket, cid: number) {
     this.shard = shard;
@@ -140,6 +145,15 @@ export class ClientConnection implements ParserHandler {
   }
 
   processPing(): void {
+    // A PONG promises that everything this client sent before the PING has taken effect server-wide
+    // (a flush() the client awaits). Frames it caused in peer rings must be consumed first.
+    if (this.ringDirty || this.pongsDeferred > 0) this.shard.deferPong(this);
+    else this.queue(PONG);
+  }
+
+  /** Sends a PONG the shard deferred until peers consumed this client's frames. */
+  sendDeferredPong(): void {
+    this.pongsDeferred--;
     this.queue(PONG);
   }
 
@@ -229,6 +243,7 @@ export class ClientConnection implements ParserHandler {
     this.inBytes += end - start;
     // processInboundClientMsg acknowledges first, so +OK precedes any MSG this PUB triggers here.
     if (this.verbose) this.queue(OK);
+    if (this.shard.debugHooks) this.shard.debugHook(p);
     const delivered = this.shard.route(this, p, buf, start, end);
     if (delivered === 0 && this.noResponders && p.paReplyStart >= 0) this.sendNoResponders(p);
   }
@@ -258,7 +273,7 @@ export class ClientConnection implements ParserHandler {
    * Appends one MSG/HMSG for `sub` (whose connection is this one) carrying the message the parser
    * holds. Returns false when nothing was written (closed, or past the subscription's max).
    */
-  writeMsg(sub: Subscription, p: ClientParser, buf: Buffer, start: number, end: number): boolean {
+  writeMsg(sub: Subscription, p: MsgArgs, buf: Buffer, start: number, end: number): boolean {
     if (this.closed) return false;
     if (sub.max > 0 && sub.delivered >= sub.max) return false;
     sub.delivered++;

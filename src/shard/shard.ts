@@ -1,16 +1,33 @@
-// A shard: one worker thread's share of the connections, with its sublist, its dirty-connection list
-// (flushed once per event-loop turn) and one coarse timer for every connection's keepalive.
+// A shard: one worker thread's share of the connections, with its sublist (local subscriptions plus
+// the interest of every peer), its dirty-connection list (flushed once per event-loop turn), its
+// links to the other shards, and one coarse timer for every connection's keepalive.
+//
 // Routing mirrors nats-server's processMsgResults: every plain subscriber, then one member per queue
-// group (random start, skipping members that may not receive it).
+// group. A peer with interest gets one frame per message whatever its number of subscribers, and
+// re-matches on its side (DESIGN.md, "How a message travels"). A queue group's member is chosen
+// across the whole server: local members weigh 1 each, a peer weighs its member count.
 
 import net from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
-import type { ClientParser } from '../protocol/parser.js';
 import { Errors } from '../protocol/wire.js';
-import { Sublist } from '../sublist/sublist.js';
+import { Sublist, type SublistResult } from '../sublist/sublist.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
 import type { Subscription } from './subscription.js';
+import { RingMsg, type MsgArgs } from './msg.js';
+import {
+  FrameKind,
+  INTEREST_HEADER,
+  MSG_HEADER,
+  MsgFlags,
+  Peer,
+  RemoteInterest,
+  interestFrame,
+  msgFrameSize,
+  writeMsgFrame,
+  type PeerRings,
+} from './peer.js';
 
 /** Server-wide facts every connection's INFO carries. */
 export interface ServerIdentity {
@@ -23,15 +40,30 @@ export interface ServerIdentity {
   port: number;
 }
 
+/** What a sublist holds in a shard: a local subscription, or a peer's interest. */
+export type Interest = Subscription | RemoteInterest;
+
+interface PendingPong {
+  conn: ClientConnection;
+  /** Per peer id: frames that must be consumed, and the peer generation it was taken in. */
+  targets: number[];
+  generations: number[];
+}
+
 const READ_BUFFER_SIZE = 64 * 1024;
+/** Most bytes of one inbound ring handled per event-loop turn before sockets get a turn. */
+const DRAIN_SLICE = 1 << 20;
 
 export class Shard {
   readonly id: number;
   readonly opts: ServerOptions;
   readonly log: Logger;
   readonly identity: ServerIdentity;
-  readonly sublist = new Sublist<Subscription>();
+  readonly sublist = new Sublist<Interest>();
   readonly conns = new Map<number, ClientConnection>();
+  /** Peers by id (this shard's own id holds undefined). */
+  readonly peers: (Peer | undefined)[] = [];
+  private readonly peerList: Peer[] = [];
   /** Event-loop-turn clock, refreshed by the timer and each flush; good enough for keepalive. */
   now = Date.now();
   slowConsumers = 0;
@@ -44,8 +76,22 @@ export class Shard {
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
   private readonly infoBase: Record<string, unknown>;
   closing = false;
+  // Peer traffic.
+  private ringsPending = false;
+  private readonly touched: Peer[] = [];
+  private readonly ringMsg = new RingMsg();
+  private readonly onFrameBound: (buf: Buffer, start: number, len: number) => void;
+  private currentPeer: Peer | null = null;
+  private pendingPongs: PendingPong[] = [];
+  private pongCheckScheduled = false;
+  private pongSpins = 0;
+  /** True while some peer ring is full: the shard's sockets are paused. */
+  backpressured = false;
+  private readonly debugInfo = process.env['TSNATS_DEBUG_INFO'] === '1';
+  /** Test hooks (TSNATS_DEBUG_HOOKS=1): a PUB to $TSNATS.DEBUG.SHARD_EXIT ends this shard's thread. */
+  readonly debugHooks = process.env['TSNATS_DEBUG_HOOKS'] === '1';
 
-  constructor(id: number, opts: ServerOptions, identity: ServerIdentity, log: Logger) {
+  constructor(id: number, opts: ServerOptions, identity: ServerIdentity, log: Logger, peers: PeerRings[] = []) {
     this.id = id;
     this.opts = opts;
     this.identity = identity;
@@ -62,10 +108,20 @@ export class Shard {
       max_payload: opts.maxPayload,
       tsnats_version: identity.tsnatsVersion,
     };
+    if (this.debugInfo) this.infoBase['tsnats_shard'] = id;
+    this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
+    for (const rings of peers) {
+      const peer = new Peer(rings);
+      this.peers[rings.id] = peer;
+      this.peerList.push(peer);
+      void this.pump(peer);
+    }
     const tick = Math.max(10, Math.min(1000, Math.floor(opts.pingIntervalMs / 4)));
     this.timer = setInterval(() => this.onTick(), tick);
     this.timer.unref();
   }
+
+  // ---- connections ---------------------------------------------------------------------------
 
   /** Takes over an accepted TCP handle (from the hand-off) as a client connection. */
   adopt(handle: unknown, cid: number): ClientConnection | null {
@@ -77,7 +133,11 @@ export class Shard {
       onread: {
         buffer: this.readBuffer,
         callback: (n: number, buf: Uint8Array): boolean => {
-          if (conn !== null) conn.onRead((buf as Buffer).subarray(0, n));
+          if (conn !== null) {
+            conn.onRead((buf as Buffer).subarray(0, n));
+            // Per read batch: make this read's peer frames visible (and ring once if needed).
+            if (this.ringsPending) this.publishRings();
+          }
           return true;
         },
       },
@@ -101,6 +161,7 @@ export class Shard {
       return null;
     }
     this.conns.set(cid, conn);
+    if (this.backpressured) socket.pause();
     const info = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
     // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
     conn.queue(Buffer.from(`INFO ${JSON.stringify(info)} \r\n`));
@@ -110,44 +171,338 @@ export class Shard {
 
   connectionClosed(conn: ClientConnection): void {
     this.conns.delete(conn.cid);
+    if (this.ringsPending) this.publishRings();
     this.log.debug({ cid: conn.cid, reason: conn.closeReason }, 'Client connection closed');
   }
 
+  // ---- interest ------------------------------------------------------------------------------
+
   addSubscription(sub: Subscription): void {
     this.sublist.insert(sub);
+    if (this.peerList.length > 0) {
+      this.broadcastInterest(sub.subject, sub.queue, 1);
+      sub.conn.ringDirty = true;
+    }
   }
 
   removeSubscription(sub: Subscription): void {
-    this.sublist.remove(sub);
+    if (!this.sublist.remove(sub)) return;
+    if (this.peerList.length > 0) {
+      this.broadcastInterest(sub.subject, sub.queue, -1);
+      sub.conn.ringDirty = true;
+    }
   }
 
-  /** Delivers the parser's current message to every matching local subscriber; returns how many. */
-  route(pub: ClientConnection, p: ClientParser, buf: Buffer, start: number, end: number): number {
-    const r = this.sublist.matchBytes(p.paBuf, p.paSubjectStart, p.paSubjectEnd);
+  private broadcastInterest(subject: string, queue: string | null, delta: number): void {
+    const f = interestFrame(subject, queue, delta);
+    for (const peer of this.peerList) this.enqueueFrame(peer, f);
+  }
+
+  private enqueueFrame(peer: Peer, f: Buffer): void {
+    const at = peer.reserve(f.length);
+    if (at >= 0) {
+      f.copy(peer.out.data, at);
+      peer.out.commit(f.length);
+    } else this.overflow(peer, f);
+    peer.enqueued = (peer.enqueued + 1) | 0;
+    this.ringsPending = true;
+  }
+
+  /** A peer's INTEREST frame: keep its weight per (subject, queue) in the sublist. */
+  private applyInterest(peer: Peer, buf: Buffer, s: number): void {
+    const delta = buf.readInt32LE(s + 4);
+    const sl = buf.readUInt16LE(s + 8);
+    const ql = buf.readUInt16LE(s + 10);
+    const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + sl);
+    const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + sl, s + INTEREST_HEADER + sl + ql) : null;
+    const key = queue === null ? subject : `${subject}\0${queue}`;
+    let ri = peer.interest.get(key);
+    if (ri === undefined) {
+      if (delta <= 0) return;
+      ri = new RemoteInterest(subject, queue, peer.id);
+      peer.interest.set(key, ri);
+      ri.weight = delta;
+      this.sublist.insert(ri);
+      return;
+    }
+    ri.weight += delta;
+    if (ri.weight <= 0) {
+      peer.interest.delete(key);
+      this.sublist.remove(ri);
+    }
+  }
+
+  // ---- routing -------------------------------------------------------------------------------
+
+  /** Delivers a client's message to every local subscriber and forwards it to interested peers. */
+  route(pub: ClientConnection, m: MsgArgs, buf: Buffer, start: number, end: number): number {
+    const r = this.sublist.matchBytes(m.paBuf, m.paSubjectStart, m.paSubjectEnd);
     let n = 0;
+    let nt = 0;
     const noEcho = !pub.echo;
     const psubs = r.psubs;
     for (let i = 0; i < psubs.length; i++) {
       const sub = psubs[i]!;
-      if (noEcho && sub.conn === pub) continue;
-      if (sub.conn.writeMsg(sub, p, buf, start, end)) n++;
+      const c = sub.conn;
+      if (c === null) {
+        const peer = this.peers[sub.peer]!;
+        peer.plain = true;
+        if (!peer.touched) {
+          peer.touched = true;
+          this.touched[nt++] = peer;
+        }
+        continue;
+      }
+      if (noEcho && c === pub) continue;
+      if (c.writeMsg(sub, m, buf, start, end)) n++;
     }
     const qsubs = r.qsubs;
     for (let g = 0; g < qsubs.length; g++) {
       const members = qsubs[g]!;
-      const m = members.length;
-      let k = (Math.random() * m) | 0;
-      for (let tries = 0; tries < m; tries++) {
-        const sub = members[k]!;
-        if (!(noEcho && sub.conn === pub) && sub.conn.writeMsg(sub, p, buf, start, end)) {
-          n++;
-          break;
-        }
-        if (++k === m) k = 0;
+      let total = 0;
+      for (let k = 0; k < members.length; k++) {
+        const q = members[k]!;
+        if (q.conn === null) total += q.weight;
+        else if (!(noEcho && q.conn === pub)) total++;
       }
+      if (total === 0) continue;
+      let pick = Math.random() * total;
+      for (let k = 0; k < members.length; k++) {
+        const q = members[k]!;
+        if (q.conn === null) {
+          pick -= q.weight;
+          if (pick < 0) {
+            const peer = this.peers[q.peer]!;
+            peer.groups[peer.ngroups++] = q.queueBytes!;
+            if (!peer.touched) {
+              peer.touched = true;
+              this.touched[nt++] = peer;
+            }
+            break;
+          }
+        } else if (!(noEcho && q.conn === pub)) {
+          pick -= 1;
+          if (pick < 0) {
+            if (q.conn.writeMsg(q, m, buf, start, end)) n++;
+            break;
+          }
+        }
+      }
+    }
+    if (nt > 0) {
+      for (let i = 0; i < nt; i++) {
+        const peer = this.touched[i]!;
+        this.forward(peer, m, buf, start, end);
+        peer.touched = false;
+        peer.plain = false;
+        peer.ngroups = 0;
+        n++;
+      }
+      pub.ringDirty = true;
     }
     return n;
   }
+
+  private forward(peer: Peer, m: MsgArgs, buf: Buffer, start: number, end: number): void {
+    const len = msgFrameSize(m, start, end, peer);
+    const at = peer.reserve(len);
+    if (at >= 0) {
+      writeMsgFrame(peer.out.data, at - 0, m, buf, start, end, peer);
+      peer.out.commit(len);
+    } else {
+      const f = Buffer.allocUnsafe(len);
+      writeMsgFrame(f, 0, m, buf, start, end, peer);
+      this.overflow(peer, f);
+    }
+    peer.enqueued = (peer.enqueued + 1) | 0;
+    this.ringsPending = true;
+  }
+
+  /** A frame from a peer's ring. */
+  private onFrame(buf: Buffer, s: number, len: number): void {
+    const kind = buf[s];
+    if (kind === FrameKind.INTEREST) return this.applyInterest(this.currentPeer!, buf, s);
+    if (kind !== FrameKind.MSG) return;
+    const m = this.ringMsg;
+    const flags = buf[s + 1]!;
+    const ngroups = buf.readUInt16LE(s + 2);
+    const subjLen = buf.readUInt16LE(s + 4);
+    const replyLen = buf.readUInt16LE(s + 6);
+    m.paBuf = buf;
+    m.paHdr = buf.readInt32LE(s + 8);
+    m.paSize = buf.readUInt32LE(s + 12);
+    m.paSubjectStart = s + MSG_HEADER;
+    m.paSubjectEnd = m.paSubjectStart + subjLen;
+    if (replyLen > 0) {
+      m.paReplyStart = m.paSubjectEnd;
+      m.paReplyEnd = m.paReplyStart + replyLen;
+    } else {
+      m.paReplyStart = m.paReplyEnd = -1;
+    }
+    let pos = m.paSubjectEnd + replyLen;
+    const groupsAt = pos;
+    for (let g = 0; g < ngroups; g++) pos += 2 + buf.readUInt16LE(pos);
+    const start = pos;
+    const end = s + len;
+    const r = this.sublist.matchBytes(buf, m.paSubjectStart, m.paSubjectEnd);
+    if ((flags & MsgFlags.PLAIN) !== 0) {
+      const psubs = r.psubs;
+      for (let i = 0; i < psubs.length; i++) {
+        const sub = psubs[i]!;
+        if (sub.conn !== null) sub.conn.writeMsg(sub, m, buf, start, end);
+      }
+    }
+    pos = groupsAt;
+    for (let g = 0; g < ngroups; g++) {
+      const gl = buf.readUInt16LE(pos);
+      this.deliverToGroup(r, buf, pos + 2, pos + 2 + gl, m, start, end);
+      pos += 2 + gl;
+    }
+  }
+
+  /** A peer chose this shard for queue group `buf[gs, ge)`: one random local member gets it. */
+  private deliverToGroup(r: SublistResult<Interest>, buf: Buffer, gs: number, ge: number, m: MsgArgs, start: number, end: number): void {
+    const qsubs = r.qsubs;
+    for (let g = 0; g < qsubs.length; g++) {
+      const members = qsubs[g]!;
+      const qb = members[0]!.queueBytes!;
+      if (qb.length !== ge - gs || buf.compare(qb, 0, qb.length, gs, ge) !== 0) continue;
+      let locals = 0;
+      for (let k = 0; k < members.length; k++) if (members[k]!.conn !== null) locals++;
+      if (locals === 0) return; // the members left meanwhile: dropped, as nats-server would
+      let pick = (Math.random() * locals) | 0;
+      for (let k = 0; k < members.length; k++) {
+        const q = members[k]!;
+        if (q.conn === null) continue;
+        if (pick-- === 0) {
+          q.conn.writeMsg(q, m, buf, start, end);
+          return;
+        }
+      }
+      return;
+    }
+  }
+
+  /** Drains one peer's inbound ring for as long as the shard lives. */
+  private async pump(peer: Peer): Promise<void> {
+    const generation = peer.generation;
+    while (!this.closing && peer.generation === generation) {
+      this.currentPeer = peer;
+      const consumer = peer.in;
+      consumer.drain(this.onFrameBound, DRAIN_SLICE);
+      this.currentPeer = null;
+      if (consumer.hasData()) {
+        await nextTurn();
+        continue;
+      }
+      const w = consumer.wait();
+      if (w !== null) await w;
+    }
+  }
+
+  // ---- ring publishing, back-pressure, PONG barrier ------------------------------------------
+
+  publishRings(): void {
+    this.ringsPending = false;
+    for (const peer of this.peerList) peer.out.publish();
+    if (this.pendingPongs.length > 0) this.schedulePongCheck();
+  }
+
+  private overflow(peer: Peer, f: Buffer): void {
+    peer.overflow.push(f);
+    if (!this.backpressured) {
+      this.backpressured = true;
+      for (const c of this.conns.values()) c.socket.pause();
+      void this.relieve();
+    }
+  }
+
+  /** Moves overflow into the rings as peers drain them; resumes reading once all is in. */
+  private async relieve(): Promise<void> {
+    let spins = 0;
+    while (true) {
+      let done = true;
+      for (const peer of this.peerList) if (peer.overflow.length > 0 && !peer.drainOverflow()) done = false;
+      if (done) break;
+      if (this.closing) return;
+      if (++spins < 64) await nextTurn();
+      else await new Promise((r) => setTimeout(r, 1));
+    }
+    this.backpressured = false;
+    for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+    if (this.pendingPongs.length > 0) this.schedulePongCheck();
+  }
+
+  deferPong(conn: ClientConnection): void {
+    conn.ringDirty = false;
+    conn.pongsDeferred++;
+    const targets: number[] = [];
+    const generations: number[] = [];
+    for (const peer of this.peerList) {
+      targets[peer.id] = peer.enqueued;
+      generations[peer.id] = peer.generation;
+    }
+    this.pendingPongs.push({ conn, targets, generations });
+    this.ringsPending = true; // publish at the end of this read, then check
+  }
+
+  private schedulePongCheck(): void {
+    if (this.pongCheckScheduled) return;
+    this.pongCheckScheduled = true;
+    const delay = this.pongSpins++ < 200 ? 0 : 1;
+    const run = (): void => {
+      this.pongCheckScheduled = false;
+      this.checkPongs();
+    };
+    if (delay === 0) setImmediate(run);
+    else setTimeout(run, 1);
+  }
+
+  private checkPongs(): void {
+    const pending = this.pendingPongs;
+    let kept = 0;
+    for (let i = 0; i < pending.length; i++) {
+      const pp = pending[i]!;
+      let ready = true;
+      for (const peer of this.peerList) {
+        if (pp.generations[peer.id] !== peer.generation) continue; // that peer restarted
+        if (((peer.out.consumed() - pp.targets[peer.id]!) | 0) < 0) {
+          ready = false;
+          break;
+        }
+      }
+      if (ready) {
+        if (!pp.conn.closed) pp.conn.sendDeferredPong();
+      } else pending[kept++] = pp;
+    }
+    pending.length = kept;
+    if (kept > 0) this.schedulePongCheck();
+    else this.pongSpins = 0;
+  }
+
+  /** A peer died and was replaced: forget its interest, take the new rings, tell it ours. */
+  resetPeer(rings: PeerRings): void {
+    const peer = this.peers[rings.id];
+    if (peer === undefined) return;
+    for (const ri of peer.interest.values()) this.sublist.remove(ri);
+    peer.interest.clear();
+    peer.reset(rings);
+    for (const sub of this.sublist.all()) {
+      if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(sub.subject, sub.queue, 1));
+    }
+    this.publishRings();
+    void this.pump(peer);
+    this.checkPongs();
+  }
+
+  debugHook(m: MsgArgs): void {
+    if (m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd) === '$TSNATS.DEBUG.SHARD_EXIT') {
+      this.log.error('debug hook: shard exiting on request');
+      process.exit(1); // in a worker thread this ends the thread only, like a crash would
+    }
+  }
+
+  // ---- output --------------------------------------------------------------------------------
 
   markDirty(conn: ClientConnection): void {
     conn.dirty = true;
@@ -165,6 +520,7 @@ export class Shard {
     for (let i = 0; i < d.length; i++) d[i]!.flush();
     d.length = 0;
     this.now = Date.now();
+    if (this.ringsPending) this.publishRings();
   }
 
   /** Keepalive for every connection (client.go processPingTimer). */
@@ -190,13 +546,16 @@ export class Shard {
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.timer);
+    for (const peer of this.peerList) peer.in.close();
     this.flushAll();
     const waits: Promise<void>[] = [];
     for (const c of [...this.conns.values()]) {
-      waits.push(new Promise((resolve) => {
-        if (c.socket.destroyed) return resolve();
-        c.socket.once('close', () => resolve());
-      }));
+      waits.push(
+        new Promise((resolve) => {
+          if (c.socket.destroyed) return resolve();
+          c.socket.once('close', () => resolve());
+        }),
+      );
       c.close(CloseReason.SERVER_SHUTDOWN);
     }
     await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 3000))]);

@@ -5,6 +5,8 @@ export class Subscription {
   readonly conn: ClientConnection;
   readonly subject: string;
   readonly queue: string | null;
+  /** The queue name as bytes, to match a peer's MSG frame that names the group. */
+  readonly queueBytes: Buffer | null;
   readonly sid: string;
   /** The sid as bytes, written into every MSG line. */
   readonly sidBytes: Buffer;
@@ -18,6 +20,7 @@ export class Subscription {
     this.conn = conn;
     this.subject = subject;
     this.queue = queue;
+    this.queueBytes = queue === null ? null : Buffer.from(queue, 'latin1');
     this.sid = sid;
     this.sidBytes = Buffer.from(sid, 'latin1');
   }

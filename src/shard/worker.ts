@@ -7,21 +7,24 @@ import { createLogger } from '../log.js';
 import { HandoffReceiver } from '../transport/handoff.js';
 import { Shard, type ServerIdentity } from './shard.js';
 import type { ServerOptions } from '../server/options.js';
+import type { PeerRings } from './peer.js';
 
 export interface ShardWorkerData {
   shardId: number;
   opts: ServerOptions;
   identity: ServerIdentity;
   handoffFd: number;
+  /** Rings to and from every other shard. */
+  peers: PeerRings[];
 }
 
-export type ToShard = { type: 'shutdown' };
+export type ToShard = { type: 'shutdown' } | { type: 'peer-reset'; rings: PeerRings };
 export type FromShard = { type: 'ready' } | { type: 'load'; conns: number } | { type: 'stopped' };
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
 const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}` });
-const shard = new Shard(data.shardId, data.opts, data.identity, log);
+const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
 
 let lastReported = -1;
 const reportLoad = (): void => {
@@ -39,7 +42,10 @@ const receiver = new HandoffReceiver(data.handoffFd, (handle, cid) => {
 });
 
 port.on('message', (m: ToShard) => {
-  if (m.type === 'shutdown') {
+  if (m.type === 'peer-reset') {
+    log.warn({ peer: m.rings.id }, 'peer shard restarted: resynchronising interest');
+    shard.resetPeer(m.rings);
+  } else if (m.type === 'shutdown') {
     receiver.close();
     void shard.shutdown().then(() => {
       port.postMessage({ type: 'stopped' } satisfies FromShard);

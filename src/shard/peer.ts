@@ -1,0 +1,153 @@
+// A shard's link to one peer (another shard, later the JetStream worker): the outbound ring it
+// produces into, the inbound ring it drains, and the codec of the two frame kinds they carry.
+//
+// Frames (body layout, little-endian):
+//   MSG       u8 kind=1 | u8 flags (1: deliver to plain subscribers) | u16 ngroups | u16 subjectLen |
+//             u16 replyLen | i32 hdrLen (-1: none) | u32 size | subject | reply |
+//             ngroups x (u16 len | queue name) | payload (headers included)
+//   INTEREST  u8 kind=2 | u8 0 | u16 0 | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
+//
+// Interest travels in the same ring as messages, so a peer never sees a message that depends on an
+// interest change (a request whose reply inbox was just subscribed) before the change itself.
+// When the ring is full, frames queue in `overflow` (in order) and the shard stops reading its
+// sockets until they are in; the inbound side is always drained, so two full rings cannot deadlock.
+
+import { RingConsumer, RingProducer } from '../ring/ring.js';
+import type { MsgArgs } from './msg.js';
+
+export const FrameKind = { MSG: 1, INTEREST: 2 } as const;
+export const MsgFlags = { PLAIN: 1 } as const;
+export const MSG_HEADER = 16;
+export const INTEREST_HEADER = 12;
+
+/** Interest of a peer in a subject (and queue group): lives in the shard's sublist beside local subs. */
+export class RemoteInterest {
+  /** Always null: tells remote entries from local Subscriptions in a match result. */
+  readonly conn: null = null;
+  readonly subject: string;
+  readonly queue: string | null;
+  readonly queueBytes: Buffer | null;
+  readonly peer: number;
+  /** Number of the peer's subscriptions behind this entry (queue members weight the choice). */
+  weight = 0;
+
+  constructor(subject: string, queue: string | null, peer: number) {
+    this.subject = subject;
+    this.queue = queue;
+    this.queueBytes = queue === null ? null : Buffer.from(queue, 'latin1');
+    this.peer = peer;
+  }
+}
+
+export interface PeerRings {
+  id: number;
+  /** Ring this side produces into. */
+  out: SharedArrayBuffer;
+  /** Ring this side consumes. */
+  in: SharedArrayBuffer;
+}
+
+export class Peer {
+  readonly id: number;
+  out: RingProducer;
+  in: RingConsumer;
+  /** Bumped when the peer is replaced (it died and restarted): pending barriers on it are void. */
+  generation = 0;
+  /** Frames enqueued towards this peer (ring or overflow), wrapping at 2^32. */
+  enqueued = 0;
+  readonly overflow: Buffer[] = [];
+  /** Remote interest entries by `subject\0queue`. */
+  readonly interest = new Map<string, RemoteInterest>();
+  // Per-message routing scratch (reset after each message): no allocation per message.
+  touched = false;
+  plain = false;
+  ngroups = 0;
+  readonly groups: Buffer[] = [];
+
+  constructor(rings: PeerRings) {
+    this.id = rings.id;
+    this.out = new RingProducer(rings.out);
+    this.in = new RingConsumer(rings.in);
+  }
+
+  /** Replaces both rings (the peer restarted); the old inbound consumer is told to stop waiting. */
+  reset(rings: PeerRings): void {
+    this.in.close();
+    this.out = new RingProducer(rings.out);
+    this.in = new RingConsumer(rings.in);
+    this.overflow.length = 0;
+    this.enqueued = this.out.committed;
+    this.generation++;
+  }
+
+  /** Reserves `len` bytes for a frame body: an offset into `out.data`, or -1 to use `overflowFrame`. */
+  reserve(len: number): number {
+    if (this.overflow.length > 0) return -1;
+    return this.out.reserve(len);
+  }
+
+  /** Moves queued frames into the ring, in order; true when none are left. */
+  drainOverflow(): boolean {
+    const q = this.overflow;
+    let i = 0;
+    for (; i < q.length; i++) {
+      const f = q[i]!;
+      const at = this.out.reserve(f.length);
+      if (at < 0) break;
+      f.copy(this.out.data, at);
+      this.out.commit(f.length);
+    }
+    if (i > 0) q.splice(0, i);
+    this.out.publish();
+    return q.length === 0;
+  }
+}
+
+/** Bytes of a MSG frame body for this message and the groups chosen for the peer. */
+export function msgFrameSize(m: MsgArgs, start: number, end: number, peer: Peer): number {
+  let n = MSG_HEADER + (m.paSubjectEnd - m.paSubjectStart) + (m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0) + (end - start);
+  for (let g = 0; g < peer.ngroups; g++) n += 2 + peer.groups[g]!.length;
+  return n;
+}
+
+export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Peer): void {
+  const sb = m.paBuf;
+  const subjLen = m.paSubjectEnd - m.paSubjectStart;
+  const replyLen = m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0;
+  o[at] = FrameKind.MSG;
+  o[at + 1] = peer.plain ? MsgFlags.PLAIN : 0;
+  o.writeUInt16LE(peer.ngroups, at + 2);
+  o.writeUInt16LE(subjLen, at + 4);
+  o.writeUInt16LE(replyLen, at + 6);
+  o.writeInt32LE(m.paHdr, at + 8);
+  o.writeUInt32LE(end - start, at + 12);
+  let pos = at + MSG_HEADER;
+  sb.copy(o, pos, m.paSubjectStart, m.paSubjectEnd);
+  pos += subjLen;
+  if (replyLen > 0) {
+    sb.copy(o, pos, m.paReplyStart, m.paReplyEnd);
+    pos += replyLen;
+  }
+  for (let g = 0; g < peer.ngroups; g++) {
+    const q = peer.groups[g]!;
+    o.writeUInt16LE(q.length, pos);
+    q.copy(o, pos + 2);
+    pos += 2 + q.length;
+  }
+  buf.copy(o, pos, start, end);
+}
+
+export function interestFrame(subject: string, queue: string | null, delta: number): Buffer {
+  const s = Buffer.from(subject, 'latin1');
+  const q = queue === null ? null : Buffer.from(queue, 'latin1');
+  const f = Buffer.allocUnsafe(INTEREST_HEADER + s.length + (q?.length ?? 0));
+  f[0] = FrameKind.INTEREST;
+  f[1] = 0;
+  f.writeUInt16LE(0, 2);
+  f.writeInt32LE(delta, 4);
+  f.writeUInt16LE(s.length, 8);
+  f.writeUInt16LE(q?.length ?? 0, 10);
+  s.copy(f, INTEREST_HEADER);
+  if (q !== null) q.copy(f, INTEREST_HEADER + s.length);
+  return f;
+}
