@@ -3,6 +3,7 @@
 
 import { parseDurationMs } from './config/duration.js';
 import { defaultOptions, type ServerOptions } from './server/options.js';
+import { availableParallelism } from 'node:os';
 
 export interface CliResult {
   opts: ServerOptions;
@@ -65,6 +66,7 @@ function durationFlag(name: string, v: string): number {
 
 export function parseArgs(argv: string[]): CliResult {
   const opts = defaultOptions();
+  opts.shards = Math.max(1, availableParallelism());
   let action: CliResult['action'] = 'run';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -108,7 +110,7 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222; -1 for a random port)
     -n, --name, --server_name <name> Server name (default: server id)
     -P, --pid <file>                 File to store PID
-        --shards <n>                 Worker shards (default: 1)
+        --shards <n>                 Worker shards (default: available cores)
 
 Logging Options:
     -D, --debug                      Enable debugging output

@@ -103,7 +103,10 @@ export class Server {
 
   /** A ring big enough that any frame (max_payload plus its control data) fits in half of it. */
   private newRing(): SharedArrayBuffer {
-    return createRingBuffer(Math.max(4 * 1024 * 1024, 4 * (this.opts.maxPayload + 64 * 1024)));
+    // TSNATS_RING_SIZE (bytes) lets tests force tiny rings to exercise back-pressure.
+    const forced = Number(process.env['TSNATS_RING_SIZE'] ?? 0);
+    const min = 2 * (this.opts.maxPayload + 8 * 1024) + 1024;
+    return createRingBuffer(forced > 0 ? Math.max(forced, min) : Math.max(4 * 1024 * 1024, 4 * (this.opts.maxPayload + 64 * 1024)));
   }
 
   private peerRingsOf(id: number): PeerRings[] {

@@ -1,0 +1,124 @@
+// Messages and configurations shared by the orchestrator (run.ts) and the load generator (loadgen.ts).
+
+export interface SubSpec {
+  subject: string;
+  queue?: string;
+}
+
+interface Base {
+  /** Connection name sent in CONNECT, shows up in server logs / connz. */
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** Raw-protocol publisher: writes a pre-encoded batch of PUB frames repeatedly for `durationMs`. */
+export interface PubConfig extends Base {
+  mode: 'pub';
+  subjects: string[];
+  size: number;
+  durationMs: number;
+  batchBytes: number;
+}
+
+/** Raw-protocol subscriber: counts MSG frames. */
+export interface SubConfig extends Base {
+  mode: 'sub';
+  subs: SubSpec[];
+  size: number;
+}
+
+/** Raw-protocol requester: keeps `inflight` requests outstanding for `durationMs`, records latencies. */
+export interface RequesterConfig extends Base {
+  mode: 'requester';
+  subject: string;
+  size: number;
+  durationMs: number;
+  inflight: number;
+}
+
+/** Raw-protocol replier: answers every request on `subject` with a `size`-byte payload. */
+export interface ReplierConfig extends Base {
+  mode: 'replier';
+  subject: string;
+  queue?: string;
+  size: number;
+}
+
+/** Self-test: a node:net server that speaks just enough NATS (INFO, PONG) and discards everything. */
+export interface SinkConfig {
+  mode: 'sink';
+}
+
+/** Self-test: a node:net server that, on "go", blasts pre-encoded MSG frames at its one client. */
+export interface BlasterConfig {
+  mode: 'blaster';
+  subject: string;
+  size: number;
+  durationMs: number;
+  batchBytes: number;
+}
+
+/** The official `nats` (v2) client publishing in a loop (measures the client, not the server). */
+export interface NjsPubConfig extends Base {
+  mode: 'njs-pub';
+  subject: string;
+  size: number;
+  durationMs: number;
+}
+
+/** The official `nats` (v2) client subscribing with a callback that just counts. */
+export interface NjsSubConfig extends Base {
+  mode: 'njs-sub';
+  subject: string;
+  size: number;
+}
+
+export type WorkerConfig =
+  | PubConfig
+  | SubConfig
+  | RequesterConfig
+  | ReplierConfig
+  | SinkConfig
+  | BlasterConfig
+  | NjsPubConfig
+  | NjsSubConfig;
+
+/** Parent -> worker. */
+export type ToWorker = { t: 'go' } | { t: 'poll' } | { t: 'exit' };
+
+export interface LatencySummary {
+  count: number;
+  meanUs: number;
+  p50Us: number;
+  p90Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+}
+
+/** Worker -> parent. Times are CLOCK_MONOTONIC nanoseconds (comparable across processes). */
+export type FromWorker =
+  | { t: 'ready'; port?: number }
+  | {
+      t: 'done';
+      /** Messages (or requests) sent. */
+      sent: number;
+      startNs: number;
+      endNs: number;
+      /** CPU microseconds this worker used between "go" and "done". */
+      cpuUs: number;
+      latency?: LatencySummary;
+      error?: string;
+    }
+  | {
+      t: 'stat';
+      count: number;
+      badSize: number;
+      firstNs: number;
+      lastNs: number;
+      closed: boolean;
+      error?: string;
+      cpuUs: number;
+    }
+  | { t: 'fatal'; error: string };
