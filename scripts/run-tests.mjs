@@ -22,7 +22,9 @@ if (files.length === 0) {
 }
 // Two cores: run two files at a time; each test file starts its own servers on ephemeral ports.
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+// The core suite runs once with 1 shard (here) and once with 4 (test/shards4 wrappers set their own).
 const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
   stdio: 'inherit',
+  env: { ...process.env, TSNATS_TEST_SHARDS: process.env.TSNATS_TEST_SHARDS ?? '1' },
 });
 process.exit(r.status ?? 1);

@@ -397,7 +397,9 @@ export class ClientConnection implements ParserHandler {
       this.out = EMPTY;
       this.outStart = this.outPos = 0;
     }
-    if (this.socket.writableLength > this.shard.opts.maxPending) this.slowConsumer();
+    const backlog = this.socket.writableLength;
+    if (backlog > this.shard.opts.maxPending) this.slowConsumer();
+    else if (backlog > this.shard.stallThreshold) this.shard.stall(this);
   }
 
   private slowConsumer(): void {

@@ -51,6 +51,8 @@ interface PendingPong {
 }
 
 const READ_BUFFER_SIZE = 64 * 1024;
+const STALL_CHECK_MS = 2;
+const STALL_MAX_MS = 100;
 /** Most bytes of one inbound ring handled per event-loop turn before sockets get a turn. */
 const DRAIN_SLICE = 1 << 20;
 
@@ -85,11 +87,20 @@ export class Shard {
   private pendingPongs: PendingPong[] = [];
   private pongCheckScheduled = false;
   private pongSpins = 0;
-  /** True while some peer ring is full: the shard's sockets are paused. */
+  /** True while some peer ring is full. */
   backpressured = false;
+  /** Reasons reading is paused (a full peer ring, each stalled subscriber); sockets read at 0. */
+  private readPauses = 0;
+  /** Local connections whose socket backlog holds publishers back (client.go stalledWait). */
+  private readonly stalled = new Set<ClientConnection>();
+  private stallTimer: NodeJS.Timeout | null = null;
+  private stallStarted = 0;
+  private unstallWaiters: (() => void)[] = [];
   private readonly debugInfo = process.env['TSNATS_DEBUG_INFO'] === '1';
   /** Test hooks (TSNATS_DEBUG_HOOKS=1): a PUB to $TSNATS.DEBUG.SHARD_EXIT ends this shard's thread. */
   readonly debugHooks = process.env['TSNATS_DEBUG_HOOKS'] === '1';
+  /** Socket backlog past which a subscriber stalls publishers: a quarter of max_pending. */
+  readonly stallThreshold: number;
 
   constructor(id: number, opts: ServerOptions, identity: ServerIdentity, log: Logger, peers: PeerRings[] = []) {
     this.id = id;
@@ -110,6 +121,7 @@ export class Shard {
     };
     if (this.debugInfo) this.infoBase['tsnats_shard'] = id;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
+    this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
     for (const rings of peers) {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
@@ -161,7 +173,7 @@ export class Shard {
       return null;
     }
     this.conns.set(cid, conn);
-    if (this.backpressured) socket.pause();
+    if (this.readPauses > 0) socket.pause();
     const info = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
     // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
     conn.queue(Buffer.from(`INFO ${JSON.stringify(info)} \r\n`));
@@ -387,6 +399,9 @@ export class Shard {
   private async pump(peer: Peer): Promise<void> {
     const generation = peer.generation;
     while (!this.closing && peer.generation === generation) {
+      // While a local subscriber is stalled, take the peer's frames in slower: its ring fills and
+      // the peer holds its publishers back. Bounded, so inbound rings are still always drained.
+      if (this.stalled.size > 0) await this.unstalled();
       this.currentPeer = peer;
       const consumer = peer.in;
       consumer.drain(this.onFrameBound, DRAIN_SLICE);
@@ -412,7 +427,7 @@ export class Shard {
     peer.overflow.push(f);
     if (!this.backpressured) {
       this.backpressured = true;
-      for (const c of this.conns.values()) c.socket.pause();
+      this.pauseReading();
       void this.relieve();
     }
   }
@@ -429,8 +444,58 @@ export class Shard {
       else await new Promise((r) => setTimeout(r, 1));
     }
     this.backpressured = false;
-    for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+    this.resumeReading();
     if (this.pendingPongs.length > 0) this.schedulePongCheck();
+  }
+
+  private pauseReading(): void {
+    if (this.readPauses++ === 0) for (const c of this.conns.values()) c.socket.pause();
+  }
+
+  private resumeReading(): void {
+    if (--this.readPauses === 0) for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+  }
+
+  /**
+   * A subscriber's socket backlog passed the stall threshold: stop reading this shard's sockets (and
+   * slow the draining of peer rings) until it drains, for at most STALL_MAX_MS at a time, as
+   * nats-server's client.go holds a fast producer in stalledWait rather than let a consumer that is
+   * merely slower than the producer fall max_pending behind and be dropped.
+   */
+  stall(conn: ClientConnection): void {
+    if (this.stalled.has(conn)) return;
+    this.stalled.add(conn);
+    this.pauseReading();
+    if (this.stallTimer === null) {
+      this.stallStarted = Date.now();
+      this.stallTimer = setInterval(() => this.checkStalls(), STALL_CHECK_MS);
+    }
+  }
+
+  private checkStalls(): void {
+    const expired = Date.now() - this.stallStarted > STALL_MAX_MS;
+    for (const c of this.stalled) {
+      if (expired || c.closed || c.socket.writableLength <= this.stallThreshold / 2) {
+        this.stalled.delete(c);
+        this.resumeReading();
+      }
+    }
+    if (this.stalled.size === 0 && this.stallTimer !== null) {
+      clearInterval(this.stallTimer);
+      this.stallTimer = null;
+      const w = this.unstallWaiters;
+      this.unstallWaiters = [];
+      for (const f of w) f();
+    } else if (expired) this.stallStarted = Date.now();
+  }
+
+  /** Resolves once no local subscriber is stalled (at most STALL_MAX_MS away: stalls expire). */
+  private unstalled(): Promise<void> {
+    return new Promise((resolve) => this.unstallWaiters.push(resolve));
+  }
+
+  get isStalled(): boolean {
+    return this.stalled.size > 0;
   }
 
   deferPong(conn: ClientConnection): void {

@@ -1,0 +1,4 @@
+// The compat/core-v2 suite again, against a server with 4 shards (the core suite must not be able to tell).
+// startServer() reads TSNATS_TEST_SHARDS when a test's before() hook runs, after this line.
+process.env['TSNATS_TEST_SHARDS'] = '4';
+await import('../compat/core-v2.test.js');
