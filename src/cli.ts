@@ -1,59 +1,29 @@
 // Command-line flags as nats-server takes them (main.go): Go's flag package accepts one or two dashes
-// and `-flag value` or `-flag=value`; boolean flags take no value.
+// and `-flag value` or `-flag=value`; boolean flags take no value. Flags override the config file.
 
-import { parseDurationMs } from './config/duration.js';
-import { defaultOptions, type ServerOptions } from './server/options.js';
 import { availableParallelism } from 'node:os';
+import { parseDurationMs } from './config/duration.js';
+import { defaultOptions, type ServerOptions, type TlsOptions } from './server/options.js';
 
 export interface CliResult {
-  opts: ServerOptions;
-  /** Set when the command is not "run the server" (help, version). */
-  action: 'run' | 'help' | 'version';
+  /** Options set explicitly by flags (they win over the config file). */
+  flags: Partial<ServerOptions>;
+  /** --user/--pass/--auth, applied over the file's authorization. */
+  user: string | null;
+  pass: string | null;
+  token: string | null;
+  tls: Partial<TlsOptions> & { enabled?: boolean };
+  configFile: string;
+  action: 'run' | 'help' | 'version' | 'test-config' | 'signal' | 'help-tls';
+  /** --signal command[=pid] */
+  signal: string;
 }
 
 export class CliError extends Error {}
 
-type Setter = (o: ServerOptions, v: string) => void;
-
 const num = (name: string, v: string): number => {
   if (!/^-?\d+$/.test(v)) throw new CliError(`invalid value "${v}" for flag -${name}: parse error`);
   return Number(v);
-};
-
-/** Flags that take a value. */
-const VALUE_FLAGS: Record<string, Setter> = {
-  p: (o, v) => (o.port = num('p', v)),
-  port: (o, v) => (o.port = num('port', v)),
-  a: (o, v) => (o.host = v),
-  addr: (o, v) => (o.host = v),
-  net: (o, v) => (o.host = v),
-  n: (o, v) => (o.serverName = v),
-  name: (o, v) => (o.serverName = v),
-  server_name: (o, v) => (o.serverName = v),
-  P: (o, v) => (o.pidFile = v),
-  pid: (o, v) => (o.pidFile = v),
-  shards: (o, v) => (o.shards = Math.max(1, num('shards', v))),
-  // tsnats extras (nats-server has these only as config keys):
-  max_payload: (o, v) => (o.maxPayload = num('max_payload', v)),
-  max_pending: (o, v) => (o.maxPending = num('max_pending', v)),
-  max_control_line: (o, v) => (o.maxControlLine = num('max_control_line', v)),
-  max_connections: (o, v) => (o.maxConnections = num('max_connections', v)),
-  max_subscriptions: (o, v) => (o.maxSubscriptions = num('max_subscriptions', v)),
-  ping_interval: (o, v) => (o.pingIntervalMs = durationFlag('ping_interval', v)),
-  ping_max: (o, v) => (o.pingMax = num('ping_max', v)),
-};
-
-const BOOL_FLAGS: Record<string, (o: ServerOptions) => void> = {
-  D: (o) => (o.debug = true),
-  debug: (o) => (o.debug = true),
-  V: (o) => (o.trace = true),
-  trace: (o) => (o.trace = true),
-  DV: (o) => {
-    o.debug = true;
-    o.trace = true;
-  },
-  T: (o) => (o.logtime = true),
-  logtime: (o) => (o.logtime = true),
 };
 
 function durationFlag(name: string, v: string): number {
@@ -64,10 +34,99 @@ function durationFlag(name: string, v: string): number {
   }
 }
 
-export function parseArgs(argv: string[]): CliResult {
-  const opts = defaultOptions();
-  opts.shards = Math.max(1, availableParallelism());
-  let action: CliResult['action'] = 'run';
+const ignored =
+  (name: string) =>
+  (r: CliState): void => {
+    r.ignoredFlags.push(name);
+  };
+
+interface CliState extends CliResult {
+  ignoredFlags: string[];
+}
+
+/** Flags that take a value. */
+const VALUE_FLAGS: Record<string, (r: CliState, v: string) => void> = {
+  p: (r, v) => (r.flags.port = num('p', v)),
+  port: (r, v) => (r.flags.port = num('port', v)),
+  a: (r, v) => (r.flags.host = v),
+  addr: (r, v) => (r.flags.host = v),
+  net: (r, v) => (r.flags.host = v),
+  n: (r, v) => (r.flags.serverName = v),
+  name: (r, v) => (r.flags.serverName = v),
+  server_name: (r, v) => (r.flags.serverName = v),
+  client_advertise: (r, v) => (r.flags.clientAdvertise = v),
+  P: (r, v) => (r.flags.pidFile = v),
+  pid: (r, v) => (r.flags.pidFile = v),
+  ports_file_dir: (r, v) => (r.flags.portsFileDir = v),
+  c: (r, v) => (r.configFile = v),
+  config: (r, v) => (r.configFile = v),
+  l: (r, v) => (r.flags.logFile = v),
+  log: (r, v) => (r.flags.logFile = v),
+  m: (r, v) => (r.flags.httpPort = num('m', v)),
+  http_port: (r, v) => (r.flags.httpPort = num('http_port', v)),
+  user: (r, v) => (r.user = v),
+  pass: (r, v) => (r.pass = v),
+  auth: (r, v) => (r.token = v),
+  sl: (r, v) => {
+    r.signal = v;
+    r.action = 'signal';
+  },
+  signal: (r, v) => {
+    r.signal = v;
+    r.action = 'signal';
+  },
+  sd: (r, v) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), storeDir: v }),
+  store_dir: (r, v) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), storeDir: v }),
+  tlscert: (r, v) => (r.tls.certFile = v),
+  tlskey: (r, v) => (r.tls.keyFile = v),
+  tlscacert: (r, v) => (r.tls.caFile = v),
+  shards: (r, v) => (r.flags.shards = Math.max(1, num('shards', v))),
+  cluster: ignored('cluster'),
+  cluster_listen: ignored('cluster_listen'),
+  cluster_name: ignored('cluster_name'),
+  routes: ignored('routes'),
+  r: ignored('routes'),
+  cluster_advertise: ignored('cluster_advertise'),
+  // tsnats extras (nats-server has these only as config keys):
+  max_payload: (r, v) => (r.flags.maxPayload = num('max_payload', v)),
+  max_pending: (r, v) => (r.flags.maxPending = num('max_pending', v)),
+  max_control_line: (r, v) => (r.flags.maxControlLine = num('max_control_line', v)),
+  max_connections: (r, v) => (r.flags.maxConnections = num('max_connections', v)),
+  max_subscriptions: (r, v) => (r.flags.maxSubscriptions = num('max_subscriptions', v)),
+  ping_interval: (r, v) => (r.flags.pingIntervalMs = durationFlag('ping_interval', v)),
+  ping_max: (r, v) => (r.flags.pingMax = num('ping_max', v)),
+};
+
+const BOOL_FLAGS: Record<string, (r: CliState) => void> = {
+  D: (r) => (r.flags.debug = true),
+  debug: (r) => (r.flags.debug = true),
+  V: (r) => (r.flags.trace = true),
+  trace: (r) => (r.flags.trace = true),
+  VV: (r) => (r.flags.trace = true),
+  DV: (r) => {
+    r.flags.debug = true;
+    r.flags.trace = true;
+  },
+  DVV: (r) => {
+    r.flags.debug = true;
+    r.flags.trace = true;
+  },
+  T: (r) => (r.flags.logtime = true),
+  logtime: (r) => (r.flags.logtime = true),
+  t: (r) => (r.action = 'test-config'),
+  js: (r) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), enabled: true }),
+  jetstream: (r) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), enabled: true }),
+  tls: (r) => (r.tls.enabled = true),
+  tlsverify: (r) => {
+    r.tls.enabled = true;
+    r.tls.verify = true;
+  },
+  no_advertise: (r) => r.ignoredFlags.push('no_advertise'),
+  help_tls: (r) => (r.action = 'help-tls'),
+};
+
+export function parseArgs(argv: string[]): CliResult & { ignoredFlags: string[] } {
+  const r: CliState = { flags: {}, user: null, pass: null, token: null, tls: {}, configFile: '', action: 'run', signal: '', ignoredFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('-') || arg === '-' || arg === '--') throw new CliError(`unexpected argument "${arg}"`);
@@ -79,16 +138,16 @@ export function parseArgs(argv: string[]): CliResult {
       name = name.slice(0, eq);
     }
     if (name === 'h' || name === 'help') {
-      action = 'help';
+      r.action = 'help';
       continue;
     }
     if (name === 'v' || name === 'version') {
-      action = 'version';
+      r.action = 'version';
       continue;
     }
     const b = BOOL_FLAGS[name];
     if (b !== undefined) {
-      if (value === undefined || /^(true|1|t)$/i.test(value)) b(opts);
+      if (value === undefined || /^(true|1|t)$/i.test(value)) b(r);
       else if (!/^(false|0|f)$/i.test(value)) throw new CliError(`invalid boolean value "${value}" for -${name}`);
       continue;
     }
@@ -98,9 +157,28 @@ export function parseArgs(argv: string[]): CliResult {
       value = argv[++i];
       if (value === undefined) throw new CliError(`flag needs an argument: -${name}`);
     }
-    set(opts, value);
+    set(r, value);
   }
-  return { opts, action };
+  return r;
+}
+
+/** Defaults, then the config file's options, then the flags (nats-server's MergeOptions order). */
+export function mergeOptions(file: Partial<ServerOptions>, cli: CliResult): ServerOptions {
+  const opts: ServerOptions = { ...defaultOptions(), shards: Math.max(1, availableParallelism()), ...file, ...cli.flags };
+  if (cli.flags.jetstream && file.jetstream) opts.jetstream = { ...file.jetstream, ...cli.flags.jetstream };
+  if (cli.user !== null || cli.pass !== null || cli.token !== null) {
+    const auth = opts.auth ?? { timeoutMs: 2000, token: null, users: [], nkeys: [], noAuthUser: null, defaultPermissions: null };
+    if (cli.user !== null) {
+      auth.users = [{ user: cli.user, password: cli.pass ?? '', account: '$G', permissions: null }, ...auth.users.filter((u) => u.user !== cli.user)];
+    }
+    if (cli.token !== null) auth.token = cli.token;
+    opts.auth = auth;
+  }
+  if (cli.tls.enabled || cli.tls.certFile !== undefined) {
+    const t = opts.tls ?? { certFile: '', keyFile: '', caFile: null, verify: false, timeoutMs: 2000, handshakeFirst: false };
+    opts.tls = { ...t, ...Object.fromEntries(Object.entries(cli.tls).filter(([k]) => k !== 'enabled')) } as TlsOptions;
+  }
+  return opts;
 }
 
 export const USAGE = `Usage: tsnats [options]
@@ -110,13 +188,37 @@ Server Options:
     -p, --port <port>                Use port for clients (default: 4222; -1 for a random port)
     -n, --name, --server_name <name> Server name (default: server id)
     -P, --pid <file>                 File to store PID
+    -m, --http_port <port>           Use port for http monitoring (-1 for a random port)
+    -c, --config <file>              Configuration file
+    -t                               Test configuration and exit
+    -sl, --signal <signal>[=<pid>]   Send signal to tsnats process (ldm, stop, quit, term, reopen, reload);
+                                     the pid comes from the pid file (-P) when not given
+        --client_advertise <string>  Client URL to advertise to other servers
+        --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
         --shards <n>                 Worker shards (default: available cores)
 
 Logging Options:
+    -l, --log <file>                 File to redirect log output
+    -T, --logtime                    Timestamp log entries (default: true)
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
-    -T, --logtime                    Timestamp log entries (default: true)
+
+JetStream Options (accepted; JetStream itself lands in its own issue):
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
+
+Authorization Options:
+        --user <user>                User required for connections
+        --pass <password>            Password required for connections
+        --auth <token>               Authorization token required for connections
+
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
 
 Limits (tsnats extras; nats-server has these as config keys):
         --max_payload <bytes>        Maximum message payload (default: 1048576)

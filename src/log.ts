@@ -2,10 +2,11 @@
 // so operators' habits and log scrapers keep working. Log lines are rare (never per message), so
 // each record is formatted synchronously straight to stderr's fd, from any thread.
 
-import { writeSync } from 'node:fs';
-import { pino, type Logger } from 'pino';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { pino, type Logger as PinoLogger } from 'pino';
 
-export type { Logger };
+/** A pino logger; `reopen` (SIGUSR1) reopens the log file when there is one. */
+export type Logger = PinoLogger & { reopen?: () => void };
 
 export interface LogOptions {
   debug?: boolean;
@@ -13,6 +14,8 @@ export interface LogOptions {
   logtime?: boolean;
   /** Shown in each line as `[name]` after the level, e.g. a shard. */
   name?: string;
+  /** log_file / -l: append here instead of stderr. */
+  file?: string;
 }
 
 const LABELS: Record<number, string> = { 10: 'TRC', 20: 'DBG', 30: 'INF', 40: 'WRN', 50: 'ERR', 60: 'FTL' };
@@ -48,6 +51,8 @@ export function formatRecord(rec: Record<string, unknown>, logtime: boolean): st
 
 export function createLogger(opts: LogOptions = {}): Logger {
   const logtime = opts.logtime !== false;
+  let fd = 2;
+  if (opts.file) fd = openSync(opts.file, 'a');
   const dest = {
     write(s: string): void {
       let out: string;
@@ -57,12 +62,21 @@ export function createLogger(opts: LogOptions = {}): Logger {
         out = s;
       }
       try {
-        writeSync(2, out);
+        writeSync(fd, out);
       } catch {
         // stderr gone (EPIPE): nothing useful to do.
       }
     },
   };
   const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
-  return pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
+  const logger: Logger = pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
+  if (opts.file) {
+    const file = opts.file;
+    logger.reopen = (): void => {
+      const old = fd;
+      fd = openSync(file, 'a');
+      closeSync(old);
+    };
+  }
+  return logger;
 }

@@ -2,7 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { parseArgs, CliError } from '../src/cli.js';
+import { parseArgs as parseCli, mergeOptions, CliError } from '../src/cli.js';
+
+const parseArgs = (argv: string[]) => {
+  const r = parseCli(argv);
+  return { ...r, opts: mergeOptions({}, r) };
+};
 import { mainJs, startServer, usingNatsServer } from './helpers/server.js';
 import { connectRaw } from './helpers/wire.js';
 

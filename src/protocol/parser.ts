@@ -114,8 +114,12 @@ export class ClientParser {
     this.handler = handler;
   }
 
-  /** Parses one read. The buffer may be reused by the caller after this returns. */
-  parse(buf: Buffer): void {
+  /**
+   * Parses one read. The buffer may be reused by the caller after this returns. Returns how many
+   * bytes were consumed: all of them, unless the handler stopped the parser (then the index just
+   * after the op that stopped it, so a suspended connection can keep the rest for later).
+   */
+  parse(buf: Buffer): number {
     const h = this.handler;
     const len = buf.length;
     let i = 0;
@@ -305,13 +309,13 @@ export class ClientParser {
         case S.SKIP_LINE: {
           // Everything up to '\n' is ignored (parser.go OP_PING: "PINGxyz\r\n" is a PING).
           const nl = buf.indexOf(LF, i);
-          if (nl < 0) return;
+          if (nl < 0) return len;
           i = nl + 1;
           this.state = S.OP_START;
           if (this.argOp === Op.PING) h.processPing();
           else if (this.argOp === Op.PONG) h.processPong();
           else if (this.argOp === Op.ERR) return this.fail(ParseError.CLIENT_ERR);
-          if (h.stopped) return;
+          if (h.stopped) return i;
           break;
         }
         case S.ARG: {
@@ -320,7 +324,7 @@ export class ClientParser {
             // Split control line: keep what we have and wait for the rest.
             this.spillArg(buf, this.argLen > 0 ? i : this.as, len);
             if (this.argLen > this.maxControlLine) return this.fail(ParseError.CONTROL_LINE);
-            return;
+            return len;
           }
           let lb: Buffer;
           let ls: number;
@@ -344,7 +348,7 @@ export class ClientParser {
             case Op.PUB:
             case Op.HPUB:
               if (!this.parsePubArgs(lb, ls, le, this.argOp === Op.HPUB)) return this.fail(ParseError.PUB_ARGS);
-              if (!h.processPubArgs(this)) return;
+              if (!h.processPubArgs(this)) return len;
               i = this.startPayload(buf, i, len);
               break;
             case Op.SUB:
@@ -359,17 +363,18 @@ export class ClientParser {
             default:
               break; // INFO from a client: ignored
           }
-          if (h.stopped) return;
+          if (h.stopped) return i;
           break;
         }
         case S.MSG_PAYLOAD:
           i = this.continuePayload(buf, i, len);
-          if (h.stopped) return;
+          if (h.stopped) return i;
           break;
         default:
           return this.fail(ParseError.UNKNOWN_OP);
       }
     }
+    return len;
   }
 
   /** After an op's separator: skip blanks; the first other byte starts the argument line. */
@@ -518,12 +523,14 @@ export class ClientParser {
     this.paBuf = this.argBuf;
   }
 
-  private fail(code: ParseErrorCode): void {
+  /** Reports a parse error; the connection is closed, so nothing more of the input is consumed. */
+  private fail(code: ParseErrorCode): number {
     this.state = S.OP_START;
     this.argLen = 0;
     this.msgLen = -1;
     this.handler.parseError(code);
     this.handler.stopped = true;
+    return -1;
   }
 }
 

@@ -1,8 +1,81 @@
-// Server options: nats-server's names and defaults (server/const.go, opts.go).
+// Server options: nats-server's names and defaults (server/const.go, opts.go). Everything here is
+// plain data: it crosses into every shard worker as workerData (structured clone).
+
+export interface SubjectPermission {
+  allow: string[] | null;
+  deny: string[] | null;
+}
+
+export interface Permissions {
+  publish: SubjectPermission | null;
+  subscribe: SubjectPermission | null;
+  /** allow_responses: publish to reply subjects of received requests; max 0 = 1 response. */
+  allowResponses: { max: number; expiresMs: number } | null;
+}
+
+export interface UserEntry {
+  user: string;
+  /** Plain text, or a bcrypt hash (`$2a$...`). */
+  password: string;
+  account: string;
+  permissions: Permissions | null;
+}
+
+export interface NkeyEntry {
+  nkey: string;
+  account: string;
+  permissions: Permissions | null;
+}
+
+export interface ExportEntry {
+  kind: 'stream' | 'service';
+  subject: string;
+  /** Accounts allowed to import; null: public. */
+  accounts: string[] | null;
+}
+
+export interface ImportEntry {
+  kind: 'stream' | 'service';
+  /** The exporting account. */
+  account: string;
+  subject: string;
+  /** stream: prefix for the imported subjects; service: the local subject (`to`). */
+  local: string;
+}
+
+export interface AccountEntry {
+  name: string;
+  exports: ExportEntry[];
+  imports: ImportEntry[];
+  jetstream: boolean;
+}
+
+export interface AuthOptions {
+  /** authorization.timeout, default AUTH_TIMEOUT 2s. */
+  timeoutMs: number;
+  /** authorization.token (plain or bcrypt). */
+  token: string | null;
+  users: UserEntry[];
+  nkeys: NkeyEntry[];
+  noAuthUser: string | null;
+  /** Default permissions for users without their own. */
+  defaultPermissions: Permissions | null;
+}
+
+export interface TlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile: string | null;
+  verify: boolean;
+  timeoutMs: number;
+  handshakeFirst: boolean;
+}
 
 export interface ServerOptions {
+  configFile: string;
   host: string;
   port: number;
+  clientAdvertise: string;
   serverName: string;
   /** Bytes; nats-server MAX_PAYLOAD_SIZE 1 MB. */
   maxPayload: number;
@@ -18,18 +91,35 @@ export interface ServerOptions {
   pingIntervalMs: number;
   /** DEFAULT_PING_MAX_OUT 2. */
   pingMax: number;
+  /** DEFAULT_FLUSH_DEADLINE 10 s. */
+  writeDeadlineMs: number;
+  lameDuckDurationMs: number;
+  lameDuckGracePeriodMs: number;
   /** Worker shards; default: available parallelism. */
   shards: number;
   debug: boolean;
   trace: boolean;
   logtime: boolean;
+  logFile: string;
   pidFile: string;
+  portsFileDir: string;
+  /** Monitoring: port 0 = off, -1 = random. */
+  httpHost: string;
+  httpPort: number;
+  /** null: no authentication. */
+  auth: AuthOptions | null;
+  accounts: AccountEntry[];
+  systemAccount: string;
+  tls: TlsOptions | null;
+  jetstream: { enabled: boolean; storeDir: string; maxMemory: number; maxStore: number };
 }
 
 export function defaultOptions(): ServerOptions {
   return {
+    configFile: '',
     host: '0.0.0.0',
     port: 4222,
+    clientAdvertise: '',
     serverName: '',
     maxPayload: 1024 * 1024,
     maxPending: 64 * 1024 * 1024,
@@ -38,10 +128,22 @@ export function defaultOptions(): ServerOptions {
     maxSubscriptions: 0,
     pingIntervalMs: 2 * 60 * 1000,
     pingMax: 2,
+    writeDeadlineMs: 10_000,
+    lameDuckDurationMs: 2 * 60 * 1000,
+    lameDuckGracePeriodMs: 10_000,
     shards: 1,
     debug: false,
     trace: false,
     logtime: true,
+    logFile: '',
     pidFile: '',
+    portsFileDir: '',
+    httpHost: '0.0.0.0',
+    httpPort: 0,
+    auth: null,
+    accounts: [],
+    systemAccount: '$SYS',
+    tls: null,
+    jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1 },
   };
 }

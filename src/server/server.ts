@@ -5,6 +5,14 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import type http from 'node:http';
+import { Piscina } from 'piscina';
+import { startMonitor, monitorPort } from '../monitor/http.js';
+import { buildVarz } from '../monitor/varz.js';
+import type { ShardStats } from '../shard/shard.js';
+import { loadConfigFile } from '../config/load.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { HandoffSender, handoffSupported, type TcpHandle } from '../transport/handoff.js';
@@ -35,7 +43,6 @@ export function newServerId(): string {
 }
 
 export class Server {
-  readonly opts: ServerOptions;
   readonly log: Logger;
   readonly identity: ServerIdentity;
   private listener: net.Server | null = null;
@@ -47,6 +54,17 @@ export class Server {
   private rings: SharedArrayBuffer[][] = [];
   private stopping: Promise<void> | null = null;
   port = 0;
+  httpPort = 0;
+  private http: http.Server | null = null;
+  private pool: Piscina | null = null;
+  private statsSeq = 0;
+  private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
+  private readonly started = new Date();
+  private portsFile = '';
+  /** Options as they were merged from defaults, file and flags; a reload re-reads the file. */
+  opts: ServerOptions;
+  /** Re-applies the command-line flags over a reloaded file (set by main). */
+  reapplyFlags: (file: Partial<ServerOptions>) => ServerOptions = (f) => ({ ...this.opts, ...f });
 
   constructor(opts: ServerOptions, log: Logger) {
     this.opts = opts;
@@ -97,8 +115,98 @@ export class Server {
     }
     listener.on('connection', (socket) => this.onConnection(socket));
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
+    if (opts.httpPort !== 0) {
+      this.http = await startMonitor(opts.httpHost, opts.httpPort, () => this.varz());
+      this.httpPort = monitorPort(this.http);
+      log.info(`Starting http monitor on ${opts.httpHost}:${this.httpPort}`);
+    }
+    if (opts.auth !== null) log.info(`Authorization required: ${opts.auth.users.length} user(s), ${opts.auth.nkeys.length} nkey(s)${opts.auth.token !== null ? ', token' : ''}`);
     log.info(`Listening for client connections on ${opts.host}:${this.port}`);
+    if (opts.portsFileDir) this.writePortsFile();
     log.info('Server is ready');
+  }
+
+  /** ports_file_dir: `<dir>/nats-server_<pid>.ports`, the name the official clients' harnesses read. */
+  private writePortsFile(): void {
+    const hosts = (h: string): string[] => {
+      if (h !== '0.0.0.0' && h !== '::' && h !== '') return [h.includes(':') ? `[${h}]` : h];
+      const out = ['127.0.0.1'];
+      for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) out.push(i.address);
+      return out;
+    };
+    const ports: Record<string, string[]> = { nats: hosts(this.opts.host).map((h) => `nats://${h}:${this.port}`) };
+    if (this.http !== null) ports['monitoring'] = hosts(this.opts.httpHost).map((h) => `http://${h}:${this.httpPort}`);
+    this.portsFile = join(this.opts.portsFileDir, `nats-server_${process.pid}.ports`);
+    writeFileSync(this.portsFile, JSON.stringify(ports));
+  }
+
+  private bcryptPool(): Piscina {
+    this.pool ??= new Piscina({ filename: new URL('../auth/bcrypt-worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 30_000 });
+    return this.pool;
+  }
+
+  /** Every shard's figures (plus the inline shard's). */
+  async shardStats(): Promise<ShardStats[]> {
+    if (this.inline !== null) return [this.inline.stats()];
+    return Promise.all(
+      this.shards.map(
+        (s) =>
+          new Promise<ShardStats>((resolve) => {
+            const id = ++this.statsSeq;
+            this.statsWaiting.set(id, resolve);
+            s.worker.postMessage({ type: 'stats', id } satisfies ToShard);
+          }),
+      ),
+    );
+  }
+
+  async varz(): Promise<Record<string, unknown>> {
+    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards: await this.shardStats(), httpPort: this.httpPort });
+  }
+
+  /** SIGHUP: re-read the config file and hand the new options to every shard. */
+  reload(): void {
+    if (!this.opts.configFile) {
+      this.log.warn('Reload: no configuration file to reload');
+      return;
+    }
+    try {
+      const loaded = loadConfigFile(this.opts.configFile);
+      for (const w of loaded.warnings) this.log.warn(w);
+      const next = this.reapplyFlags(loaded.opts);
+      // What cannot change without a restart stays as it is.
+      next.host = this.opts.host;
+      next.port = this.opts.port;
+      next.shards = this.opts.shards;
+      next.accounts = this.opts.accounts;
+      this.opts = next;
+      this.log.level = next.trace ? 'trace' : next.debug ? 'debug' : 'info';
+      if (this.inline !== null) this.inline.reload(next);
+      for (const sh of this.shards) sh.worker.postMessage({ type: 'reload', opts: next } satisfies ToShard);
+      this.log.info('Reloaded server configuration');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'Failed to reload server configuration');
+    }
+  }
+
+  reopenLog(): void {
+    this.log.reopen?.();
+    for (const sh of this.shards) sh.worker.postMessage({ type: 'reopen-log' } satisfies ToShard);
+  }
+
+  /** USR2: stop accepting, tell clients (INFO ldm), close them over lame_duck_duration, then stop. */
+  lameDuck(): Promise<void> {
+    if (this.stopping !== null) return this.stopping;
+    this.log.info('Entering lame duck mode, stop accepting new clients');
+    const { lameDuckDurationMs, lameDuckGracePeriodMs } = this.opts;
+    this.stopping = (async () => {
+      await new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
+      if (this.inline !== null) await this.inline.lameDuck(lameDuckDurationMs, lameDuckGracePeriodMs);
+      for (const s of this.shards) s.worker.postMessage({ type: 'ldm', durationMs: lameDuckDurationMs, graceMs: lameDuckGracePeriodMs } satisfies ToShard);
+      await Promise.all(this.shards.map((s) => s.stopped));
+      await this.finish();
+    })();
+    return this.stopping;
   }
 
   /** A ring big enough that any frame (max_payload plus its control data) fits in half of it. */
@@ -133,6 +241,18 @@ export class Server {
           if (m.type === 'ready') resolve();
           else if (m.type === 'load') handle.load = m.conns;
           else if (m.type === 'stopped') onStopped();
+          else if (m.type === 'bcrypt') {
+            this.bcryptPool()
+              .run({ password: m.password, hash: m.hash })
+              .then(
+                (ok: boolean) => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+                () => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok: false } satisfies ToShard),
+              );
+          } else if (m.type === 'stats') {
+            const f = this.statsWaiting.get(m.id);
+            this.statsWaiting.delete(m.id);
+            f?.(m.stats);
+          }
         });
         worker.once('error', (err) => {
           this.log.error({ shard: id, err: err.message }, 'shard failed');
@@ -205,13 +325,23 @@ export class Server {
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
       await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => setTimeout(r, 5000))]);
-      for (const s of this.shards) {
-        s.sender.close();
-        await s.worker.terminate();
-      }
-      if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
-      this.log.info('Server Exiting..');
+      await this.finish();
     })();
     return this.stopping;
+  }
+
+  private async finish(): Promise<void> {
+    for (const s of this.shards) {
+      s.sender.close();
+      await s.worker.terminate();
+    }
+    if (this.http !== null) {
+      this.http.closeAllConnections();
+      await new Promise<void>((r) => this.http!.close(() => r()));
+    }
+    if (this.pool !== null) await this.pool.destroy();
+    if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
+    if (this.portsFile) rmSync(this.portsFile, { force: true });
+    this.log.info('Server Exiting..');
   }
 }

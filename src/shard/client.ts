@@ -8,6 +8,9 @@ import { isValidLiteralSubject, isValidSubject, subjectMatches } from '../sublis
 import { Subscription } from './subscription.js';
 import type { Shard } from './shard.js';
 import type { MsgArgs } from './msg.js';
+import type { Account } from './account.js';
+import { ConnPermissions } from '../auth/permissions.js';
+import { newNonce } from '../auth/nkey.js';
 
 /** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
 export const CloseReason = {
@@ -24,6 +27,7 @@ export const CloseReason = {
   WRITE_ERROR: 'Write Error',
   READ_ERROR: 'Read Error',
   AUTH_VIOLATION: 'Authentication Failure',
+  AUTH_TIMEOUT: 'Authentication Timeout',
 } as const;
 export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -60,6 +64,21 @@ export class ClientConnection implements ParserHandler {
   version = '';
 
   readonly subs: Map<string, Subscription> = new Map();
+
+  // Authentication and authorization.
+  /** The account this connection publishes and subscribes in ($G until authenticated otherwise). */
+  acc: Account;
+  /** INFO nonce for nkey users; null when none are configured. */
+  readonly nonce: string | null;
+  /** null: no permissions (the common case costs a single null check per message). */
+  perms: ConnPermissions | null = null;
+  authUser = '';
+  /** The CONNECT credentials, kept to authenticate again on a config reload. */
+  creds: Record<string, unknown> | null = null;
+  private authTimer: NodeJS.Timeout | null = null;
+  /** Parsing waits for an asynchronous step (a bcrypt check); input read meanwhile is kept here. */
+  private suspended = false;
+  private pendingInput: Buffer | null = null;
 
   // Counters, as /connz reports them.
   inMsgs = 0;
@@ -100,13 +119,49 @@ export class ClientConnection implements ParserHandler {
     this.start = Date.now();
     this.lastIn = this.start;
     this.nextPingAt = this.start + shard.opts.pingIntervalMs;
+    this.acc = shard.accounts[0]!;
+    if (shard.auth !== null) {
+      this.parser.requireConnect = true;
+      this.nonce = shard.auth.needsNonce ? newNonce() : null;
+      // authorization.timeout: no CONNECT by then ends the connection (client.go authTimeout).
+      this.authTimer = setTimeout(() => {
+        this.authTimer = null;
+        if (this.closed || this.connectReceived) return;
+        this.sendErr(Errors.AUTH_TIMEOUT);
+        this.close(CloseReason.AUTH_TIMEOUT);
+      }, shard.auth.opts.timeoutMs);
+      this.authTimer.unref();
+    } else this.nonce = null;
   }
 
   /** Called by the shard with each read (the buffer is the shard's and is reused after return). */
   onRead(chunk: Buffer): void {
     if (this.closed) return;
     this.lastIn = this.shard.now;
-    this.parser.parse(chunk);
+    if (this.suspended) {
+      this.pendingInput = this.pendingInput === null ? Buffer.from(chunk) : Buffer.concat([this.pendingInput, chunk]);
+      return;
+    }
+    const used = this.parser.parse(chunk);
+    if (this.suspended && used >= 0 && used < chunk.length) this.pendingInput = Buffer.from(chunk.subarray(used));
+  }
+
+  /** Stops parsing after the current op until resume(); further reads are kept, not parsed. */
+  private suspend(): void {
+    this.suspended = true;
+    this.stopped = true;
+  }
+
+  private resume(): void {
+    this.suspended = false;
+    this.stopped = false;
+    const rest = this.pendingInput;
+    this.pendingInput = null;
+    if (rest !== null && !this.closed) {
+      const used = this.parser.parse(rest);
+      if (this.suspended && used >= 0 && used < rest.length) this.pendingInput = rest.subarray(used);
+      this.shard.afterRead();
+    }
   }
 
   // ---- ParserHandler -------------------------------------------------------------------------
@@ -141,7 +196,39 @@ export class ClientConnection implements ParserHandler {
       this.sendErr(Errors.NO_RESPONDERS_NEEDS_HEADERS);
       return this.close(CloseReason.NO_RESPONDERS_HEADERS);
     }
-    if (this.verbose) this.queue(OK);
+    const auth = this.shard.auth;
+    if (auth === null || this.authUser !== '' || this.perms !== null || this.parser.requireConnect === false) {
+      if (this.verbose) this.queue(OK);
+      return;
+    }
+    // Authenticate; a bcrypt comparison is asynchronous, so parsing waits for the verdict.
+    this.creds = { user: o['user'], pass: o['pass'], auth_token: o['auth_token'], nkey: o['nkey'], sig: o['sig'] };
+    this.suspend();
+    auth.check(o, this.nonce, this.shard.bcrypt).then(
+      (who) => {
+        if (this.closed) return;
+        if (who === null) {
+          this.shard.log.warn({ cid: this.cid, ip: this.ip, user: typeof o['user'] === 'string' ? o['user'] : undefined }, 'Authorization Error');
+          this.sendErr(Errors.AUTH_VIOLATION);
+          this.close(CloseReason.AUTH_VIOLATION);
+          this.shard.afterRead();
+          return;
+        }
+        if (this.authTimer !== null) clearTimeout(this.authTimer);
+        this.authTimer = null;
+        this.parser.requireConnect = false;
+        this.authUser = who.user;
+        this.acc = this.shard.accountByName.get(who.account) ?? this.shard.accounts[0]!;
+        this.perms = who.permissions !== null ? new ConnPermissions(who.permissions) : null;
+        if (this.verbose) this.queue(OK);
+        this.resume();
+      },
+      (err: unknown) => {
+        this.shard.log.error({ cid: this.cid, err: String(err) }, 'authentication failed');
+        this.sendErr(Errors.AUTH_VIOLATION);
+        this.close(CloseReason.AUTH_VIOLATION);
+      },
+    );
   }
 
   processPing(): void {
@@ -185,6 +272,11 @@ export class ClientConnection implements ParserHandler {
     }
     if (!isValidSubject(subject) || (queue !== null && !isValidQueue(queue))) {
       this.sendErr(Errors.INVALID_SUBJECT);
+      return;
+    }
+    if (this.perms !== null && !this.perms.canSubscribe(subject)) {
+      this.sendErr(`Permissions Violation for Subscription to ${goQuote(subject)}${queue !== null ? ` using queue ${goQuote(queue)}` : ''}`);
+      this.shard.log.warn({ cid: this.cid, user: this.authUser, subject }, 'Subscription Violation');
       return;
     }
     const max = this.shard.opts.maxSubscriptions;
@@ -243,6 +335,12 @@ export class ClientConnection implements ParserHandler {
     this.inBytes += end - start;
     // processInboundClientMsg acknowledges first, so +OK precedes any MSG this PUB triggers here.
     if (this.verbose) this.queue(OK);
+    if (this.perms !== null && !this.perms.canPublish(p.paBuf, p.paSubjectStart, p.paSubjectEnd, this.shard.now)) {
+      const subject = p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd);
+      this.sendErr(`Permissions Violation for Publish to ${goQuote(subject)}`);
+      this.shard.log.warn({ cid: this.cid, user: this.authUser, subject }, 'Publish Violation');
+      return;
+    }
     if (this.shard.debugHooks) this.shard.debugHook(p);
     const delivered = this.shard.route(this, p, buf, start, end);
     if (delivered === 0 && this.noResponders && p.paReplyStart >= 0) this.sendNoResponders(p);
@@ -276,6 +374,7 @@ export class ClientConnection implements ParserHandler {
   writeMsg(sub: Subscription, p: MsgArgs, buf: Buffer, start: number, end: number): boolean {
     if (this.closed) return false;
     if (sub.max > 0 && sub.delivered >= sub.max) return false;
+    if (this.perms !== null && !this.permitDelivery(p)) return false;
     sub.delivered++;
     let hdr = p.paHdr;
     let s = start;
@@ -317,6 +416,39 @@ export class ClientConnection implements ParserHandler {
     this.outBytes += size;
     if (!this.dirty) this.shard.markDirty(this);
     if (sub.max > 0 && sub.delivered >= sub.max) this.removeSubscription(sub);
+    return true;
+  }
+
+  /** After a config reload: check the credentials again and apply the user's new permissions. */
+  async reauthorize(): Promise<void> {
+    const auth = this.shard.auth;
+    if (auth === null || this.creds === null) return;
+    const who = await auth.check(this.creds, this.nonce, this.shard.bcrypt);
+    if (this.closed) return;
+    if (who === null || (this.acc.name !== who.account && this.subs.size > 0)) {
+      this.sendErr(Errors.AUTH_VIOLATION);
+      this.close(CloseReason.AUTH_VIOLATION);
+      this.shard.afterRead();
+      return;
+    }
+    this.acc = this.shard.accountByName.get(who.account) ?? this.acc;
+    this.perms = who.permissions !== null ? new ConnPermissions(who.permissions) : null;
+    if (this.perms !== null) {
+      for (const sub of [...this.subs.values()]) {
+        if (!this.perms.canSubscribe(sub.subject)) {
+          this.sendErr(`Permissions Violation for Subscription to ${goQuote(sub.subject)}${sub.queue !== null ? ` using queue ${goQuote(sub.queue)}` : ''}`);
+          this.removeSubscription(sub);
+        }
+      }
+    }
+    this.shard.afterRead();
+  }
+
+  /** Deny-on-delivery filter and allow_responses bookkeeping (only for connections with permissions). */
+  private permitDelivery(p: MsgArgs): boolean {
+    const perms = this.perms!;
+    if (perms.deniedOnDelivery(p.paBuf, p.paSubjectStart, p.paSubjectEnd)) return false;
+    if (perms.responses !== null && p.paReplyStart >= 0) perms.recordReply(p.paBuf.toString('latin1', p.paReplyStart, p.paReplyEnd), this.shard.now);
     return true;
   }
 
@@ -426,6 +558,7 @@ export class ClientConnection implements ParserHandler {
     this.closed = true;
     this.stopped = true;
     this.closeReason = reason;
+    if (this.authTimer !== null) clearTimeout(this.authTimer);
     for (const sub of this.subs.values()) {
       sub.closed = true;
       this.shard.removeSubscription(sub);
@@ -473,4 +606,9 @@ function checkConnectTypes(o: Record<string, unknown>): void {
   for (const k of CONNECT_STRINGS) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string') throw new Error(k);
   const p = o['protocol'];
   if (p !== undefined && p !== null && (typeof p !== 'number' || !Number.isInteger(p))) throw new Error('protocol');
+}
+
+/** Go's %q for the ASCII subjects of permission errors. */
+function goQuote(s: string): string {
+  return JSON.stringify(s);
 }

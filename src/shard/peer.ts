@@ -3,9 +3,11 @@
 //
 // Frames (body layout, little-endian):
 //   MSG       u8 kind=1 | u8 flags (1: deliver to plain subscribers) | u16 ngroups | u16 subjectLen |
-//             u16 replyLen | i32 hdrLen (-1: none) | u32 size | subject | reply |
+//             u16 replyLen | i32 hdrLen (-1: none) | u32 size | u16 account | u16 0 | subject | reply |
 //             ngroups x (u16 len | queue name) | payload (headers included)
-//   INTEREST  u8 kind=2 | u8 0 | u16 0 | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
+//   INTEREST  u8 kind=2 | u8 0 | u16 account | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
+//   RESPONSE  u8 kind=3 | u8 0 | u16 account | u16 into account | u16 tokenLen | u16 replyLen | u16 0 |
+//             token | reply      (a service import's reply mapping, before the request it serves)
 //
 // Interest travels in the same ring as messages, so a peer never sees a message that depends on an
 // interest change (a request whose reply inbox was just subscribed) before the change itself.
@@ -15,10 +17,11 @@
 import { RingConsumer, RingProducer } from '../ring/ring.js';
 import type { MsgArgs } from './msg.js';
 
-export const FrameKind = { MSG: 1, INTEREST: 2 } as const;
+export const FrameKind = { MSG: 1, INTEREST: 2, RESPONSE: 3 } as const;
 export const MsgFlags = { PLAIN: 1 } as const;
-export const MSG_HEADER = 16;
+export const MSG_HEADER = 20;
 export const INTEREST_HEADER = 12;
+export const RESPONSE_HEADER = 12;
 
 /** Interest of a peer in a subject (and queue group): lives in the shard's sublist beside local subs. */
 export class RemoteInterest {
@@ -28,14 +31,17 @@ export class RemoteInterest {
   readonly queue: string | null;
   readonly queueBytes: Buffer | null;
   readonly peer: number;
+  /** Index of the account whose sublist holds this entry. */
+  readonly acc: number;
   /** Number of the peer's subscriptions behind this entry (queue members weight the choice). */
   weight = 0;
 
-  constructor(subject: string, queue: string | null, peer: number) {
+  constructor(subject: string, queue: string | null, peer: number, acc: number) {
     this.subject = subject;
     this.queue = queue;
     this.queueBytes = queue === null ? null : Buffer.from(queue, 'latin1');
     this.peer = peer;
+    this.acc = acc;
   }
 }
 
@@ -110,7 +116,7 @@ export function msgFrameSize(m: MsgArgs, start: number, end: number, peer: Peer)
   return n;
 }
 
-export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Peer): void {
+export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Peer, acc: number): void {
   const sb = m.paBuf;
   const subjLen = m.paSubjectEnd - m.paSubjectStart;
   const replyLen = m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0;
@@ -121,6 +127,8 @@ export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, st
   o.writeUInt16LE(replyLen, at + 6);
   o.writeInt32LE(m.paHdr, at + 8);
   o.writeUInt32LE(end - start, at + 12);
+  o.writeUInt16LE(acc, at + 16);
+  o.writeUInt16LE(0, at + 18);
   let pos = at + MSG_HEADER;
   sb.copy(o, pos, m.paSubjectStart, m.paSubjectEnd);
   pos += subjLen;
@@ -137,17 +145,33 @@ export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, st
   buf.copy(o, pos, start, end);
 }
 
-export function interestFrame(subject: string, queue: string | null, delta: number): Buffer {
+export function interestFrame(acc: number, subject: string, queue: string | null, delta: number): Buffer {
   const s = Buffer.from(subject, 'latin1');
   const q = queue === null ? null : Buffer.from(queue, 'latin1');
   const f = Buffer.allocUnsafe(INTEREST_HEADER + s.length + (q?.length ?? 0));
   f[0] = FrameKind.INTEREST;
   f[1] = 0;
-  f.writeUInt16LE(0, 2);
+  f.writeUInt16LE(acc, 2);
   f.writeInt32LE(delta, 4);
   f.writeUInt16LE(s.length, 8);
   f.writeUInt16LE(q?.length ?? 0, 10);
   s.copy(f, INTEREST_HEADER);
   if (q !== null) q.copy(f, INTEREST_HEADER + s.length);
+  return f;
+}
+
+export function responseFrame(acc: number, into: number, token: string, reply: string): Buffer {
+  const t = Buffer.from(token, 'latin1');
+  const r = Buffer.from(reply, 'latin1');
+  const f = Buffer.allocUnsafe(RESPONSE_HEADER + t.length + r.length);
+  f[0] = FrameKind.RESPONSE;
+  f[1] = 0;
+  f.writeUInt16LE(acc, 2);
+  f.writeUInt16LE(into, 4);
+  f.writeUInt16LE(t.length, 6);
+  f.writeUInt16LE(r.length, 8);
+  f.writeUInt16LE(0, 10);
+  t.copy(f, RESPONSE_HEADER);
+  r.copy(f, RESPONSE_HEADER + t.length);
   return f;
 }

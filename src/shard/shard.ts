@@ -11,7 +11,10 @@ import net from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { Errors } from '../protocol/wire.js';
-import { Sublist, type SublistResult } from '../sublist/sublist.js';
+import type { SublistResult } from '../sublist/sublist.js';
+import { subjectMatches } from '../sublist/subject.js';
+import { Account, buildAccounts, type Interest } from './account.js';
+import { Authenticator } from '../auth/authenticator.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
 import type { Subscription } from './subscription.js';
@@ -23,7 +26,9 @@ import {
   MsgFlags,
   Peer,
   RemoteInterest,
+  RESPONSE_HEADER,
   interestFrame,
+  responseFrame,
   msgFrameSize,
   writeMsgFrame,
   type PeerRings,
@@ -40,8 +45,18 @@ export interface ServerIdentity {
   port: number;
 }
 
-/** What a sublist holds in a shard: a local subscription, or a peer's interest. */
-export type Interest = Subscription | RemoteInterest;
+export type { Interest };
+
+export interface ShardStats {
+  connections: number;
+  totalConnections: number;
+  subscriptions: number;
+  inMsgs: number;
+  inBytes: number;
+  outMsgs: number;
+  outBytes: number;
+  slowConsumers: number;
+}
 
 interface PendingPong {
   conn: ClientConnection;
@@ -52,16 +67,42 @@ interface PendingPong {
 
 const READ_BUFFER_SIZE = 64 * 1024;
 const STALL_CHECK_MS = 2;
+/** How long a service import's reply token lives (DEFAULT_TTL of response maps: 2 minutes). */
+const RESPONSE_TTL_MS = 120_000;
+
+/** A message view with a new subject/reply (cross-account routing only; not on the plain path). */
+function msgView(subject: string, reply: string | null, hdr: number, size: number): RingMsg {
+  const v = new RingMsg();
+  const b = Buffer.from(reply === null ? subject : subject + reply, 'latin1');
+  v.paBuf = b;
+  v.paSubjectStart = 0;
+  v.paSubjectEnd = subject.length;
+  v.paReplyStart = reply === null ? -1 : subject.length;
+  v.paReplyEnd = reply === null ? -1 : b.length;
+  v.paHdr = hdr;
+  v.paSize = size;
+  return v;
+}
+
+function randomToken(): string {
+  return Math.random().toString(36).slice(2, 12) + Math.random().toString(36).slice(2, 8);
+}
 const STALL_MAX_MS = 100;
 /** Most bytes of one inbound ring handled per event-loop turn before sockets get a turn. */
 const DRAIN_SLICE = 1 << 20;
 
 export class Shard {
   readonly id: number;
-  readonly opts: ServerOptions;
+  opts: ServerOptions;
   readonly log: Logger;
   readonly identity: ServerIdentity;
-  readonly sublist = new Sublist<Interest>();
+  /** Accounts by index ($G is 0); each has its own sublist. */
+  readonly accounts: Account[];
+  readonly accountByName: Map<string, Account>;
+  /** null when no authorization is configured (then every client is in $G with no permissions). */
+  auth: Authenticator | null;
+  /** bcrypt comparisons go to the main thread's pool (set by the worker entry). */
+  bcrypt: (password: string, hash: string) => Promise<boolean> = () => Promise.resolve(false);
   readonly conns = new Map<number, ClientConnection>();
   /** Peers by id (this shard's own id holds undefined). */
   readonly peers: (Peer | undefined)[] = [];
@@ -70,6 +111,9 @@ export class Shard {
   now = Date.now();
   slowConsumers = 0;
   totalConnections = 0;
+  /** Counters of connections already closed (live ones are summed on demand: nothing per message). */
+  closedIn = { msgs: 0, bytes: 0 };
+  closedOut = { msgs: 0, bytes: 0 };
   private readonly dirty: ClientConnection[] = [];
   private flushScheduled = false;
   private readonly flushAllBound = (): void => this.flushAll();
@@ -120,6 +164,10 @@ export class Shard {
       tsnats_version: identity.tsnatsVersion,
     };
     if (this.debugInfo) this.infoBase['tsnats_shard'] = id;
+    this.accounts = buildAccounts(opts);
+    this.accountByName = new Map(this.accounts.map((a) => [a.name, a]));
+    this.auth = opts.auth !== null ? new Authenticator(opts.auth) : null;
+    if (this.auth !== null) this.infoBase['auth_required'] = true;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
     this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
     for (const rings of peers) {
@@ -147,8 +195,7 @@ export class Shard {
         callback: (n: number, buf: Uint8Array): boolean => {
           if (conn !== null) {
             conn.onRead((buf as Buffer).subarray(0, n));
-            // Per read batch: make this read's peer frames visible (and ring once if needed).
-            if (this.ringsPending) this.publishRings();
+            this.afterRead();
           }
           return true;
         },
@@ -174,15 +221,26 @@ export class Shard {
     }
     this.conns.set(cid, conn);
     if (this.readPauses > 0) socket.pause();
-    const info = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
+    const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
+    if (conn.nonce !== null) info['nonce'] = conn.nonce;
     // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
     conn.queue(Buffer.from(`INFO ${JSON.stringify(info)} \r\n`));
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;
   }
 
+  /** After a read batch: make its peer frames visible (ringing once if needed). */
+  afterRead(): void {
+    if (this.ringsPending) this.publishRings();
+  }
+
   connectionClosed(conn: ClientConnection): void {
-    this.conns.delete(conn.cid);
+    if (this.conns.delete(conn.cid)) {
+      this.closedIn.msgs += conn.inMsgs;
+      this.closedIn.bytes += conn.inBytes;
+      this.closedOut.msgs += conn.outMsgs;
+      this.closedOut.bytes += conn.outBytes;
+    }
     if (this.ringsPending) this.publishRings();
     this.log.debug({ cid: conn.cid, reason: conn.closeReason }, 'Client connection closed');
   }
@@ -190,23 +248,24 @@ export class Shard {
   // ---- interest ------------------------------------------------------------------------------
 
   addSubscription(sub: Subscription): void {
-    this.sublist.insert(sub);
+    const acc = sub.conn.acc;
+    acc.sublist.insert(sub);
     if (this.peerList.length > 0) {
-      this.broadcastInterest(sub.subject, sub.queue, 1);
+      this.broadcast(interestFrame(acc.idx, sub.subject, sub.queue, 1));
       sub.conn.ringDirty = true;
     }
   }
 
   removeSubscription(sub: Subscription): void {
-    if (!this.sublist.remove(sub)) return;
+    const acc = sub.conn.acc;
+    if (!acc.sublist.remove(sub)) return;
     if (this.peerList.length > 0) {
-      this.broadcastInterest(sub.subject, sub.queue, -1);
+      this.broadcast(interestFrame(acc.idx, sub.subject, sub.queue, -1));
       sub.conn.ringDirty = true;
     }
   }
 
-  private broadcastInterest(subject: string, queue: string | null, delta: number): void {
-    const f = interestFrame(subject, queue, delta);
+  private broadcast(f: Buffer): void {
     for (const peer of this.peerList) this.enqueueFrame(peer, f);
   }
 
@@ -220,38 +279,60 @@ export class Shard {
     this.ringsPending = true;
   }
 
-  /** A peer's INTEREST frame: keep its weight per (subject, queue) in the sublist. */
+  /** A peer's INTEREST frame: keep its weight per (account, subject, queue) in that account's sublist. */
   private applyInterest(peer: Peer, buf: Buffer, s: number): void {
+    const acc = this.accounts[buf.readUInt16LE(s + 2)];
+    if (acc === undefined) return;
     const delta = buf.readInt32LE(s + 4);
     const sl = buf.readUInt16LE(s + 8);
     const ql = buf.readUInt16LE(s + 10);
     const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + sl);
     const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + sl, s + INTEREST_HEADER + sl + ql) : null;
-    const key = queue === null ? subject : `${subject}\0${queue}`;
+    const key = `${acc.idx}\0${subject}\0${queue ?? ''}`;
     let ri = peer.interest.get(key);
     if (ri === undefined) {
       if (delta <= 0) return;
-      ri = new RemoteInterest(subject, queue, peer.id);
+      ri = new RemoteInterest(subject, queue, peer.id, acc.idx);
       peer.interest.set(key, ri);
       ri.weight = delta;
-      this.sublist.insert(ri);
+      acc.sublist.insert(ri);
       return;
     }
     ri.weight += delta;
     if (ri.weight <= 0) {
       peer.interest.delete(key);
-      this.sublist.remove(ri);
+      acc.sublist.remove(ri);
     }
+  }
+
+  /** A peer created a service-import reply token: learn where its reply goes. */
+  private applyResponse(buf: Buffer, s: number): void {
+    const acc = this.accounts[buf.readUInt16LE(s + 2)];
+    const into = this.accounts[buf.readUInt16LE(s + 4)];
+    if (acc === undefined || into === undefined) return;
+    const tl = buf.readUInt16LE(s + 6);
+    const rl = buf.readUInt16LE(s + 8);
+    const token = buf.toString('latin1', s + RESPONSE_HEADER, s + RESPONSE_HEADER + tl);
+    const reply = buf.toString('latin1', s + RESPONSE_HEADER + tl, s + RESPONSE_HEADER + tl + rl);
+    acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS });
   }
 
   // ---- routing -------------------------------------------------------------------------------
 
   /** Delivers a client's message to every local subscriber and forwards it to interested peers. */
   route(pub: ClientConnection, m: MsgArgs, buf: Buffer, start: number, end: number): number {
-    const r = this.sublist.matchBytes(m.paBuf, m.paSubjectStart, m.paSubjectEnd);
+    const acc = pub.acc;
+    let n = this.routeIn(acc, pub, m, buf, start, end);
+    // Exports and imports are handled where the message entered the server, never again by peers.
+    if (acc.streamImports !== null || acc.serviceImports !== null || acc.responses.size > 0) n += this.routeAcross(acc, m, buf, start, end);
+    return n;
+  }
+
+  private routeIn(acc: Account, pub: ClientConnection | null, m: MsgArgs, buf: Buffer, start: number, end: number): number {
+    const r = acc.sublist.matchBytes(m.paBuf, m.paSubjectStart, m.paSubjectEnd);
     let n = 0;
     let nt = 0;
-    const noEcho = !pub.echo;
+    const noEcho = pub !== null && !pub.echo;
     const psubs = r.psubs;
     for (let i = 0; i < psubs.length; i++) {
       const sub = psubs[i]!;
@@ -304,26 +385,63 @@ export class Shard {
     if (nt > 0) {
       for (let i = 0; i < nt; i++) {
         const peer = this.touched[i]!;
-        this.forward(peer, m, buf, start, end);
+        this.forward(peer, m, buf, start, end, acc.idx);
         peer.touched = false;
         peer.plain = false;
         peer.ngroups = 0;
         n++;
       }
-      pub.ringDirty = true;
+      if (pub !== null) pub.ringDirty = true;
     }
     return n;
   }
 
-  private forward(peer: Peer, m: MsgArgs, buf: Buffer, start: number, end: number): void {
+  /**
+   * A message crossing accounts (accounts.go): to importers of a matching stream export (subject
+   * prefixed), to the exporter of an imported service (with a `_R_.` reply token that maps the
+   * answer back), or an answer on such a token going back to the requester's account.
+   */
+  private routeAcross(acc: Account, m: MsgArgs, buf: Buffer, start: number, end: number): number {
+    const subject = m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd);
+    const reply = m.paReplyStart >= 0 ? m.paBuf.toString('latin1', m.paReplyStart, m.paReplyEnd) : null;
+    let n = 0;
+    if (acc.streamImports !== null) {
+      for (const si of acc.streamImports) {
+        if (subjectMatches(si.subject, subject)) n += this.routeIn(si.into, null, msgView(si.prefix + subject, reply, m.paHdr, end - start), buf, start, end);
+      }
+    }
+    if (acc.serviceImports !== null) {
+      for (const im of acc.serviceImports) {
+        if (!subjectMatches(im.local, subject)) continue;
+        const remote = im.local === im.remote ? subject : im.remote;
+        let token: string | null = null;
+        if (reply !== null) {
+          token = `_R_.${randomToken()}`;
+          im.from.responses.set(token, { into: acc, reply, expires: Date.now() + RESPONSE_TTL_MS });
+          if (this.peerList.length > 0) this.broadcast(responseFrame(im.from.idx, acc.idx, token, reply));
+        }
+        n += this.routeIn(im.from, null, msgView(remote, token, m.paHdr, end - start), buf, start, end);
+      }
+    }
+    if (acc.responses.size > 0 && subject.startsWith('_R_.')) {
+      const r = acc.responses.get(subject);
+      if (r !== undefined) {
+        acc.responses.delete(subject); // a singleton response, as nats-server's default
+        n += this.routeIn(r.into, null, msgView(r.reply, null, m.paHdr, end - start), buf, start, end);
+      }
+    }
+    return n;
+  }
+
+  private forward(peer: Peer, m: MsgArgs, buf: Buffer, start: number, end: number, acc: number): void {
     const len = msgFrameSize(m, start, end, peer);
     const at = peer.reserve(len);
     if (at >= 0) {
-      writeMsgFrame(peer.out.data, at - 0, m, buf, start, end, peer);
+      writeMsgFrame(peer.out.data, at, m, buf, start, end, peer, acc);
       peer.out.commit(len);
     } else {
       const f = Buffer.allocUnsafe(len);
-      writeMsgFrame(f, 0, m, buf, start, end, peer);
+      writeMsgFrame(f, 0, m, buf, start, end, peer, acc);
       this.overflow(peer, f);
     }
     peer.enqueued = (peer.enqueued + 1) | 0;
@@ -334,7 +452,10 @@ export class Shard {
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
     if (kind === FrameKind.INTEREST) return this.applyInterest(this.currentPeer!, buf, s);
+    if (kind === FrameKind.RESPONSE) return this.applyResponse(buf, s);
     if (kind !== FrameKind.MSG) return;
+    const acc = this.accounts[buf.readUInt16LE(s + 16)];
+    if (acc === undefined) return;
     const m = this.ringMsg;
     const flags = buf[s + 1]!;
     const ngroups = buf.readUInt16LE(s + 2);
@@ -356,7 +477,7 @@ export class Shard {
     for (let g = 0; g < ngroups; g++) pos += 2 + buf.readUInt16LE(pos);
     const start = pos;
     const end = s + len;
-    const r = this.sublist.matchBytes(buf, m.paSubjectStart, m.paSubjectEnd);
+    const r = acc.sublist.matchBytes(buf, m.paSubjectStart, m.paSubjectEnd);
     if ((flags & MsgFlags.PLAIN) !== 0) {
       const psubs = r.psubs;
       for (let i = 0; i < psubs.length; i++) {
@@ -549,11 +670,13 @@ export class Shard {
   resetPeer(rings: PeerRings): void {
     const peer = this.peers[rings.id];
     if (peer === undefined) return;
-    for (const ri of peer.interest.values()) this.sublist.remove(ri);
+    for (const ri of peer.interest.values()) this.accounts[ri.acc]!.sublist.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
-    for (const sub of this.sublist.all()) {
-      if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(sub.subject, sub.queue, 1));
+    for (const acc of this.accounts) {
+      for (const sub of acc.sublist.all()) {
+        if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(acc.idx, sub.subject, sub.queue, 1));
+      }
     }
     this.publishRings();
     void this.pump(peer);
@@ -564,6 +687,77 @@ export class Shard {
     if (m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd) === '$TSNATS.DEBUG.SHARD_EXIT') {
       this.log.error('debug hook: shard exiting on request');
       process.exit(1); // in a worker thread this ends the thread only, like a crash would
+    }
+  }
+
+  /** Figures for /varz and friends, as plain data. */
+  stats(): ShardStats {
+    const st: ShardStats = {
+      connections: this.conns.size,
+      totalConnections: this.totalConnections,
+      subscriptions: 0,
+      inMsgs: this.closedIn.msgs,
+      inBytes: this.closedIn.bytes,
+      outMsgs: this.closedOut.msgs,
+      outBytes: this.closedOut.bytes,
+      slowConsumers: this.slowConsumers,
+    };
+    for (const c of this.conns.values()) {
+      st.inMsgs += c.inMsgs;
+      st.inBytes += c.inBytes;
+      st.outMsgs += c.outMsgs;
+      st.outBytes += c.outBytes;
+      st.subscriptions += c.subs.size;
+    }
+    return st;
+  }
+
+  /**
+   * SIGHUP (nats-server reload.go): new limits, log levels, users and permissions. Connections are
+   * authenticated again with the credentials they connected with: those no longer valid are closed
+   * with Authorization Violation; the others get their user's new permissions (a subscription no
+   * longer allowed is removed with a violation, later publishes are checked against the new rules).
+   */
+  reload(opts: ServerOptions): void {
+    const hadAuth = this.auth !== null;
+    this.opts = opts;
+    this.auth = opts.auth !== null ? new Authenticator(opts.auth) : null;
+    if (this.auth !== null) this.infoBase['auth_required'] = true;
+    else delete this.infoBase['auth_required'];
+    this.infoBase['max_payload'] = opts.maxPayload;
+    this.log.level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
+    for (const c of this.conns.values()) {
+      c.parser.maxControlLine = opts.maxControlLine;
+      if (this.auth === null) {
+        c.perms = null;
+        continue;
+      }
+      if (!hadAuth && c.creds === null) {
+        c.sendErr(Errors.AUTH_VIOLATION);
+        c.close(CloseReason.AUTH_VIOLATION);
+        continue;
+      }
+      void c.reauthorize();
+    }
+    this.flushAll();
+  }
+
+  /**
+   * Lame duck mode (USR2): tell every client with an INFO carrying `ldm: true` (they reconnect
+   * elsewhere), then after the grace period close them evenly over the rest of the duration.
+   */
+  async lameDuck(durationMs: number, graceMs: number): Promise<void> {
+    this.closing = true;
+    const ldm = Buffer.from(`INFO ${JSON.stringify({ ...this.infoBase, ldm: true })} \r\n`);
+    for (const c of this.conns.values()) c.queue(ldm);
+    this.flushAll();
+    await new Promise((r) => setTimeout(r, Math.min(graceMs, durationMs)));
+    const conns = [...this.conns.values()];
+    const spread = Math.max(0, durationMs - graceMs);
+    const step = conns.length > 0 ? spread / conns.length : 0;
+    for (const c of conns) {
+      c.close(CloseReason.SERVER_SHUTDOWN);
+      if (step >= 1) await new Promise((r) => setTimeout(r, step));
     }
   }
 
@@ -591,6 +785,7 @@ export class Shard {
   /** Keepalive for every connection (client.go processPingTimer). */
   private onTick(): void {
     const now = (this.now = Date.now());
+    for (const acc of this.accounts) if (acc.responses.size > 0) for (const [k, r] of acc.responses) if (r.expires < now) acc.responses.delete(k);
     const interval = this.opts.pingIntervalMs;
     for (const c of this.conns.values()) {
       if (c.closed || now < c.nextPingAt) continue;

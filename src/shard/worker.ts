@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
 import { HandoffReceiver } from '../transport/handoff.js';
-import { Shard, type ServerIdentity } from './shard.js';
+import { Shard, type ServerIdentity, type ShardStats } from './shard.js';
 import type { ServerOptions } from '../server/options.js';
 import type { PeerRings } from './peer.js';
 
@@ -18,13 +18,35 @@ export interface ShardWorkerData {
   peers: PeerRings[];
 }
 
-export type ToShard = { type: 'shutdown' } | { type: 'peer-reset'; rings: PeerRings };
-export type FromShard = { type: 'ready' } | { type: 'load'; conns: number } | { type: 'stopped' };
+export type ToShard =
+  | { type: 'shutdown' }
+  | { type: 'peer-reset'; rings: PeerRings }
+  | { type: 'bcrypt-result'; id: number; ok: boolean }
+  | { type: 'reload'; opts: ServerOptions }
+  | { type: 'reopen-log' }
+  | { type: 'ldm'; durationMs: number; graceMs: number }
+  | { type: 'stats'; id: number };
+export type FromShard =
+  | { type: 'ready' }
+  | { type: 'load'; conns: number }
+  | { type: 'stopped' }
+  | { type: 'bcrypt'; id: number; password: string; hash: string }
+  | { type: 'stats'; id: number; stats: ShardStats };
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
-const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}` });
+const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile });
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
+
+// bcrypt runs on the main thread's piscina pool, never on this event loop.
+let bcryptSeq = 0;
+const bcryptWaiting = new Map<number, (ok: boolean) => void>();
+shard.bcrypt = (password, hash) =>
+  new Promise((resolve) => {
+    const id = ++bcryptSeq;
+    bcryptWaiting.set(id, resolve);
+    port.postMessage({ type: 'bcrypt', id, password, hash } satisfies FromShard);
+  });
 
 let lastReported = -1;
 const reportLoad = (): void => {
@@ -42,7 +64,20 @@ const receiver = new HandoffReceiver(data.handoffFd, (handle, cid) => {
 });
 
 port.on('message', (m: ToShard) => {
-  if (m.type === 'peer-reset') {
+  if (m.type === 'bcrypt-result') {
+    const f = bcryptWaiting.get(m.id);
+    bcryptWaiting.delete(m.id);
+    f?.(m.ok);
+  } else if (m.type === 'stats') {
+    port.postMessage({ type: 'stats', id: m.id, stats: shard.stats() } satisfies FromShard);
+  } else if (m.type === 'reload') {
+    shard.reload(m.opts);
+  } else if (m.type === 'reopen-log') {
+    log.reopen?.();
+  } else if (m.type === 'ldm') {
+    receiver.close();
+    void shard.lameDuck(m.durationMs, m.graceMs).then(() => shard.shutdown()).then(() => port.postMessage({ type: 'stopped' } satisfies FromShard));
+  } else if (m.type === 'peer-reset') {
     log.warn({ peer: m.rings.id }, 'peer shard restarted: resynchronising interest');
     shard.resetPeer(m.rings);
   } else if (m.type === 'shutdown') {

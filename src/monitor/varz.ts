@@ -1,0 +1,76 @@
+// /varz data, built as plain data (nats-server monitor.go Varz) apart from its HTTP wrapper.
+import { cpuUsage, memoryUsage } from 'node:process';
+import type { ServerOptions } from '../server/options.js';
+import type { ServerIdentity, ShardStats } from '../shard/shard.js';
+
+export interface VarzInput {
+  identity: ServerIdentity;
+  opts: ServerOptions;
+  start: Date;
+  shards: ShardStats[];
+  httpPort: number;
+}
+
+function uptime(ms: number): string {
+  let s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return `${d > 0 ? `${d}d` : ''}${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s}s`;
+}
+
+let lastCpu = cpuUsage();
+let lastAt = Date.now();
+
+export function buildVarz(v: VarzInput): Record<string, unknown> {
+  const sum = (k: keyof ShardStats): number => v.shards.reduce((a, s) => a + s[k], 0);
+  const now = new Date();
+  const cpuNow = cpuUsage();
+  const elapsed = Math.max(1, Date.now() - lastAt) * 1000;
+  const cpu = ((cpuNow.user - lastCpu.user + cpuNow.system - lastCpu.system) / elapsed) * 100;
+  lastCpu = cpuNow;
+  lastAt = Date.now();
+  return {
+    server_id: v.identity.serverId,
+    server_name: v.identity.serverName,
+    version: v.identity.version,
+    proto: 1,
+    go: `node${process.versions.node}`,
+    host: v.opts.host,
+    port: v.identity.port,
+    auth_required: v.opts.auth !== null,
+    max_connections: v.opts.maxConnections,
+    ping_interval: v.opts.pingIntervalMs * 1e6,
+    ping_max: v.opts.pingMax,
+    http_host: v.opts.httpHost,
+    http_port: v.httpPort,
+    max_control_line: v.opts.maxControlLine,
+    max_payload: v.opts.maxPayload,
+    max_pending: v.opts.maxPending,
+    write_deadline: v.opts.writeDeadlineMs * 1e6,
+    start: v.start.toISOString(),
+    now: now.toISOString(),
+    uptime: uptime(now.getTime() - v.start.getTime()),
+    mem: memoryUsage.rss(),
+    cores: v.shards.length,
+    cpu: Math.round(cpu * 100) / 100,
+    connections: sum('connections'),
+    total_connections: sum('totalConnections'),
+    routes: 0,
+    remotes: 0,
+    leafnodes: 0,
+    in_msgs: sum('inMsgs'),
+    out_msgs: sum('outMsgs'),
+    in_bytes: sum('inBytes'),
+    out_bytes: sum('outBytes'),
+    slow_consumers: sum('slowConsumers'),
+    subscriptions: sum('subscriptions'),
+    config_load_time: v.start.toISOString(),
+    system_account: v.opts.systemAccount,
+    tsnats_version: v.identity.tsnatsVersion,
+    tsnats_shards: v.shards.length,
+  };
+}

@@ -1,0 +1,95 @@
+// Accounts (nats-server accounts.go): each has its own subject space — its own sublist in every
+// shard — so a message published in one account reaches another only through an export/import.
+// Account indices are the same in every shard (they come from the same options), so ring frames
+// carry the index.
+
+import { Sublist } from '../sublist/sublist.js';
+import type { ServerOptions } from '../server/options.js';
+import type { Subscription } from './subscription.js';
+import type { RemoteInterest } from './peer.js';
+
+/** What a shard's sublists hold: a local subscription, or a peer's interest. */
+export type Interest = Subscription | RemoteInterest;
+
+export const GLOBAL_ACCOUNT = '$G';
+
+export interface StreamImport {
+  /** The account whose subscribers receive the imported messages. */
+  into: Account;
+  /** The exported subject pattern in the exporting account. */
+  subject: string;
+  /** Prefix (with its trailing '.') put before the subject in the importing account, or ''. */
+  prefix: string;
+}
+
+export interface ServiceImport {
+  /** The exporting account that serves the requests. */
+  from: Account;
+  /** Subject (pattern) the importer publishes to. */
+  local: string;
+  /** Subject in the exporting account. */
+  remote: string;
+}
+
+export class Account {
+  readonly idx: number;
+  readonly name: string;
+  readonly sublist = new Sublist<Interest>();
+  /** Other accounts importing this account's streams; null when none (costs nothing). */
+  streamImports: StreamImport[] | null = null;
+  /** Services this account imports from others; null when none. */
+  serviceImports: ServiceImport[] | null = null;
+  /** Reply tokens (`_R_.xxx`) of requests this account serves for importers: where the reply goes. */
+  readonly responses = new Map<string, { into: Account; reply: string; expires: number }>();
+
+  constructor(idx: number, name: string) {
+    this.idx = idx;
+    this.name = name;
+  }
+}
+
+/** Builds the accounts of the options, in the same order in every shard: $G first. */
+export function buildAccounts(opts: ServerOptions): Account[] {
+  const list: Account[] = [new Account(0, GLOBAL_ACCOUNT)];
+  const byName = new Map<string, Account>([[GLOBAL_ACCOUNT, list[0]!]]);
+  for (const a of opts.accounts) {
+    if (byName.has(a.name)) continue;
+    const acc = new Account(list.length, a.name);
+    list.push(acc);
+    byName.set(a.name, acc);
+  }
+  if (!byName.has(opts.systemAccount)) {
+    const sys = new Account(list.length, opts.systemAccount);
+    list.push(sys);
+    byName.set(sys.name, sys);
+  }
+  for (const a of opts.accounts) {
+    const importer = byName.get(a.name)!;
+    for (const im of a.imports) {
+      const exporter = byName.get(im.account);
+      if (exporter === undefined) continue;
+      const exp = opts.accounts.find((x) => x.name === im.account)?.exports.find((e) => e.kind === im.kind && covers(e.subject, im.subject) && (e.accounts === null || e.accounts.includes(a.name)));
+      if (exp === undefined) continue; // not exported to this account: the import is ignored, as nats-server warns
+      if (im.kind === 'stream') {
+        (exporter.streamImports ??= []).push({ into: importer, subject: im.subject, prefix: im.local ? `${im.local}.` : '' });
+      } else {
+        (importer.serviceImports ??= []).push({ from: exporter, local: im.local || im.subject, remote: im.subject });
+      }
+    }
+  }
+  return list;
+}
+
+/** Does export pattern `e` cover subject pattern `s` (every subject of s is in e)? */
+function covers(e: string, s: string): boolean {
+  const et = e.split('.');
+  const st = s.split('.');
+  for (let i = 0; i < et.length; i++) {
+    const t = et[i]!;
+    if (t === '>') return st.length > i;
+    if (i >= st.length) return false;
+    if (t !== '*' && t !== st[i]) return false;
+    if (t === '*' && st[i] === '>') return false;
+  }
+  return et.length === st.length;
+}
