@@ -300,8 +300,8 @@ export class Server {
   private onConnection(socket: net.Socket): void {
     const cid = ++this.nextCid;
     if (this.inline !== null) {
+      this.inline.addConnection(socket, cid, this.opts.tls !== null ? 'tls' : 'data');
       socket.resume();
-      this.inline.addConnection(socket, cid);
       return;
     }
     // Least-loaded shard.

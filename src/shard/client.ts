@@ -28,6 +28,7 @@ export const CloseReason = {
   READ_ERROR: 'Read Error',
   AUTH_VIOLATION: 'Authentication Failure',
   AUTH_TIMEOUT: 'Authentication Timeout',
+  TLS_HANDSHAKE: 'TLS Handshake Failure',
 } as const;
 export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -41,7 +42,8 @@ const RTT_REMEASURE_MS = 60 * 60 * 1000;
 export class ClientConnection implements ParserHandler {
   readonly cid: number;
   readonly shard: Shard;
-  readonly socket: net.Socket;
+  /** The client's socket (a TLSSocket once TLS is up). */
+  socket: net.Socket;
   readonly parser: ClientParser;
   readonly ip: string;
   readonly port: number;

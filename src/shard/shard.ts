@@ -8,6 +8,8 @@
 // across the whole server: local members weigh 1 each, a peer weighs its member count.
 
 import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { Errors } from '../protocol/wire.js';
@@ -168,6 +170,11 @@ export class Shard {
     this.accountByName = new Map(this.accounts.map((a) => [a.name, a]));
     this.auth = opts.auth !== null ? new Authenticator(opts.auth) : null;
     if (this.auth !== null) this.infoBase['auth_required'] = true;
+    if (opts.tls !== null) {
+      this.infoBase['tls_required'] = true;
+      this.infoBase['tls_verify'] = opts.tls.verify;
+      this.infoBase['tls_available'] = true;
+    }
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
     this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
     for (const rings of peers) {
@@ -185,6 +192,7 @@ export class Shard {
 
   /** Takes over an accepted TCP handle (from the hand-off) as a client connection. */
   adopt(handle: unknown, cid: number): ClientConnection | null {
+    if (this.opts.tls !== null) return this.addConnection(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, 'tls');
     let conn: ClientConnection | null = null;
     const socket = new net.Socket({
       handle,
@@ -201,32 +209,72 @@ export class Shard {
         },
       },
     } as net.SocketConstructorOpts);
-    return (conn = this.addConnection(socket, cid));
+    return (conn = this.addConnection(socket, cid, 'onread'));
   }
 
-  addConnection(socket: net.Socket, cid: number): ClientConnection | null {
+  /**
+   * Registers a connection and sends INFO. `onread`: the socket already reads into the shard's
+   * buffer; `data`: read through 'data' events (the main-thread fallback); `tls`: INFO goes out in
+   * plaintext, then the TLS handshake (nats-server createClient), and reads come from the TLS socket.
+   */
+  addConnection(socket: net.Socket, cid: number, mode: 'onread' | 'data' | 'tls' = 'data'): ClientConnection | null {
     socket.setNoDelay(true);
     const conn = new ClientConnection(this, socket, cid);
-    socket.on('error', (err: NodeJS.ErrnoException) => {
+    this.totalConnections++;
+    const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
+    if (conn.nonce !== null) info['nonce'] = conn.nonce;
+    // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
+    const infoLine = Buffer.from(`INFO ${JSON.stringify(info)} \r\n`);
+    let s: net.Socket = socket;
+    if (mode === 'tls') {
+      socket.write(infoLine);
+      s = this.startTls(socket, conn);
+      conn.socket = s;
+    }
+    if (mode !== 'onread') {
+      s.on('data', (d: Buffer) => {
+        conn.onRead(d);
+        this.afterRead();
+      });
+    }
+    s.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.debug({ cid, err: err.message }, 'socket error');
       conn.close(CloseReason.READ_ERROR, true);
     });
-    socket.on('close', () => conn.close(CloseReason.CLIENT, true));
-    socket.on('end', () => conn.close(CloseReason.CLIENT));
-    this.totalConnections++;
+    s.on('close', () => conn.close(CloseReason.CLIENT, true));
+    s.on('end', () => conn.close(CloseReason.CLIENT));
     if (this.closing || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) {
+      if (mode !== 'tls') conn.queue(infoLine);
       conn.sendErr(Errors.MAX_CONNECTIONS);
       conn.close(CloseReason.SERVER_SHUTDOWN);
       return null;
     }
     this.conns.set(cid, conn);
-    if (this.readPauses > 0) socket.pause();
-    const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
-    if (conn.nonce !== null) info['nonce'] = conn.nonce;
-    // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
-    conn.queue(Buffer.from(`INFO ${JSON.stringify(info)} \r\n`));
+    if (this.readPauses > 0) s.pause();
+    if (mode !== 'tls') conn.queue(infoLine);
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;
+  }
+
+  private secureContext: tls.SecureContext | null = null;
+
+  private startTls(socket: net.Socket, conn: ClientConnection): tls.TLSSocket {
+    const t = this.opts.tls!;
+    this.secureContext ??= tls.createSecureContext({
+      cert: readFileSync(t.certFile),
+      key: readFileSync(t.keyFile),
+      ...(t.caFile !== null ? { ca: readFileSync(t.caFile) } : {}),
+    });
+    const ts = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext, requestCert: t.verify, rejectUnauthorized: t.verify });
+    const timer = setTimeout(() => {
+      if (!ts.encrypted || !ts.authorized) {
+        this.log.debug({ cid: conn.cid }, 'TLS handshake timeout');
+        conn.close(CloseReason.TLS_HANDSHAKE, true);
+      }
+    }, t.timeoutMs);
+    timer.unref();
+    ts.once('secure', () => clearTimeout(timer));
+    return ts;
   }
 
   /** After a read batch: make its peer frames visible (ringing once if needed). */
