@@ -5,6 +5,7 @@
 
 import { Sublist } from '../sublist/sublist.js';
 import type { ServerOptions } from '../server/options.js';
+import { subjectCovers } from '../sublist/subject.js';
 import type { Subscription } from './subscription.js';
 import type { RemoteInterest } from './peer.js';
 
@@ -68,7 +69,7 @@ export function buildAccounts(opts: ServerOptions): Account[] {
     for (const im of a.imports) {
       const exporter = byName.get(im.account);
       if (exporter === undefined) continue;
-      const exp = opts.accounts.find((x) => x.name === im.account)?.exports.find((e) => e.kind === im.kind && covers(e.subject, im.subject) && (e.accounts === null || e.accounts.includes(a.name)));
+      const exp = opts.accounts.find((x) => x.name === im.account)?.exports.find((e) => e.kind === im.kind && subjectCovers(e.subject, im.subject) && (e.accounts === null || e.accounts.includes(a.name)));
       if (exp === undefined) continue; // not exported to this account: the import is ignored, as nats-server warns
       if (im.kind === 'stream') {
         (exporter.streamImports ??= []).push({ into: importer, subject: im.subject, prefix: im.local ? `${im.local}.` : '' });
@@ -78,18 +79,4 @@ export function buildAccounts(opts: ServerOptions): Account[] {
     }
   }
   return list;
-}
-
-/** Does export pattern `e` cover subject pattern `s` (every subject of s is in e)? */
-function covers(e: string, s: string): boolean {
-  const et = e.split('.');
-  const st = s.split('.');
-  for (let i = 0; i < et.length; i++) {
-    const t = et[i]!;
-    if (t === '>') return st.length > i;
-    if (i >= st.length) return false;
-    if (t !== '*' && t !== st[i]) return false;
-    if (t === '*' && st[i] === '>') return false;
-  }
-  return et.length === st.length;
 }

@@ -70,3 +70,17 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return p.length === t.length;
 }
+
+/** Does pattern `e` cover pattern `s`, i.e. is every subject matching `s` matched by `e`? */
+export function subjectCovers(e: string, s: string): boolean {
+  const et = e.split('.');
+  const st = s.split('.');
+  for (let i = 0; i < et.length; i++) {
+    const t = et[i]!;
+    if (t === '>') return st.length > i;
+    if (i >= st.length) return false;
+    if (t !== '*' && t !== st[i]) return false;
+    if (t === '*' && st[i] === '>') return false;
+  }
+  return et.length === st.length;
+}

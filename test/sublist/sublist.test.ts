@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sublist } from '../../src/sublist/sublist.js';
-import { isValidSubject, isValidLiteralSubject, subjectMatches } from '../../src/sublist/subject.js';
+import { isValidSubject, isValidLiteralSubject, subjectMatches, subjectCovers } from '../../src/sublist/subject.js';
 
 interface S {
   subject: string;
@@ -82,4 +82,8 @@ test('subject validation', () => {
   assert.ok(!subjectMatches('foo.*', 'foo.bar.baz'));
   assert.ok(subjectMatches('foo.>', 'foo.bar.baz'));
   assert.ok(!subjectMatches('foo.>', 'foo'));
+  assert.ok(subjectCovers('foo.>', 'foo.bar.*'));
+  assert.ok(subjectCovers('foo.*', 'foo.bar'));
+  assert.ok(!subjectCovers('foo.*', 'foo.>'));
+  assert.ok(!subjectCovers('foo.bar', 'foo.*'));
 });
