@@ -52,7 +52,10 @@ export function formatRecord(rec: Record<string, unknown>, logtime: boolean): st
 export function createLogger(opts: LogOptions = {}): Logger {
   const logtime = opts.logtime !== false;
   let fd = 2;
-  if (opts.file) fd = openSync(opts.file, 'a');
+  // -l /dev/stderr (or /dev/stdout) means the terminal: it may be a pipe or socket that open() refuses.
+  const file = opts.file === '/dev/stderr' ? '' : opts.file;
+  if (opts.file === '/dev/stdout') fd = 1;
+  else if (file) fd = openSync(file, 'a');
   const dest = {
     write(s: string): void {
       let out: string;
@@ -70,8 +73,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
   };
   const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
   const logger: Logger = pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
-  if (opts.file) {
-    const file = opts.file;
+  if (file && opts.file !== '/dev/stdout') {
     logger.reopen = (): void => {
       const old = fd;
       fd = openSync(file, 'a');

@@ -36,10 +36,17 @@ export class Authenticator {
   private readonly users: Map<string, AuthOptions['users'][number]>;
   private readonly nkeys: Map<string, AuthOptions['nkeys'][number]>;
 
-  constructor(opts: AuthOptions) {
+  /** Only system-account users are configured: clients without credentials may use $G. */
+  private readonly anonymousAllowed: boolean;
+
+  constructor(opts: AuthOptions, systemAccount = '$SYS') {
     this.opts = opts;
     this.users = new Map(opts.users.map((u) => [u.user, u]));
     this.nkeys = new Map(opts.nkeys.map((n) => [n.nkey, n]));
+    // Observed on nats-server 2.9.10: with users only in the system account (the seed's JetStream
+    // cluster configs), INFO says auth_required yet a CONNECT without credentials is accepted.
+    this.anonymousAllowed =
+      opts.token === null && opts.noAuthUser === null && opts.users.length + opts.nkeys.length > 0 && [...opts.users, ...opts.nkeys].every((u) => u.account === systemAccount);
   }
 
   get needsNonce(): boolean {
@@ -74,6 +81,7 @@ export class Authenticator {
   /** No credentials at all: the no_auth_user, if configured (auth.go). */
   private noAuthUser(c: ConnectCreds): AuthOk | null {
     if (c.pass !== undefined && c.pass !== '' && c.pass !== null) return null;
+    if (this.anonymousAllowed) return { user: '', account: '$G', permissions: null };
     const name = this.opts.noAuthUser;
     if (name === null) return null;
     const u = this.users.get(name);

@@ -143,11 +143,7 @@ export class Lexer {
   }
   ignore(): void { this.start = this.pos; }
   backup(): void { this.pos -= this.width; }
-  peek(): number {
-    const r = this.next();
-    this.backup();
-    return r;
-  }
+  peek(): number { const r = this.next(); this.backup(); return r; }
   /** Offset of the rune returned by the last next() (the end of input after EOF). */
   get last(): number { return this.pos - this.width; }
 
@@ -171,10 +167,7 @@ export class Lexer {
   close(type: ItemType, drop = false, quoted = false): StateFn | null {
     this.backup();
     this.emit(type, quoted);
-    if (drop) {
-      this.next();
-      this.ignore();
-    }
+    if (drop) { this.next(); this.ignore(); }
     return this.pop();
   }
   closeLevel(type: typeof T.MapEnd | typeof T.ArrayEnd): StateFn | null {
@@ -187,10 +180,7 @@ export class Lexer {
     this.emit(T.EOF);
     return null;
   }
-  setSep(r: number): void {
-    const k = this.level.key;
-    if (k !== null) k.sep = String.fromCharCode(r);
-  }
+  setSep(r: number): void { if (this.level.key !== null) this.level.key.sep = String.fromCharCode(r); }
   keyText(lv: Level = this.level): string { return lv.key === null ? 'the key' : `"${lv.key.val}${lv.key.sep}"`; }
   /** Error for a value with no value (a new line or end of file right after `key:`). */
   noValue(r: number): null {
@@ -368,13 +358,10 @@ function lexValue(lx: Lexer): StateFn | null {
   lx.tokStart = lx.last;
   switch (r) {
     case ARRAY_START:
-      lx.ignore();
-      lx.emit(T.ArrayStart);
-      return lexArrayValue;
     case MAP_START:
       lx.ignore();
-      lx.emit(T.MapStart);
-      return lexMapKeyStart;
+      lx.emit(r === MAP_START ? T.MapStart : T.ArrayStart);
+      return r === MAP_START ? lexMapKeyStart : lexArrayValue;
     case SQ:
       return skip(lx, lexQuotedString);
     case DQ:
@@ -590,13 +577,10 @@ function lexNumberOrDateOrStringOrIP(lx: Lexer): StateFn | null {
 function lexConvenientNumber(lx: Lexer): StateFn | null {
   const r = lx.next();
   if (r === 0x62 || r === 0x42 || r === 0x69 || r === 0x49) return lexConvenientNumber; // b B i I
+  if (endsNumber(lx, r) || isDigit(r)) return lx.close(T.Integer);
   lx.backup();
-  if (!endsNumber(lx, r) && !isDigit(r)) {
-    lx.stringStateFn = lexString; // e.g. `500ms`: a string
-    return lexString;
-  }
-  lx.emit(T.Integer);
-  return lx.pop();
+  lx.stringStateFn = lexString; // e.g. `500ms`: a string
+  return lexString;
 }
 
 function lexDateAfterYear(lx: Lexer): StateFn | null {

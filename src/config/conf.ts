@@ -6,7 +6,14 @@
 // written. Durations are ordinary strings ("2m"; note that an unquoted `2m` is the integer 2000000,
 // as in nats-server).
 //
-// Where parse.go silently does something odd we report an error instead:
+// Keys keep their spelling; a key written twice keeps its last value (a block is replaced, not
+// merged). $name refers to a key set earlier in the same or an enclosing block, else to the
+// environment variable (its value parsed like a config value); unquoted `$2a$...` bcrypt hashes are
+// strings. `include file` parses the file on its own (it does not see the includer's keys) and
+// merges its top-level keys into the current block; its path is relative to the including file.
+//
+// Where parse.go silently does something odd we report an error instead (lexer-level differences
+// are listed in conf-lexer.ts):
 //  - a key with no value before "}" or end of file (parse.go would give the value to another key
 //    or drop the key; nats-server 2.9.10 accepts `port` alone at the end of a file);
 //  - `key:` as the very last thing in a file (parse.go: empty string) - it is a value left blank;

@@ -219,7 +219,8 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
         break;
       default:
         if (LATER_BLOCKS.has(k)) r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
-        else r.warn(p, `unknown field "${key}"`);
+        // A key used as a $variable elsewhere is not an unknown field (nats-server skips those too).
+        else if (!parsed.usedVariables?.has(p)) r.warn(p, `unknown field "${key}"`);
     }
   }
   const accounts: AccountEntry[] = [];

@@ -168,7 +168,7 @@ export class Shard {
     if (this.debugInfo) this.infoBase['tsnats_shard'] = id;
     this.accounts = buildAccounts(opts);
     this.accountByName = new Map(this.accounts.map((a) => [a.name, a]));
-    this.auth = opts.auth !== null ? new Authenticator(opts.auth) : null;
+    this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount) : null;
     if (this.auth !== null) this.infoBase['auth_required'] = true;
     if (opts.tls !== null) {
       this.infoBase['tls_required'] = true;
@@ -769,7 +769,7 @@ export class Shard {
   reload(opts: ServerOptions): void {
     const hadAuth = this.auth !== null;
     this.opts = opts;
-    this.auth = opts.auth !== null ? new Authenticator(opts.auth) : null;
+    this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount) : null;
     if (this.auth !== null) this.infoBase['auth_required'] = true;
     else delete this.infoBase['auth_required'];
     this.infoBase['max_payload'] = opts.maxPayload;

@@ -17,6 +17,8 @@ export interface ServerOptions {
   /** Number of shards (tsnats only); defaults to $TSNATS_TEST_SHARDS when set. */
   shards?: number;
   env?: Record<string, string>;
+  /** Working directory of the server process (relative paths in a config resolve from it). */
+  cwd?: string;
 }
 
 export interface RunningServer {
@@ -70,7 +72,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     cmd = process.execPath;
     argv = [mainJs, ...args];
   }
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in 10s:\n${out}`)), 10_000);

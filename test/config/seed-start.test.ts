@@ -1,0 +1,45 @@
+// The nats.conf blocks our first users run (../shared/seed): every complete one starts tsnats as is
+// (ports, log file and store dir redirected so tests can run side by side); the one whose password
+// the document leaves blank is refused with its file and line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'nats';
+import { mainJs, startServer, usingNatsServer } from '../helpers/server.js';
+
+const seedDir = new URL('../../../test/fixtures/seed/', import.meta.url).pathname;
+const fixtures = readdirSync(seedDir).filter((f) => f.endsWith('.conf'));
+
+test('there are seed fixtures', () => {
+  assert.ok(fixtures.length >= 8, fixtures.join(','));
+});
+
+for (const name of fixtures.filter((f) => f !== 'single.conf')) {
+  test(`seed ${name}: loads and serves`, { skip: usingNatsServer, timeout: 20_000 }, async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'tsnats-seed-'));
+    const server = await startServer({ cwd, args: ['-c', join(seedDir, name), '-m', '-1', '-l', '/dev/stderr', '-sd', join(cwd, 'js')] });
+    try {
+      assert.match(server.output(), /Server is ready/);
+      // The client users the file configures (node1_user/node1_pass ...) are enforced.
+      const conf = readFileSync(join(seedDir, name), 'utf8');
+      const user = /^\s*user:\s*(node\d_user)/m.exec(conf)?.[1];
+      const opts = user !== undefined ? { user, pass: user.replace('_user', '_pass') } : {};
+      if (user !== undefined) await assert.rejects(connect({ servers: server.url, reconnect: false }));
+      const nc = await connect({ servers: server.url, reconnect: false, ...opts });
+      await nc.flush();
+      await nc.close();
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+}
+
+
+test('seed single.conf: the blank password is refused with file and line', () => {
+  const r = spawnSync(process.execPath, [mainJs, '-t', '-c', join(seedDir, 'single.conf')], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /single\.conf:10:5: expected a value after "password:"/);
+});
