@@ -307,10 +307,15 @@ export class Server {
     // Least-loaded shard.
     let target = this.shards[0]!;
     for (const s of this.shards) if (s.load < target.load) target = s;
+    // max_connections is server-wide: the main thread sees every shard's load. An over-limit
+    // connection is still handed over (negative id) so its shard can send INFO and the -ERR.
+    let total = 0;
+    for (const sh of this.shards) if (sh.load !== Number.MAX_SAFE_INTEGER) total += sh.load;
+    const over = this.opts.maxConnections > 0 && total >= this.opts.maxConnections;
     target.load++;
     const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
     if (handle === null) return;
-    target.sender.send(handle, cid, () => {
+    target.sender.send(handle, over ? -cid : cid, () => {
       // Sent (or the shard is gone): either way main's own copy of the descriptor goes now.
       socket.destroy();
     });

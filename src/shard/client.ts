@@ -536,9 +536,12 @@ export class ClientConnection implements ParserHandler {
     else if (backlog > this.shard.stallThreshold) this.shard.stall(this);
   }
 
-  private slowConsumer(): void {
+  /** Output queued since (ms), 0 when drained: the write_deadline clock. */
+  stuckSince = 0;
+
+  slowConsumer(why = 'pending bytes'): void {
     this.shard.slowConsumers++;
-    this.shard.log.warn({ cid: this.cid, ip: this.ip, port: this.port }, 'Slow Consumer Detected');
+    this.shard.log.warn({ cid: this.cid, ip: this.ip, port: this.port, why }, 'Slow Consumer Detected');
     this.close(CloseReason.SLOW_CONSUMER, true);
   }
 

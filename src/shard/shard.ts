@@ -183,7 +183,7 @@ export class Shard {
       this.peerList.push(peer);
       void this.pump(peer);
     }
-    const tick = Math.max(10, Math.min(1000, Math.floor(opts.pingIntervalMs / 4)));
+    const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(opts.pingIntervalMs, opts.writeDeadlineMs > 0 ? opts.writeDeadlineMs : Infinity) / 4)));
     this.timer = setInterval(() => this.onTick(), tick);
     this.timer.unref();
   }
@@ -191,8 +191,8 @@ export class Shard {
   // ---- connections ---------------------------------------------------------------------------
 
   /** Takes over an accepted TCP handle (from the hand-off) as a client connection. */
-  adopt(handle: unknown, cid: number): ClientConnection | null {
-    if (this.opts.tls !== null) return this.addConnection(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, 'tls');
+  adopt(handle: unknown, cid: number, overLimit = false): ClientConnection | null {
+    if (this.opts.tls !== null) return this.addConnection(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, 'tls', overLimit);
     let conn: ClientConnection | null = null;
     const socket = new net.Socket({
       handle,
@@ -209,7 +209,7 @@ export class Shard {
         },
       },
     } as net.SocketConstructorOpts);
-    return (conn = this.addConnection(socket, cid, 'onread'));
+    return (conn = this.addConnection(socket, cid, 'onread', overLimit));
   }
 
   /**
@@ -217,7 +217,7 @@ export class Shard {
    * buffer; `data`: read through 'data' events (the main-thread fallback); `tls`: INFO goes out in
    * plaintext, then the TLS handshake (nats-server createClient), and reads come from the TLS socket.
    */
-  addConnection(socket: net.Socket, cid: number, mode: 'onread' | 'data' | 'tls' = 'data'): ClientConnection | null {
+  addConnection(socket: net.Socket, cid: number, mode: 'onread' | 'data' | 'tls' = 'data', overLimit = false): ClientConnection | null {
     socket.setNoDelay(true);
     const conn = new ClientConnection(this, socket, cid);
     this.totalConnections++;
@@ -243,7 +243,7 @@ export class Shard {
     });
     s.on('close', () => conn.close(CloseReason.CLIENT, true));
     s.on('end', () => conn.close(CloseReason.CLIENT));
-    if (this.closing || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) {
+    if (this.closing || overLimit || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) {
       if (mode !== 'tls') conn.queue(infoLine);
       conn.sendErr(Errors.MAX_CONNECTIONS);
       conn.close(CloseReason.SERVER_SHUTDOWN);
@@ -835,7 +835,16 @@ export class Shard {
     const now = (this.now = Date.now());
     for (const acc of this.accounts) if (acc.responses.size > 0) for (const [k, r] of acc.responses) if (r.expires < now) acc.responses.delete(k);
     const interval = this.opts.pingIntervalMs;
+    const deadline = this.opts.writeDeadlineMs;
     for (const c of this.conns.values()) {
+      // write_deadline: output that has not drained for that long makes the client a slow consumer.
+      if (c.socket.writableLength > 0) {
+        if (c.stuckSince === 0) c.stuckSince = now;
+        else if (deadline > 0 && now - c.stuckSince > deadline) {
+          c.slowConsumer('write deadline');
+          continue;
+        }
+      } else c.stuckSince = 0;
       if (c.closed || now < c.nextPingAt) continue;
       c.nextPingAt = now + interval;
       const needRtt = c.rtt === 0 || now - c.rttAt > 60 * 60 * 1000;

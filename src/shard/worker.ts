@@ -58,7 +58,8 @@ const reportLoad = (): void => {
 };
 
 const receiver = new HandoffReceiver(data.handoffFd, (handle, cid) => {
-  const conn = shard.adopt(handle, cid);
+  // A negative id: the main thread found the server full (max_connections).
+  const conn = shard.adopt(handle, Math.abs(cid), cid < 0);
   conn?.socket.once('close', reportLoad);
   reportLoad();
 });
