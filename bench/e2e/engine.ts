@@ -3,7 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Scenario, SubProc } from './scenarios.js';
-import { HOST, cpuSecondsBetween, cpuTicksOfTree } from './servers.js';
+import { HOST, cpuSecondsBetween, cpuTicksOfTree, type Placement } from './servers.js';
 import type { FromWorker, LatencySummary, ToWorker, WorkerConfig } from './types.js';
 
 const loadgenJs = join(new URL('.', import.meta.url).pathname, 'loadgen.js');
@@ -129,6 +129,8 @@ export interface RunResult {
   serverCpuS: number;
   /** CPU seconds of all load-generator workers between "go" and the end of the run. */
   genCpuS: number;
+  /** Placement rows: connections opened in all to get every worker onto its shard (workers + spares). */
+  placementAttempts?: number;
 }
 
 export interface RunTarget {
@@ -136,6 +138,8 @@ export interface RunTarget {
   port: number;
   /** PID whose process tree is charged as "server CPU"; undefined for self-tests (the sink is used). */
   pid?: number;
+  /** tsnats with TSNATS_DEBUG_INFO=1: the publishers on shard 0, the subscribers on 0 (same) or 1 (different). */
+  placement?: Placement;
 }
 
 function failed(error: string): RunResult {
@@ -162,6 +166,10 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   const host = HOST;
   let port = target.port;
   let cpuPid = target.pid;
+  // Shard placement (flow scenarios against tsnats --shards >= 2 with TSNATS_DEBUG_INFO=1).
+  const pubShard = target.placement !== undefined ? 0 : undefined;
+  const subShard = target.placement === 'same' ? 0 : target.placement === 'different' ? 1 : undefined;
+  if (target.placement !== undefined && sc.kind !== 'flow') throw new Error(`placement is only implemented for flow scenarios, not ${sc.kind}`);
 
   // ---- self-test servers
   const sinks: Worker[] = [];
@@ -185,27 +193,57 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   const subs: Worker[] = [];
   let replier: Worker | null = null;
   if (sc.kind === 'flow' || sc.kind === 'self-sub') {
-    sc.subs.forEach((s, i) => subs.push(spawnW(`sub${i}`, { mode: 'sub', name: `bench-sub${i}`, host, port, subs: [{ subject: s.subject, ...(s.queue !== undefined ? { queue: s.queue } : {}) }], size: sc.size })));
+    sc.subs.forEach((s, i) =>
+      subs.push(
+        spawnW(`sub${i}`, {
+          mode: 'sub',
+          name: `bench-sub${i}`,
+          host,
+          port,
+          subs: [{ subject: s.subject, ...(s.queue !== undefined ? { queue: s.queue } : {}) }],
+          size: sc.size,
+          ...(subShard !== undefined ? { shard: subShard } : {}),
+        }),
+      ),
+    );
   } else if (sc.kind === 'njs') {
     sc.subs.forEach((s, i) => subs.push(spawnW(`njs-sub${i}`, { mode: 'njs-sub', name: `bench-njs-sub${i}`, host, port, subject: s.subject, size: sc.size })));
   } else if (sc.kind === 'reqrep') {
     replier = spawnW('replier', { mode: 'replier', name: 'bench-replier', host, port, subject: sc.pubSubjects[0]!, size: sc.size });
   }
   const receivers = replier !== null ? [...subs, replier] : subs;
-  await Promise.all(receivers.map((w) => w.next('ready', READY_TIMEOUT_MS)));
+  const placementAttempts: number[] = [];
+  const checkPlaced = (w: Worker, want: number | undefined, r: Extract<FromWorker, { t: 'ready' }>): void => {
+    if (want === undefined) return;
+    if (r.shard !== want) throw new Error(`${w.label}: wanted its connection on shard ${want}, got ${r.shard ?? 'unknown'}`);
+    placementAttempts.push(r.attempts ?? 1);
+  };
+  await Promise.all(receivers.map(async (w) => checkPlaced(w, subShard, await w.next('ready', READY_TIMEOUT_MS))));
 
   const pubs: Worker[] = [];
   if (sc.kind === 'flow' || sc.kind === 'self-pub') {
     for (let i = 0; i < sc.pubs; i++) {
       const p = sc.kind === 'self-pub' ? sinkPorts[i]! : port;
-      pubs.push(spawnW(`pub${i}`, { mode: 'pub', name: `bench-pub${i}`, host, port: p, subjects: sc.pubSubjects, size: sc.size, durationMs, batchBytes: BATCH_BYTES }));
+      pubs.push(
+        spawnW(`pub${i}`, {
+          mode: 'pub',
+          name: `bench-pub${i}`,
+          host,
+          port: p,
+          subjects: sc.pubSubjects,
+          size: sc.size,
+          durationMs,
+          batchBytes: BATCH_BYTES,
+          ...(pubShard !== undefined && sc.kind === 'flow' ? { shard: pubShard } : {}),
+        }),
+      );
     }
   } else if (sc.kind === 'njs') {
     pubs.push(spawnW('njs-pub', { mode: 'njs-pub', name: 'bench-njs-pub', host, port, subject: sc.pubSubjects[0]!, size: sc.size, durationMs }));
   } else if (sc.kind === 'reqrep') {
     pubs.push(spawnW('requester', { mode: 'requester', name: 'bench-requester', host, port, subject: sc.pubSubjects[0]!, size: sc.size, durationMs, inflight: sc.inflight ?? 1 }));
   }
-  await Promise.all(pubs.map((w) => w.next('ready', READY_TIMEOUT_MS)));
+  await Promise.all(pubs.map(async (w) => checkPlaced(w, sc.kind === 'flow' ? pubShard : undefined, await w.next('ready', READY_TIMEOUT_MS))));
 
   // ---- measure
   const cpuTree = (): Map<number, number> => {
@@ -277,6 +315,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
     serverCpuS: cpuSecondsBetween(cpuBefore, cpuAfter),
     genCpuS: genCpuUs / 1e6,
     ...(latency !== undefined ? { latency } : {}),
+    ...(placementAttempts.length > 0 ? { placementAttempts: placementAttempts.reduce((a, b) => a + b, 0) } : {}),
   };
   if (errors.length > 0) result.error = errors.join('; ');
   return result;

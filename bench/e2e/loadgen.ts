@@ -73,6 +73,8 @@ interface RawConn {
   reader: ProtoReader;
   closed: boolean;
   error: string | undefined;
+  /** The server's INFO line (without "INFO " and CRLF). */
+  info: string;
   /** Resolves on the next PONG. */
   pong(): Promise<void>;
 }
@@ -87,6 +89,7 @@ async function rawConnect(host: string, port: number, name: string, afterConnect
     reader,
     closed: false,
     error: undefined,
+    info: '',
     pong: () => new Promise<void>((resolve) => pongWaiters.push(resolve)),
   };
   closers.push(() => sock.destroy());
@@ -98,7 +101,10 @@ async function rawConnect(host: string, port: number, name: string, afterConnect
     conn.error ??= `server sent ${line}`;
   };
   const gotInfo = new Promise<void>((resolve, reject) => {
-    reader.onInfo = () => resolve();
+    reader.onInfo = (line) => {
+      conn.info = line.slice(5).trim();
+      resolve();
+    };
     sock.once('error', reject);
     sock.once('close', () => reject(new Error(`connection to ${host}:${port} closed before INFO`)));
   });
@@ -123,10 +129,58 @@ async function rawConnect(host: string, port: number, name: string, afterConnect
   return conn;
 }
 
+const MAX_PLACEMENT_ATTEMPTS = 32;
+
+/** The `tsnats_shard` of a tsnats INFO (sent when the server runs with TSNATS_DEBUG_INFO=1). */
+function infoShard(info: string): number | undefined {
+  try {
+    const v = (JSON.parse(info) as { tsnats_shard?: unknown }).tsnats_shard;
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * rawConnect, and when `cfg.shard` is set, on that shard: tsnats hands each new connection to its
+ * least-loaded shard, so a connection that lands elsewhere is held open (it loads that shard) while
+ * the next one is tried; once one lands right, the held ones are closed. `afterConnect` (the SUBs)
+ * is sent only on the connection that is kept.
+ */
+async function connectPlaced(cfg: { host: string; port: number; name: string; shard?: number }, afterConnect: string): Promise<{ conn: RawConn; placed: { shard?: number; attempts?: number } }> {
+  if (cfg.shard === undefined) return { conn: await rawConnect(cfg.host, cfg.port, cfg.name, afterConnect), placed: {} };
+  const held: RawConn[] = [];
+  const seen: number[] = [];
+  try {
+    for (let attempt = 1; attempt <= MAX_PLACEMENT_ATTEMPTS; attempt++) {
+      const conn = await rawConnect(cfg.host, cfg.port, attempt === 1 ? cfg.name : `${cfg.name}-spare${attempt}`, '');
+      const shard = infoShard(conn.info);
+      if (shard === undefined) throw new Error(`placement on shard ${cfg.shard} asked for, but the server's INFO has no tsnats_shard (tsnats started without TSNATS_DEBUG_INFO=1?): ${conn.info.slice(0, 200)}`);
+      seen.push(shard);
+      if (shard !== cfg.shard) {
+        held.push(conn);
+        continue;
+      }
+      if (afterConnect !== '') {
+        const p = conn.pong();
+        conn.sock.write(`${afterConnect}PING\r\n`);
+        await p;
+        if (conn.closed || conn.error !== undefined || conn.reader.protocolError !== null) {
+          throw new Error(`subscribing on ${cfg.host}:${cfg.port} failed: ${conn.error ?? conn.reader.protocolError ?? 'connection closed'}`);
+        }
+      }
+      return { conn, placed: { shard, attempts: attempt } };
+    }
+    throw new Error(`no connection landed on shard ${cfg.shard} in ${MAX_PLACEMENT_ATTEMPTS} attempts (shards seen: ${seen.join(',')})`);
+  } finally {
+    for (const h of held) h.sock.destroy();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------- pub
 
 async function runPub(cfg: PubConfig): Promise<void> {
-  const conn = await rawConnect(cfg.host, cfg.port, cfg.name, '');
+  const { conn, placed } = await connectPlaced(cfg, '');
   const { buf: batch, frames } = buildPubBatch(cfg.subjects, cfg.size, cfg.batchBytes);
   const { sock } = conn;
   // Only the data handler from rawConnect is needed now; replace it with a lighter one is not worth it:
@@ -163,7 +217,7 @@ async function runPub(cfg: PubConfig): Promise<void> {
     };
     pump();
   };
-  send({ t: 'ready' });
+  send({ t: 'ready', ...placed });
 }
 
 // ---------------------------------------------------------------------------------------------- sub
@@ -171,7 +225,7 @@ async function runPub(cfg: PubConfig): Promise<void> {
 async function runSub(cfg: SubConfig): Promise<void> {
   let sid = 0;
   const subs = cfg.subs.map((s) => `SUB ${s.subject}${s.queue !== undefined ? ' ' + s.queue : ''} ${++sid}\r\n`).join('');
-  const conn = await rawConnect(cfg.host, cfg.port, cfg.name, subs);
+  const { conn, placed } = await connectPlaced(cfg, subs);
   const r = conn.reader;
   r.expectSize = cfg.size;
   let firstNs = 0;
@@ -191,7 +245,7 @@ async function runSub(cfg: SubConfig): Promise<void> {
     const error = conn.error ?? r.protocolError ?? (r.badSize > 0 ? `${r.badSize} messages had an unexpected payload size` : undefined);
     send({ t: 'stat', count: r.count, badSize: r.badSize, firstNs, lastNs, closed: conn.closed, cpuUs: cpuUsNow() - cpu0, ...(error !== undefined ? { error } : {}) });
   };
-  send({ t: 'ready' });
+  send({ t: 'ready', ...placed });
 }
 
 // ------------------------------------------------------------------------------------ request/reply

@@ -66,6 +66,8 @@ export interface BenchReport {
   durationMs: number;
   warmupMs: number;
   servers: string;
+  /** Set when tsnats ran from $TSNATS_MAIN instead of dist/src/main.js. */
+  tsnatsMain?: string;
   /** --shards given to tsnats in the ordinary rows (undefined: tsnats's default). */
   tsnatsShards?: number;
   machine: { cpus: number; model: string; memGiB: number; loadavg: number[]; loadavgAtEnd: number[]; os: string };
@@ -261,6 +263,7 @@ export function markdown(rep: BenchReport, withScenarios = true): string {
       `after a ${rep.warmupMs / 1000}s warm-up run. Servers: ${rep.servers}` +
       `${rep.tsnatsShards !== undefined ? ` (tsnats started with --shards ${rep.tsnatsShards})` : ''}. Wall time ${rep.wallS.toFixed(0)}s.`,
   );
+  if (rep.tsnatsMain !== undefined) out.push(`tsnats ran from \`${rep.tsnatsMain}\` ($TSNATS_MAIN), not dist/.`);
   const reported = [...new Set(rep.rows.flatMap((r) => r.targets.filter((t) => t.kind === 'tsnats' && t.shards === undefined && t.reportedShards !== undefined).map((t) => t.reportedShards!)))];
   if (reported.length > 0) out.push(`tsnats rows without --shards ran with its default of ${reported.join(' / ')} shard(s) (from its start-up log).`);
   out.push('');

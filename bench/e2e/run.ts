@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { killAllWorkers, runOnce, type RunResult } from './engine.js';
 import {
   computeHeadroom,
@@ -17,7 +17,8 @@ import {
   type RowResult,
   type TargetResult,
 } from './report.js';
-import { summarizeProfile } from './profile.js';
+import { buildTree, renderFlameSvg } from './flamegraph-svg.js';
+import { loadProfile, selfTime, summarizeProfile } from './profile.js';
 import { selectScenarios, targetsFor } from './scenarios.js';
 import {
   findNatsServer,
@@ -32,7 +33,8 @@ import {
   type TargetSpec,
 } from './servers.js';
 
-const USAGE = `usage: npm run bench -- [options]
+const USAGE = `usage: npm run bench -- [options] [scenario ...]
+  scenario ...           same as --only (e.g. \`npm run flame -- fanout-4\`)
   --quick                fewer, shorter runs (3 runs of 1 s); the whole quick run stays under ~5 minutes
   --runs N               measured runs per server and scenario (default 5, quick 3)
   --duration S           seconds per measured run (default 3, quick 1)
@@ -42,7 +44,9 @@ const USAGE = `usage: npm run bench -- [options]
   --shards N             start the tsnats of the ordinary rows with --shards N (default: tsnats's own default);
                          the shards-* rows always sweep --shards 1 and 2
   --flame                profile tsnats with node --cpu-prof (tsnats only, 1 run, default --only pubsub-16);
-                         .cpuprofile files go to bench/results/tmp/flame-<time>/ (no results file written)
+                         .cpuprofile files go to bench/results/tmp/flame-<time>/ (no results file written),
+                         and the shard threads' profiles, merged, become flamegraphs/<scenario>.svg
+  --cpu-prof-interval US with --flame: node's sampling interval in µs (default 1000)
   --update-readme        also put this run's tables into bench/README.md ("Latest results")
   --no-save              do not write bench/results/<date>-<commit>.{md,json}
   --list                 list the scenarios and exit
@@ -59,6 +63,7 @@ interface Options {
   save: boolean;
   shards: number | undefined;
   updateReadme: boolean;
+  cpuProfIntervalUs: number | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -71,6 +76,7 @@ function parseArgs(argv: string[]): Options {
   let save = true;
   let shards: number | undefined;
   let updateReadme = false;
+  let cpuProfIntervalUs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -111,6 +117,10 @@ function parseArgs(argv: string[]): Options {
       case '--flame':
         flame = true;
         break;
+      case '--cpu-prof-interval':
+        cpuProfIntervalUs = Number(value());
+        if (!Number.isInteger(cpuProfIntervalUs) || cpuProfIntervalUs < 1) throw new Error('--cpu-prof-interval takes microseconds (a positive integer)');
+        break;
       case '--update-readme':
         updateReadme = true;
         break;
@@ -118,7 +128,7 @@ function parseArgs(argv: string[]): Options {
         save = false;
         break;
       case '--list':
-        for (const s of selectScenarios(undefined, false)) process.stdout.write(`${s.id.padEnd(15)} ${s.quick ? '     ' : '(full)'} ${s.desc}\n`);
+        for (const s of selectScenarios(undefined, false)) process.stdout.write(`${s.id.padEnd(23)} ${s.quick ? '     ' : '(full)'} ${s.desc}\n`);
         process.exit(0);
         break;
       case '--help':
@@ -127,6 +137,11 @@ function parseArgs(argv: string[]): Options {
         process.exit(0);
         break;
       default:
+        if (!a.startsWith('-')) {
+          // A bare word is a scenario id or prefix: `npm run flame -- fanout-4`.
+          only = [...(only ?? []), ...a.split(',').map((x) => x.trim()).filter((x) => x !== '')];
+          break;
+        }
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
@@ -137,7 +152,8 @@ function parseArgs(argv: string[]): Options {
     save = false;
   }
   const durationMs = (duration ?? (quick ? 1 : 3)) * 1000;
-  return { quick, runs: runs ?? (quick ? 3 : 5), durationMs, warmupMs: quick ? 500 : 1000, only, server, flame, save, shards, updateReadme };
+  if (cpuProfIntervalUs !== undefined && !flame) throw new Error('--cpu-prof-interval goes with --flame');
+  return { quick, runs: runs ?? (quick ? 3 : 5), durationMs, warmupMs: quick ? 500 : 1000, only, server, flame, save, shards, updateReadme, cpuProfIntervalUs };
 }
 
 function log(s: string): void {
@@ -191,8 +207,9 @@ function previousFastest(resultsDir: string, exclude: string): { ref: Pick<Headr
 
 function describe(r: RunResult): string {
   const lat = r.latency !== undefined ? ` p50 ${r.latency.p50Us.toFixed(0)}µs p99 ${r.latency.p99Us.toFixed(0)}µs` : '';
+  const placed = r.placementAttempts !== undefined ? `, placement took ${r.placementAttempts} connection(s)` : '';
   return r.ok
-    ? `${fmtRate(r.msgsPerSec)} msgs/s${lat}, server cpu ${r.serverCpuS.toFixed(2)}s, gen cpu ${r.genCpuS.toFixed(2)}s`
+    ? `${fmtRate(r.msgsPerSec)} msgs/s${lat}, server cpu ${r.serverCpuS.toFixed(2)}s, gen cpu ${r.genCpuS.toFixed(2)}s${placed}`
     : `FAILED: ${r.error ?? 'unknown error'}`;
 }
 
@@ -215,6 +232,8 @@ async function main(): Promise<void> {
   const flameDir = opts.flame ? join(repoRoot, 'bench', 'results', 'tmp', `flame-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
   const rows: RowResult[] = [];
   const failures: string[] = [];
+  /** --flame: which tsnats process (pid) ran which scenario and configuration. */
+  const profiled: FlameTarget[] = [];
   const git = gitInfo();
   const resultsDir = join(repoRoot, 'bench', 'results');
   // The whole set writes <date>-<commit>; a subset gets a suffix so it never overwrites a full run's file.
@@ -270,10 +289,18 @@ async function main(): Promise<void> {
         const srv = await startServer(spec, {
           ...(natsBin !== null ? { natsServerBin: natsBin } : {}),
           ...(flameDir !== undefined && spec.kind === 'tsnats' ? { cpuProfDir: flameDir } : {}),
+          ...(opts.cpuProfIntervalUs !== undefined ? { cpuProfIntervalUs: opts.cpuProfIntervalUs } : {}),
         });
         const shardsLine = /Started (\d+) shards?/.exec(srv.output());
         if (spec.kind === 'tsnats' && shardsLine !== null) tr.reportedShards = Number(shardsLine[1]);
         log(`${tag}: started ${srv.label} on port ${srv.port} (pid ${srv.pid}${tr.reportedShards !== undefined ? `, ${tr.reportedShards} shard(s)` : ''})`);
+        if (flameDir !== undefined && spec.kind === 'tsnats') {
+          const suffix = [
+            spec.shards !== undefined && (opts.shards !== undefined || sc.targets !== 'servers') ? `shards${spec.shards}` : '',
+            spec.placement ?? '',
+          ].filter((x) => x !== '');
+          profiled.push({ pid: srv.pid, scenario: sc.id, title: sc.title, label: srv.label, shards: tr.reportedShards ?? spec.shards, name: [sc.id, ...suffix].join('-'), tr });
+        }
         active.push({ tr, srv });
       } catch (e) {
         tr.status = 'n/a';
@@ -288,7 +315,8 @@ async function main(): Promise<void> {
         return failedResult(`${a.tr.label} is no longer running (${a.srv.proc.exitCode ?? a.srv.proc.signalCode}); last output: ${tail}`);
       }
       const outBefore = a.srv?.output().length ?? 0;
-      const r = await runOnce(sc, a.srv !== null ? { port: a.srv.port, pid: a.srv.pid } : { port: 0 }, durationMs);
+      const target = a.srv !== null ? { port: a.srv.port, pid: a.srv.pid, ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}) } : { port: 0 };
+      const r = await runOnce(sc, target, durationMs);
       if (!r.ok && a.srv !== null) {
         // Attach what the server logged about it (warnings, errors, slow consumers) during this run.
         const lines = a.srv
@@ -359,6 +387,7 @@ async function main(): Promise<void> {
     warmupMs: opts.warmupMs,
     servers: server === 'both' ? 'tsnats and nats-server' : server,
     ...(opts.shards !== undefined ? { tsnatsShards: opts.shards } : {}),
+    ...(process.env.TSNATS_MAIN !== undefined && process.env.TSNATS_MAIN !== '' ? { tsnatsMain: relative(repoRoot, process.env.TSNATS_MAIN) } : {}),
     machine: {
       cpus: os.cpus().length,
       model: os.cpus()[0]?.model ?? 'unknown',
@@ -422,11 +451,62 @@ async function main(): Promise<void> {
           log(`    (could not summarize: ${(e as Error).message})`);
         }
       }
+      writeFlamegraphs(flameDir, profiled, opts, git);
     } else {
       log(`\nno .cpuprofile was written to ${flameDir}: node writes it only when the process exits normally; ` + 'tsnats must exit (process.exit / end of event loop) on SIGTERM rather than die from the signal.');
     }
   }
   process.exitCode = failures.length > 0 ? 1 : 0;
+}
+
+interface FlameTarget {
+  pid: number;
+  scenario: string;
+  title: string;
+  label: string;
+  shards: number | undefined;
+  /** File name without .svg. */
+  name: string;
+  tr: TargetResult;
+}
+
+/**
+ * --flame: merges the shard threads' profiles of each profiled tsnats into flamegraphs/<name>.svg and
+ * prints the merged top self-time frames.
+ */
+function writeFlamegraphs(flameDir: string, targets: FlameTarget[], opts: Options, git: { commit: string; dirty: boolean }): void {
+  const files = readdirSync(flameDir).filter((f) => f.endsWith('.cpuprofile'));
+  const outDir = join(repoRoot, 'flamegraphs');
+  for (const t of targets) {
+    const mine = files.filter((f) => new RegExp(`\\.${t.pid}\\.\\d+\\.\\d+\\.cpuprofile$`).test(f)).map((f) => loadProfile(join(flameDir, f), repoRoot));
+    // The shard worker threads (tid > 0 running src/shard/); a tsnats without workers runs its one shard on the main thread.
+    let shards = mine.filter((p) => p.tid > 0 && p.isShard);
+    if (shards.length === 0) shards = mine.filter((p) => p.isShard);
+    if (shards.length === 0) {
+      log(`\nflamegraph ${t.name}: no shard-thread profile among ${mine.length} profile(s) of pid ${t.pid}; nothing written`);
+      continue;
+    }
+    const total = shards.reduce((a, p) => a + p.totalSamples, 0);
+    const { busy, frames } = selfTime(shards);
+    const wallUs = shards.reduce((a, p) => a + p.durationUs, 0);
+    const intervalUs = total > 0 ? wallUs / total : 0;
+    const rates = t.tr.runs.filter((r) => r.ok).map((r) => fmtRate(r.msgsPerSec));
+    const cmd = `npm run flame -- ${t.scenario}${opts.shards !== undefined ? ` --shards ${opts.shards}` : ''}${opts.runs !== 1 ? ` --runs ${opts.runs}` : ''}${opts.durationMs !== 3000 ? ` --duration ${opts.durationMs / 1000}` : ''}${opts.cpuProfIntervalUs !== undefined ? ` --cpu-prof-interval ${opts.cpuProfIntervalUs}` : ''}`;
+    const svg = renderFlameSvg(buildTree(shards.flatMap((p) => p.stacks), 'all shard threads'), {
+      title: `tsnats ${t.scenario}: ${t.title} — ${shards.length} shard thread${shards.length === 1 ? '' : 's'} merged`,
+      subtitle: [
+        `${t.label}${t.shards !== undefined ? ` (${t.shards} shard${t.shards === 1 ? '' : 's'})` : ''}; ${opts.runs} measured run(s) of ${opts.durationMs / 1000}s after a ${opts.warmupMs / 1000}s warm-up; ${rates.length > 0 ? `measured ${rates.join(', ')} msgs/s under the profiler` : 'no run passed'}`,
+        `${busy.toLocaleString('en-US')} busy samples of ${total.toLocaleString('en-US')} (${((busy / Math.max(1, total)) * 100).toFixed(0)}% of the threads' time; idle left out), one per ~${intervalUs.toFixed(0)} µs`,
+        `commit ${git.commit}${git.dirty ? ' (+ uncommitted changes)' : ''}, ${localDate()}, Node ${process.version}: ${cmd}`,
+      ],
+    });
+    mkdirSync(outDir, { recursive: true });
+    const out = join(outDir, `${t.name}.svg`);
+    writeFileSync(out, svg);
+    log(`\nflamegraph: ${out} (${shards.length} shard thread(s), ${busy} busy samples)`);
+    log(`  top self time, shard threads merged (share of busy samples):`);
+    for (const f of frames.slice(0, 12)) log(`    ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
+  }
 }
 
 function failedResult(error: string): RunResult {

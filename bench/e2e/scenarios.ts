@@ -1,7 +1,7 @@
 // The benchmark scenarios. Each scenario is run against every target of its row, alternating targets
 // run by run; see run.ts.
 import type { SubSpec } from './types.js';
-import type { TargetSpec } from './servers.js';
+import type { Placement, TargetSpec } from './servers.js';
 
 export type ScenarioKind = 'flow' | 'reqrep' | 'njs' | 'self-pub' | 'self-sub';
 
@@ -31,10 +31,12 @@ export interface Scenario {
   /** Requests kept in flight (reqrep). */
   inflight?: number;
   /** Which servers this row runs against. */
-  targets: 'servers' | 'tsnats-shards' | 'none';
-  /** For tsnats-shards rows: the shard counts to sweep. */
+  targets: 'servers' | 'tsnats-shards' | 'tsnats-placement' | 'none';
+  /** For tsnats-shards rows: the shard counts to sweep; for tsnats-placement rows: the one shard count. */
   shards?: number[];
-  /** For tsnats-shards rows: the scenario whose nats-server median is the reference for the ratio. */
+  /** For tsnats-placement rows: the placements to compare (alternating, like the shard sweep). */
+  placements?: Placement[];
+  /** For tsnats-shards / tsnats-placement rows: the scenario whose nats-server median is the reference for the ratio. */
   refScenario?: string;
   /** Part of a --quick run. */
   quick: boolean;
@@ -193,6 +195,42 @@ export const scenarios: Scenario[] = [
     metric: 'delivered (4 per published)',
   },
   {
+    id: 'shard-placement-pubsub',
+    title: '1 pub → 1 sub, 16 B',
+    desc:
+      'tsnats --shards 2 with TSNATS_DEBUG_INFO=1: the load generator keeps only connections whose INFO names the wanted shard; ' +
+      'publisher and subscriber both on shard 0, vs publisher on shard 0 and subscriber on shard 1 (alternating). Ratio against nats-server on pubsub-16.',
+    kind: 'flow',
+    size: 16,
+    pubs: 1,
+    pubSubjects: [SUBJ],
+    subs: [{ subject: SUBJ }],
+    targets: 'tsnats-placement',
+    shards: [2],
+    placements: ['same', 'different'],
+    refScenario: 'pubsub-16',
+    quick: true,
+    metric: 'delivered',
+  },
+  {
+    id: 'shard-placement-fanout',
+    title: '1 pub → 4 subs (fan-out), 16 B',
+    desc:
+      'The same for fan-out: publisher and all four subscribers on shard 0, vs publisher on shard 0 and the four subscribers on shard 1. ' +
+      'Ratio against nats-server on fanout-4.',
+    kind: 'flow',
+    size: 16,
+    pubs: 1,
+    pubSubjects: [SUBJ],
+    subs: [{ subject: SUBJ }, { subject: SUBJ }, { subject: SUBJ }, { subject: SUBJ }],
+    targets: 'tsnats-placement',
+    shards: [2],
+    placements: ['same', 'different'],
+    refScenario: 'fanout-4',
+    quick: false,
+    metric: 'delivered (4 per published)',
+  },
+  {
     id: 'selftest-pub',
     title: 'generator: 1 publisher → discard sink, 16 B',
     desc: 'Load-generator capacity, pub side: one publisher process into a node:net server that discards its input.',
@@ -235,6 +273,11 @@ export const scenarios: Scenario[] = [
 
 export function targetsFor(sc: Scenario, server: 'tsnats' | 'nats-server' | 'both', tsnatsShards?: number): TargetSpec[] {
   if (sc.targets === 'none') return [];
+  if (sc.targets === 'tsnats-placement') {
+    if (server === 'nats-server') return [];
+    const n = sc.shards?.[0] ?? 2;
+    return (sc.placements ?? ['same', 'different']).map((placement) => ({ kind: 'tsnats' as const, shards: n, placement }));
+  }
   if (sc.targets === 'tsnats-shards') {
     if (server === 'nats-server') return [];
     return (sc.shards ?? [1]).map((n) => ({ kind: 'tsnats' as const, shards: n }));

@@ -6,18 +6,34 @@ import { delimiter, join } from 'node:path';
 
 export const HOST = '127.0.0.1';
 export const repoRoot = new URL('../../../', import.meta.url).pathname; // dist/bench/e2e -> repo root
-export const tsnatsMain = join(repoRoot, 'dist', 'src', 'main.js');
+/**
+ * The tsnats entry point: dist/src/main.js, or $TSNATS_MAIN (e.g. a build of a committed tree kept
+ * apart from dist/, so that a concurrent `tsc` cannot change the server in the middle of a run).
+ */
+export const tsnatsMain = process.env.TSNATS_MAIN !== undefined && process.env.TSNATS_MAIN !== '' ? process.env.TSNATS_MAIN : join(repoRoot, 'dist', 'src', 'main.js');
 
 export type ServerKind = 'tsnats' | 'nats-server';
+
+/** Where the shard-placement rows put the connections: all on shard 0, or the publisher on 0 and the subscribers on 1. */
+export type Placement = 'same' | 'different';
 
 export interface TargetSpec {
   kind: ServerKind;
   /** tsnats only: passed as --shards N when set. */
   shards?: number;
+  /**
+   * tsnats only: start it with TSNATS_DEBUG_INFO=1 (its INFO then names the shard a connection is on)
+   * and have the load generator keep only connections that landed on the shards this placement wants.
+   */
+  placement?: Placement;
 }
 
 export function targetLabel(t: TargetSpec): string {
-  return t.kind === 'tsnats' && t.shards !== undefined ? `tsnats --shards ${t.shards}` : t.kind;
+  if (t.kind !== 'tsnats') return t.kind;
+  const base = t.shards !== undefined ? `tsnats --shards ${t.shards}` : 'tsnats';
+  if (t.placement === 'same') return `${base}, all on one shard`;
+  if (t.placement === 'different') return `${base}, pub and subs on different shards`;
+  return base;
 }
 
 export interface RunningServer {
@@ -76,6 +92,8 @@ export interface StartOptions {
   natsServerBin?: string;
   /** Directory for `node --cpu-prof` output (tsnats only). */
   cpuProfDir?: string;
+  /** `node --cpu-prof-interval` in µs (default: node's, 1000). */
+  cpuProfIntervalUs?: number;
   readyTimeoutMs?: number;
 }
 
@@ -109,11 +127,13 @@ export async function startServer(spec: TargetSpec, opts: StartOptions = {}): Pr
     if (opts.cpuProfDir !== undefined) {
       mkdirSync(opts.cpuProfDir, { recursive: true });
       nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`);
+      if (opts.cpuProfIntervalUs !== undefined) nodeFlags.push(`--cpu-prof-interval=${opts.cpuProfIntervalUs}`);
     }
     cmd = process.execPath;
     argv = [...nodeFlags, tsnatsMain, ...args];
   }
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = spec.kind === 'tsnats' && spec.placement !== undefined ? { ...process.env, TSNATS_DEBUG_INFO: '1' } : process.env;
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(proc);
   let out = '';
   const onData = (d: Buffer): void => {

@@ -10,6 +10,12 @@ interface Base {
   name: string;
   host: string;
   port: number;
+  /**
+   * tsnats with TSNATS_DEBUG_INFO=1 only: keep opening connections (holding the ones that land
+   * elsewhere, so the least-loaded choice moves on) until one lands on this shard, per the
+   * `tsnats_shard` field of its INFO; then close the others.
+   */
+  shard?: number;
 }
 
 /** Raw-protocol publisher: writes a pre-encoded batch of PUB frames repeatedly for `durationMs`. */
@@ -99,7 +105,14 @@ export interface LatencySummary {
 
 /** Worker -> parent. Times are CLOCK_MONOTONIC nanoseconds (comparable across processes). */
 export type FromWorker =
-  | { t: 'ready'; port?: number }
+  | {
+      t: 'ready';
+      port?: number;
+      /** The shard the connection sits on (when the config asked for one). */
+      shard?: number;
+      /** Connections opened to get there (1 = the first one landed right). */
+      attempts?: number;
+    }
   | {
       t: 'done';
       /** Messages (or requests) sent. */
