@@ -169,6 +169,7 @@ export class ClientConnection implements ParserHandler {
   // ---- ParserHandler -------------------------------------------------------------------------
 
   processConnect(buf: Buffer, s: number, e: number): void {
+    if (this.shard.tracing) this.traceIn('CONNECT', buf.toString('utf8', s, e).replace(/("(?:pass|auth_token|sig)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[REDACTED]"'));
     let o: Record<string, unknown>;
     try {
       const v: unknown = JSON.parse(buf.toString('utf8', s, e));
@@ -234,6 +235,7 @@ export class ClientConnection implements ParserHandler {
   }
 
   processPing(): void {
+    if (this.shard.tracing) this.traceIn('PING', '');
     // A PONG promises that everything this client sent before the PING has taken effect server-wide
     // (a flush() the client awaits). Frames it caused in peer rings must be consumed first.
     if (this.ringDirty || this.pongsDeferred > 0) this.shard.deferPong(this);
@@ -247,6 +249,7 @@ export class ClientConnection implements ParserHandler {
   }
 
   processPong(): void {
+    if (this.shard.tracing) this.traceIn('PONG', '');
     this.pingsOut = 0;
     if (this.pingSentAt > 0) {
       this.rtt = this.shard.now - this.pingSentAt;
@@ -256,6 +259,7 @@ export class ClientConnection implements ParserHandler {
   }
 
   processSub(buf: Buffer, s: number, e: number): void {
+    if (this.shard.tracing) this.traceIn('SUB', buf.toString('latin1', s, e));
     // SUB <subject> [queue] <sid>
     const args = splitArgs(buf, s, e);
     let subject: string;
@@ -296,6 +300,7 @@ export class ClientConnection implements ParserHandler {
   }
 
   processUnsub(buf: Buffer, s: number, e: number): void {
+    if (this.shard.tracing) this.traceIn('UNSUB', buf.toString('latin1', s, e));
     // UNSUB <sid> [max]
     const args = splitArgs(buf, s, e);
     if (args.length < 1 || args.length > 2) return this.close(CloseReason.PROTOCOL_VIOLATION);
@@ -315,6 +320,11 @@ export class ClientConnection implements ParserHandler {
   }
 
   processPubArgs(p: ClientParser): boolean {
+    if (this.shard.tracing) {
+      const reply = p.paReplyStart >= 0 ? ` ${p.paBuf.toString('latin1', p.paReplyStart, p.paReplyEnd)}` : '';
+      const sizes = p.paHdr >= 0 ? `${p.paHdr} ${p.paSize}` : String(p.paSize);
+      this.traceIn(p.paHdr >= 0 ? 'HPUB' : 'PUB', `${p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd)}${reply} ${sizes}`);
+    }
     if (p.paHdr >= 0 && !this.headers) {
       // processHeaderPub: headers were not declared in CONNECT.
       this.close(CloseReason.PROTOCOL_VIOLATION);
@@ -498,7 +508,13 @@ export class ClientConnection implements ParserHandler {
     if (!this.dirty) this.shard.markDirty(this);
   }
 
+  /** -V: nats-server's trace line for a protocol op received (client.go traceInOp). */
+  private traceIn(op: string, arg: string): void {
+    this.shard.log.trace(`${this.ip}:${this.port} - cid:${this.cid} - "<<- [${arg === '' ? op : `${op} ${arg}`}]"`);
+  }
+
   sendErr(text: string): void {
+    if (this.shard.tracing) this.shard.log.trace(`${this.ip}:${this.port} - cid:${this.cid} - "->> [-ERR '${text}']"`);
     this.queue(errLine(text));
   }
 

@@ -124,6 +124,8 @@ export class Shard {
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
   private readonly infoBase: Record<string, unknown>;
   closing = false;
+  /** -V / trace: log every protocol op (one boolean check per op when off). */
+  tracing: boolean;
   // Peer traffic.
   private ringsPending = false;
   private readonly touched: Peer[] = [];
@@ -175,6 +177,7 @@ export class Shard {
       this.infoBase['tls_verify'] = opts.tls.verify;
       this.infoBase['tls_available'] = true;
     }
+    this.tracing = opts.trace;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
     this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
     for (const rings of peers) {
@@ -774,6 +777,7 @@ export class Shard {
     else delete this.infoBase['auth_required'];
     this.infoBase['max_payload'] = opts.maxPayload;
     this.log.level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
+    this.tracing = opts.trace;
     for (const c of this.conns.values()) {
       c.parser.maxControlLine = opts.maxControlLine;
       if (this.auth === null) {

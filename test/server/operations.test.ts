@@ -159,3 +159,22 @@ test('-t checks a config file: exit 0 when valid, 1 with file:line when not', ()
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:1: `));
 });
+
+test('-V traces protocol ops as nats-server does, with credentials redacted', { skip }, async () => {
+  const server = await startServer({ args: ['-V', '--user', 'u', '--pass', 'secretpw'] });
+  try {
+    const c = await connectRaw(server.port);
+    await c.expect(/^INFO .*\r\n/);
+    c.send('CONNECT {"verbose":false,"user":"u","pass":"secretpw"}\r\nSUB t.x 1\r\nPUB t.x r.y 5\r\nhello\r\nPING\r\n');
+    await c.expect(/PONG\r\n/);
+    await until(() => /<<- \[PING\]/.test(server.output()));
+    const out = server.output();
+    assert.match(out, /\[TRC\] .*cid:\d+ - "<<- \[CONNECT \{"verbose":false,"user":"u","pass":"\[REDACTED\]"\}\]"/);
+    assert.match(out, /"<<- \[SUB t\.x 1\]"/);
+    assert.match(out, /"<<- \[PUB t\.x r\.y 5\]"/);
+    assert.doesNotMatch(out, /secretpw/);
+    c.close();
+  } finally {
+    await server.stop();
+  }
+});
