@@ -1,35 +1,58 @@
-// Monitoring over HTTP on node:http (the uWS engine and the full endpoint set come with the
-// monitoring issue): /healthz and /varz, which nats-top, health checks and test harnesses use first.
+// Monitoring over HTTP on node:http (the native-free engine; uWS comes with the WebSocket work):
+// nats-server's endpoints, each a thin wrapper over the data builders in endpoints.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { MonitorError } from './endpoints.js';
 
-export type VarzSource = () => Promise<Record<string, unknown>>;
+type Json = Record<string, unknown>;
 
-export async function startMonitor(host: string, port: number, varz: VarzSource): Promise<http.Server> {
+export interface MonitorSource {
+  varz(p: URLSearchParams): Promise<Json>;
+  connz(p: URLSearchParams): Promise<Json>;
+  subsz(p: URLSearchParams): Promise<Json>;
+  routez(p: URLSearchParams): Promise<Json>;
+  accountz(p: URLSearchParams): Promise<Json>;
+  jsz(p: URLSearchParams): Promise<Json>;
+  metrics(): Promise<string>;
+}
+
+const JSON_ROUTES: Record<string, keyof Omit<MonitorSource, 'metrics'>> = {
+  '/varz': 'varz',
+  '/connz': 'connz',
+  '/subsz': 'subsz',
+  '/subscriptionsz': 'subsz',
+  '/routez': 'routez',
+  '/accountz': 'accountz',
+  '/jsz': 'jsz',
+};
+
+export async function startMonitor(host: string, port: number, src: MonitorSource): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const send = (code: number, body: unknown): void => {
-      const text = JSON.stringify(body, null, 2);
-      res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-      res.end(text);
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const send = (code: number, body: string, type = 'application/json'): void => {
+      res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Access-Control-Allow-Origin': '*' });
+      res.end(body);
     };
-    switch (url.pathname) {
-      case '/healthz':
-        return send(200, { status: 'ok' });
-      case '/varz':
-        varz().then(
-          (v) => send(200, v),
-          (err: unknown) => send(500, { error: String(err) }),
-        );
-        return;
-      case '/':
-        res.writeHead(200, { 'Content-Type': 'text/html' });
-        res.end('<html><body><a href="/varz">varz</a><br><a href="/healthz">healthz</a></body></html>');
-        return;
-      default:
-        res.writeHead(404);
-        res.end();
+    const fail = (err: unknown): void => {
+      if (err instanceof MonitorError) send(400, err.message, 'text/plain');
+      else send(500, String(err), 'text/plain');
+    };
+    const route = JSON_ROUTES[path];
+    if (route !== undefined) {
+      src[route](url.searchParams).then((v) => send(200, JSON.stringify(v, null, 2)), fail);
+      return;
     }
+    if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
+    if (path === '/metrics') {
+      src.metrics().then((t) => send(200, t, 'text/plain; version=0.0.4; charset=utf-8'), fail);
+      return;
+    }
+    if (path === '/') {
+      const links = [...Object.keys(JSON_ROUTES), '/healthz', '/metrics'].map((r) => `<a href="${r}">${r.slice(1)}</a>`).join('<br>');
+      return send(200, `<html><body>${links}</body></html>`, 'text/html');
+    }
+    send(404, 'not found', 'text/plain');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

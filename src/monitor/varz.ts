@@ -70,6 +70,10 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     subscriptions: sum('subscriptions'),
     config_load_time: v.start.toISOString(),
     system_account: v.opts.systemAccount,
+    cluster: {},
+    gateway: {},
+    leaf: {},
+    jetstream: v.opts.jetstream.enabled ? { config: { max_memory: v.opts.jetstream.maxMemory, max_storage: v.opts.jetstream.maxStore, store_dir: v.opts.jetstream.storeDir } } : {},
     tsnats_version: v.identity.tsnatsVersion,
     tsnats_shards: v.shards.length,
   };

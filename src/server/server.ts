@@ -11,6 +11,10 @@ import type http from 'node:http';
 import { Piscina } from 'piscina';
 import { startMonitor, monitorPort } from '../monitor/http.js';
 import { buildVarz } from '../monitor/varz.js';
+import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
+import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
+import type { ConnInfo, ConnzQuery, ShardMetrics, SubszShard } from '../monitor/types.js';
+import type { MonitorSource } from '../monitor/http.js';
 import type { ShardStats } from '../shard/shard.js';
 import { loadConfigFile } from '../config/load.js';
 import { Worker } from 'node:worker_threads';
@@ -59,6 +63,7 @@ export class Server {
   private pool: Piscina | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
+  private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
   private readonly started = new Date();
   private portsFile = '';
   /** Options as they were merged from defaults, file and flags; a reload re-reads the file. */
@@ -116,7 +121,7 @@ export class Server {
     listener.on('connection', (socket) => this.onConnection(socket));
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
     if (opts.httpPort !== 0) {
-      this.http = await startMonitor(opts.httpHost, opts.httpPort, () => this.varz());
+      this.http = await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
       this.httpPort = monitorPort(this.http);
       log.info(`Starting http monitor on ${opts.httpHost}:${this.httpPort}`);
     }
@@ -158,6 +163,49 @@ export class Server {
           }),
       ),
     );
+  }
+
+  /** Asks every shard (or the inline one) for monitoring data of one kind. */
+  private monitorQuery<T>(kind: 'connz' | 'subsz' | 'metrics', query: ConnzQuery & { list: boolean; test: string | null }): Promise<T[]> {
+    if (this.inline !== null) {
+      const sh = this.inline;
+      return Promise.resolve([(kind === 'connz' ? shardConnz(sh, query) : kind === 'subsz' ? shardSubsz(sh, query.list, query.test) : shardMetrics(sh)) as T]);
+    }
+    return Promise.all(
+      this.shards.map(
+        (s) =>
+          new Promise<T>((resolve) => {
+            const id = ++this.statsSeq;
+            this.monitorWaiting.set(id, resolve as (d: unknown) => void);
+            s.worker.postMessage({ type: 'monitor', id, kind, query } satisfies ToShard);
+          }),
+      ),
+    );
+  }
+
+  private monitorSource(): MonitorSource {
+    const q0 = { subs: 'none' as const, state: 'open' as const, cid: 0, auth: false, list: false, test: null };
+    return {
+      varz: () => this.varz(),
+      connz: async (p) => {
+        const q = parseConnzQuery(p);
+        const per = await this.monitorQuery<ConnInfo[]>('connz', { ...q, list: false, test: null });
+        return buildConnz(this.identity, q, p, per.flat());
+      },
+      subsz: async (p) => {
+        const subs = p.get('subs');
+        const list = subs === '1' || subs === 'true' || subs === 'detail';
+        const test = p.get('test');
+        return buildSubsz(this.identity, p, await this.monitorQuery<SubszShard>('subsz', { ...q0, list, test: test === '' ? null : test }));
+      },
+      routez: () => Promise.resolve(buildRoutez(this.identity)),
+      accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
+      jsz: () => Promise.resolve(buildJsz(this.identity, this.opts)),
+      metrics: async () => {
+        const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
+        return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
+      },
+    };
   }
 
   async varz(): Promise<Record<string, unknown>> {
@@ -248,6 +296,10 @@ export class Server {
                 (ok: boolean) => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
                 () => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok: false } satisfies ToShard),
               );
+          } else if (m.type === 'monitor') {
+            const f = this.monitorWaiting.get(m.id);
+            this.monitorWaiting.delete(m.id);
+            f?.(m.data);
           } else if (m.type === 'stats') {
             const f = this.statsWaiting.get(m.id);
             this.statsWaiting.delete(m.id);

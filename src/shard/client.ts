@@ -11,6 +11,7 @@ import type { MsgArgs } from './msg.js';
 import type { Account } from './account.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
+import type { SubDetail } from '../monitor/types.js';
 
 /** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
 export const CloseReason = {
@@ -552,6 +553,10 @@ export class ClientConnection implements ParserHandler {
     else if (backlog > this.shard.stallThreshold) this.shard.stall(this);
   }
 
+  /** When the connection closed (ms), 0 while open; and its subscriptions then, for /connz. */
+  closedAt = 0;
+  closedSubs: SubDetail[] | null = null;
+
   /** Output queued since (ms), 0 when drained: the write_deadline clock. */
   stuckSince = 0;
 
@@ -579,6 +584,8 @@ export class ClientConnection implements ParserHandler {
     this.closed = true;
     this.stopped = true;
     this.closeReason = reason;
+    this.closedAt = Date.now();
+    this.shard.rememberClosed(this);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
     for (const sub of this.subs.values()) {
       sub.closed = true;

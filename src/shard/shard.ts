@@ -17,6 +17,7 @@ import type { SublistResult } from '../sublist/sublist.js';
 import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { rememberClosed } from './monitor-data.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
 import type { Subscription } from './subscription.js';
@@ -115,6 +116,8 @@ export class Shard {
   totalConnections = 0;
   /** Counters of connections already closed (live ones are summed on demand: nothing per message). */
   closedIn = { msgs: 0, bytes: 0 };
+  /** Recently closed connections, for /connz?state=closed (bounded). */
+  readonly closedConns: ClientConnection[] = [];
   closedOut = { msgs: 0, bytes: 0 };
   private readonly dirty: ClientConnection[] = [];
   private flushScheduled = false;
@@ -278,6 +281,15 @@ export class Shard {
     timer.unref();
     ts.once('secure', () => clearTimeout(timer));
     return ts;
+  }
+
+  rememberClosed(conn: ClientConnection): void {
+    rememberClosed(this, conn);
+  }
+
+  /** Bytes in use in each outbound peer ring, for /metrics. */
+  ringUsage(): { peer: number; used: number; capacity: number }[] {
+    return this.peerList.map((p) => ({ peer: p.id, used: p.out.used(), capacity: p.out.capacity }));
   }
 
   /** After a read batch: make its peer frames visible (ringing once if needed). */

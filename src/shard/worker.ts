@@ -8,6 +8,8 @@ import { HandoffReceiver } from '../transport/handoff.js';
 import { Shard, type ServerIdentity, type ShardStats } from './shard.js';
 import type { ServerOptions } from '../server/options.js';
 import type { PeerRings } from './peer.js';
+import type { ConnzQuery } from '../monitor/types.js';
+import { shardConnz, shardMetrics, shardSubsz } from './monitor-data.js';
 
 export interface ShardWorkerData {
   shardId: number;
@@ -25,13 +27,15 @@ export type ToShard =
   | { type: 'reload'; opts: ServerOptions }
   | { type: 'reopen-log' }
   | { type: 'ldm'; durationMs: number; graceMs: number }
-  | { type: 'stats'; id: number };
+  | { type: 'stats'; id: number }
+  | { type: 'monitor'; id: number; kind: 'connz' | 'subsz' | 'metrics'; query: ConnzQuery & { list: boolean; test: string | null } };
 export type FromShard =
   | { type: 'ready' }
   | { type: 'load'; conns: number }
   | { type: 'stopped' }
   | { type: 'bcrypt'; id: number; password: string; hash: string }
-  | { type: 'stats'; id: number; stats: ShardStats };
+  | { type: 'stats'; id: number; stats: ShardStats }
+  | { type: 'monitor'; id: number; data: unknown };
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
@@ -71,6 +75,9 @@ port.on('message', (m: ToShard) => {
     f?.(m.ok);
   } else if (m.type === 'stats') {
     port.postMessage({ type: 'stats', id: m.id, stats: shard.stats() } satisfies FromShard);
+  } else if (m.type === 'monitor') {
+    const data = m.kind === 'connz' ? shardConnz(shard, m.query) : m.kind === 'subsz' ? shardSubsz(shard, m.query.list, m.query.test) : shardMetrics(shard);
+    port.postMessage({ type: 'monitor', id: m.id, data } satisfies FromShard);
   } else if (m.type === 'reload') {
     shard.reload(m.opts);
   } else if (m.type === 'reopen-log') {

@@ -196,6 +196,19 @@ export class Sublist<T extends SublistSub> {
     return this.cache.size;
   }
 
+  /** Fan-out of the cached results (subsz max_fanout / avg_fanout). */
+  cacheFanout(): { max: number; total: number; count: number } {
+    let max = 0;
+    let total = 0;
+    for (const e of this.cache.values()) {
+      let n = e.result.psubs.length;
+      for (const q of e.result.qsubs) n += q.length > 0 ? 1 : 0;
+      max = Math.max(max, n);
+      total += n;
+    }
+    return { max, total, count: this.cache.size };
+  }
+
   private invalidate(subject: string): void {
     this.genid++;
     if (this.cache.size === 0) return;
