@@ -123,6 +123,8 @@ const BOOL_FLAGS: Record<string, (r: CliState) => void> = {
   },
   no_advertise: (r) => r.ignoredFlags.push('no_advertise'),
   help_tls: (r) => (r.action = 'help-tls'),
+  native_free: (r) => (r.flags.nativeFree = true),
+  'native-free': (r) => (r.flags.nativeFree = true),
 };
 
 export function parseArgs(argv: string[]): CliResult & { ignoredFlags: string[] } {
@@ -196,6 +198,7 @@ Server Options:
         --client_advertise <string>  Client URL to advertise to other servers
         --ports_file_dir <dir>       Creates a ports file in the specified directory (<executable_name>_<pid>.ports)
         --shards <n>                 Worker shards (default: available cores)
+        --native-free                Serve HTTP and WebSocket on pure Node even where uWS loads
 
 Logging Options:
     -l, --log <file>                 File to redirect log output

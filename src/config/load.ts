@@ -4,7 +4,7 @@
 
 import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedConf } from './conf.js';
 import { parseDurationMs } from './duration.js';
-import type { AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
+import type { WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
 export class ConfigError extends Error {}
 
@@ -15,7 +15,7 @@ export interface LoadedConfig {
 }
 
 /** Blocks of features that come in later issues or that tsnats does not have: accepted with a warning. */
-const LATER_BLOCKS = new Set(['cluster', 'leafnodes', 'leaf', 'gateway', 'gateways', 'websocket', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
+const LATER_BLOCKS = new Set(['cluster', 'leafnodes', 'leaf', 'gateway', 'gateways', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
 
 class Reader {
   readonly parsed: ParsedConf;
@@ -213,6 +213,10 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
         break;
       case 'tls':
         o.tls = parseTls(r, p, r.map(p, v));
+        break;
+      case 'websocket':
+      case 'ws':
+        o.websocket = parseWebsocket(r, p, r.map(p, v));
         break;
       case 'jetstream':
         o.jetstream = parseJetStream(r, p, v);
@@ -444,6 +448,32 @@ function parseTls(r: Reader, path: string, m: ConfMap): TlsOptions {
   }
   if (t.certFile === '' || t.keyFile === '') r.fail(path, 'tls needs cert_file and key_file');
   return t;
+}
+
+function parseWebsocket(r: Reader, path: string, m: ConfMap): WebsocketOptions {
+  const w: WebsocketOptions = { host: '0.0.0.0', port: 0, noTls: false, tls: null, compression: false, sameOrigin: false, allowedOrigins: [], handshakeTimeoutMs: 2000 };
+  for (const [key, v] of Object.entries(m)) {
+    const k = key.toLowerCase();
+    const p = join(path, key);
+    if (k === 'listen') {
+      const l = parseListen(r, p, v);
+      if (l.host !== undefined) w.host = l.host;
+      w.port = l.port;
+    } else if (k === 'port') w.port = r.int(p, v);
+    else if (k === 'host' || k === 'net') w.host = r.str(p, v);
+    else if (k === 'no_tls') w.noTls = r.bool(p, v);
+    else if (k === 'tls') w.tls = parseTls(r, p, r.map(p, v));
+    else if (k === 'compression') w.compression = r.bool(p, v);
+    else if (k === 'same_origin') w.sameOrigin = r.bool(p, v);
+    else if (k === 'allowed_origins' || k === 'allowed_origin' || k === 'allow_origins' || k === 'allow_origin' || k === 'origins' || k === 'origin')
+      w.allowedOrigins = r.list(p, v).map((x, i) => r.str(`${p}[${i}]`, x));
+    else if (k === 'handshake_timeout') w.handshakeTimeoutMs = typeof v === 'number' ? v * 1000 : r.duration(p, v);
+    else if (k === 'authorization' || k === 'jwt_cookie' || k === 'no_auth_user' || k === 'advertise' || k === 'headers') r.warn(p, `websocket "${key}" is not supported by tsnats yet; ignored`);
+    else r.warn(p, `unknown field "${key}" in websocket`);
+  }
+  // websocket.go validateWebsocketOptions: TLS is required unless no_tls is set.
+  if (!w.noTls && w.tls === null) r.fail(path, 'websocket requires TLS configuration');
+  return w;
 }
 
 function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['jetstream'] {

@@ -71,6 +71,19 @@ export interface TlsOptions {
   handshakeFirst: boolean;
 }
 
+/** websocket { ... } (nats-server websocket.go). */
+export interface WebsocketOptions {
+  host: string;
+  /** -1: random. */
+  port: number;
+  noTls: boolean;
+  tls: TlsOptions | null;
+  compression: boolean;
+  sameOrigin: boolean;
+  allowedOrigins: string[];
+  handshakeTimeoutMs: number;
+}
+
 export interface ServerOptions {
   configFile: string;
   host: string;
@@ -111,6 +124,9 @@ export interface ServerOptions {
   accounts: AccountEntry[];
   systemAccount: string;
   tls: TlsOptions | null;
+  websocket: WebsocketOptions | null;
+  /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
+  nativeFree: boolean;
   jetstream: { enabled: boolean; storeDir: string; maxMemory: number; maxStore: number };
 }
 
@@ -144,6 +160,8 @@ export function defaultOptions(): ServerOptions {
     accounts: [],
     systemAccount: '$SYS',
     tls: null,
+    websocket: null,
+    nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1 },
   };
 }

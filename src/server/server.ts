@@ -50,6 +50,8 @@ export class Server {
   readonly log: Logger;
   readonly identity: ServerIdentity;
   private listener: net.Server | null = null;
+  private wsListener: net.Server | null = null;
+  wsPort = 0;
   private shards: ShardHandle[] = [];
   /** Used when the hand-off cannot load: one shard on the main thread. */
   private inline: Shard | null = null;
@@ -81,6 +83,7 @@ export class Server {
       tsnatsVersion: TSNATS_VERSION,
       host: opts.host,
       port: opts.port,
+      wsConnectUrls: [],
     };
     this.identity.serverName = opts.serverName || this.identity.serverId;
   }
@@ -105,6 +108,20 @@ export class Server {
     this.listener = listener;
     this.port = (listener.address() as net.AddressInfo).port;
     this.identity.port = this.port;
+    if (opts.websocket !== null) {
+      const w = opts.websocket;
+      const wl = net.createServer({ pauseOnConnect: true });
+      await new Promise<void>((resolve, reject) => {
+        wl.once('error', reject);
+        wl.listen({ host: w.host, port: w.port < 0 ? 0 : w.port, backlog: 4096 }, () => {
+          wl.off('error', reject);
+          resolve();
+        });
+      });
+      this.wsListener = wl;
+      this.wsPort = (wl.address() as net.AddressInfo).port;
+      this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
+    }
 
     if (handoffSupported()) {
       const n = Math.max(1, opts.shards);
@@ -119,6 +136,12 @@ export class Server {
       this.inline = new Shard(0, opts, this.identity, log);
     }
     listener.on('connection', (socket) => this.onConnection(socket));
+    if (this.wsListener !== null) {
+      this.wsListener.on('connection', (socket) => this.onConnection(socket, 'ws'));
+      // uws-pack's addon is the WebSocket engine where it loads (a later step); today the pure-Node
+      // transport in native-free/ serves every mode.
+      log.info(`Listening for websocket clients on ${opts.websocket!.tls !== null ? 'wss' : 'ws'}://${opts.websocket!.host}:${this.wsPort} (native-free WebSocket transport)`);
+    }
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
     if (opts.httpPort !== 0) {
       this.http = await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
@@ -141,6 +164,7 @@ export class Server {
     };
     const ports: Record<string, string[]> = { nats: hosts(this.opts.host).map((h) => `nats://${h}:${this.port}`) };
     if (this.http !== null) ports['monitoring'] = hosts(this.opts.httpHost).map((h) => `http://${h}:${this.httpPort}`);
+    if (this.wsListener !== null) ports['websocket'] = hosts(this.opts.websocket!.host).map((h) => `${this.opts.websocket!.tls !== null ? 'wss' : 'ws'}://${h}:${this.wsPort}`);
     this.portsFile = join(this.opts.portsFileDir, `nats-server_${process.pid}.ports`);
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
@@ -248,7 +272,7 @@ export class Server {
     this.log.info('Entering lame duck mode, stop accepting new clients');
     const { lameDuckDurationMs, lameDuckGracePeriodMs } = this.opts;
     this.stopping = (async () => {
-      await new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
+      await this.closeListeners();
       if (this.inline !== null) await this.inline.lameDuck(lameDuckDurationMs, lameDuckGracePeriodMs);
       for (const s of this.shards) s.worker.postMessage({ type: 'ldm', durationMs: lameDuckDurationMs, graceMs: lameDuckGracePeriodMs } satisfies ToShard);
       await Promise.all(this.shards.map((s) => s.stopped));
@@ -349,11 +373,14 @@ export class Server {
     }, 100);
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, kind: 'client' | 'ws' = 'client'): void {
     const cid = ++this.nextCid;
     if (this.inline !== null) {
-      this.inline.addConnection(socket, cid, this.opts.tls !== null ? 'tls' : 'data');
-      socket.resume();
+      if (kind === 'ws') void this.inline.acceptWs(socket, cid).then(() => socket.resume());
+      else {
+        this.inline.addConnection(socket, cid, this.opts.tls !== null ? 'tls' : 'data');
+        socket.resume();
+      }
       return;
     }
     // Least-loaded shard.
@@ -367,7 +394,7 @@ export class Server {
     target.load++;
     const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
     if (handle === null) return;
-    target.sender.send(handle, over ? -cid : cid, () => {
+    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : ''}${cid}`, () => {
       // Sent (or the shard is gone): either way main's own copy of the descriptor goes now.
       socket.destroy();
     });
@@ -378,13 +405,21 @@ export class Server {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
       this.log.info('Initiating Shutdown...');
-      await new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
+      await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
       await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => setTimeout(r, 5000))]);
       await this.finish();
     })();
     return this.stopping;
+  }
+
+  /**
+   * Stop accepting. Not awaiting close()'s callback: it waits for every accepted socket to end, and
+   * in the main-thread fallback those are the live clients, closed only after this.
+   */
+  private async closeListeners(): Promise<void> {
+    for (const l of [this.listener, this.wsListener]) l?.close();
   }
 
   private async finish(): Promise<void> {

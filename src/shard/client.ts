@@ -1,7 +1,7 @@
 // One client connection inside a shard: the parser's handler, the CONNECT/SUB/UNSUB/PUB semantics of
 // nats-server's client.go, and an outbound buffer flushed once per event-loop turn (never per message).
 
-import type net from 'node:net';
+import type { ClientTransport } from './transport.js';
 import { ClientParser, ParseError, type ParseErrorCode, type ParserHandler, parseSize } from '../protocol/parser.js';
 import { Errors, OK, PING, PONG, errLine, writeUint, copyBytes, MSG_PREFIX, HMSG_PREFIX } from '../protocol/wire.js';
 import { isValidLiteralSubject, isValidSubject, subjectMatches } from '../sublist/subject.js';
@@ -43,8 +43,8 @@ const RTT_REMEASURE_MS = 60 * 60 * 1000;
 export class ClientConnection implements ParserHandler {
   readonly cid: number;
   readonly shard: Shard;
-  /** The client's socket (a TLSSocket once TLS is up). */
-  socket: net.Socket;
+  /** The client's byte stream: a net.Socket, a TLSSocket once TLS is up, or a WebSocket adapter. */
+  socket: ClientTransport;
   readonly parser: ClientParser;
   readonly ip: string;
   readonly port: number;
@@ -111,7 +111,7 @@ export class ClientConnection implements ParserHandler {
   /** PONGs waiting for peers (answered in order). */
   pongsDeferred = 0;
 
-  constructor(shard: Shard, socket: net.Socket, cid: number) {
+  constructor(shard: Shard, socket: ClientTransport, cid: number) {
     this.shard = shard;
     this.socket = socket;
     this.cid = cid;

@@ -18,6 +18,8 @@ import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { rememberClosed } from './monitor-data.js';
+import { acceptWebSocket, type WsConnection } from '../../native-free/ws-server.js';
+import { WsTransport } from './ws-transport.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
 import type { Subscription } from './subscription.js';
@@ -46,6 +48,8 @@ export interface ServerIdentity {
   /** Host and port as advertised in INFO. */
   host: string;
   port: number;
+  /** host:port of the WebSocket listener, when there is one (INFO ws_connect_urls). */
+  wsConnectUrls: string[];
 }
 
 export type { Interest };
@@ -175,6 +179,7 @@ export class Shard {
     this.accountByName = new Map(this.accounts.map((a) => [a.name, a]));
     this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount) : null;
     if (this.auth !== null) this.infoBase['auth_required'] = true;
+    if (identity.wsConnectUrls.length > 0) this.infoBase['ws_connect_urls'] = identity.wsConnectUrls;
     if (opts.tls !== null) {
       this.infoBase['tls_required'] = true;
       this.infoBase['tls_verify'] = opts.tls.verify;
@@ -219,36 +224,100 @@ export class Shard {
   }
 
   /**
+   * A WebSocket client (websocket.go): optional TLS, the HTTP upgrade, then the ordinary NATS
+   * protocol inside binary frames. `/mqtt` and `/leafnode` paths are refused (not served yet).
+   */
+  async adoptWebSocket(handle: unknown, cid: number, overLimit = false): Promise<ClientConnection | null> {
+    return this.acceptWs(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, overLimit);
+  }
+
+  async acceptWs(raw: net.Socket, cid: number, overLimit = false): Promise<ClientConnection | null> {
+    const w = this.opts.websocket!;
+    raw.setNoDelay(true);
+    raw.on('error', () => raw.destroy());
+    let sock: net.Socket = raw;
+    if (w.tls !== null) {
+      this.wsContext ??= tls.createSecureContext({
+        cert: readFileSync(w.tls.certFile),
+        key: readFileSync(w.tls.keyFile),
+        ...(w.tls.caFile !== null ? { ca: readFileSync(w.tls.caFile) } : {}),
+      });
+      sock = new tls.TLSSocket(raw, { isServer: true, secureContext: this.wsContext, requestCert: w.tls.verify, rejectUnauthorized: w.tls.verify });
+      sock.on('error', () => sock.destroy());
+    }
+    let ws: WsConnection;
+    try {
+      ws = await acceptWebSocket(
+        sock,
+        {
+          compression: w.compression,
+          sameOrigin: w.sameOrigin,
+          allowedOrigins: w.allowedOrigins,
+          handshakeTimeoutMs: w.handshakeTimeoutMs,
+          maxPayload: this.opts.maxPayload + this.opts.maxControlLine + 1024,
+        },
+        (path) => !path.startsWith('/mqtt') && !path.startsWith('/leafnode'),
+      );
+    } catch (err) {
+      this.log.debug({ cid, err: (err as Error).message }, 'WebSocket handshake failed');
+      return null;
+    }
+    const t = new WsTransport(ws);
+    const conn = this.addConnection(t, cid, 'ws', overLimit);
+    ws.onclose = () => {
+      t.closed();
+      if (conn !== null) conn.close(CloseReason.CLIENT, true);
+    };
+    if (conn !== null) {
+      ws.ondata = (d) => {
+        conn.onRead(d);
+        this.afterRead();
+      };
+    }
+    return conn;
+  }
+
+  private wsContext: tls.SecureContext | null = null;
+
+  /**
    * Registers a connection and sends INFO. `onread`: the socket already reads into the shard's
    * buffer; `data`: read through 'data' events (the main-thread fallback); `tls`: INFO goes out in
    * plaintext, then the TLS handshake (nats-server createClient), and reads come from the TLS socket.
    */
-  addConnection(socket: net.Socket, cid: number, mode: 'onread' | 'data' | 'tls' = 'data', overLimit = false): ClientConnection | null {
-    socket.setNoDelay(true);
+  addConnection(socket: net.Socket | WsTransport, cid: number, mode: 'onread' | 'data' | 'tls' | 'ws' = 'data', overLimit = false): ClientConnection | null {
     const conn = new ClientConnection(this, socket, cid);
     this.totalConnections++;
     const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
+    if (mode === 'ws') {
+      // TLS, if any, is the WebSocket's: the client must not start TLS inside it (websocket.go).
+      delete info['tls_required'];
+      delete info['tls_verify'];
+      delete info['tls_available'];
+    }
     if (conn.nonce !== null) info['nonce'] = conn.nonce;
     // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
     const infoLine = Buffer.from(`INFO ${JSON.stringify(info)} \r\n`);
-    let s: net.Socket = socket;
-    if (mode === 'tls') {
-      socket.write(infoLine);
-      s = this.startTls(socket, conn);
-      conn.socket = s;
-    }
-    if (mode !== 'onread') {
-      s.on('data', (d: Buffer) => {
-        conn.onRead(d);
-        this.afterRead();
+    if (socket instanceof net.Socket) {
+      socket.setNoDelay(true);
+      let s: net.Socket = socket;
+      if (mode === 'tls') {
+        socket.write(infoLine);
+        s = this.startTls(socket, conn);
+        conn.socket = s;
+      }
+      if (mode !== 'onread') {
+        s.on('data', (d: Buffer) => {
+          conn.onRead(d);
+          this.afterRead();
+        });
+      }
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.debug({ cid, err: err.message }, 'socket error');
+        conn.close(CloseReason.READ_ERROR, true);
       });
+      s.on('close', () => conn.close(CloseReason.CLIENT, true));
+      s.on('end', () => conn.close(CloseReason.CLIENT));
     }
-    s.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.debug({ cid, err: err.message }, 'socket error');
-      conn.close(CloseReason.READ_ERROR, true);
-    });
-    s.on('close', () => conn.close(CloseReason.CLIENT, true));
-    s.on('end', () => conn.close(CloseReason.CLIENT));
     if (this.closing || overLimit || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) {
       if (mode !== 'tls') conn.queue(infoLine);
       conn.sendErr(Errors.MAX_CONNECTIONS);
@@ -256,7 +325,7 @@ export class Shard {
       return null;
     }
     this.conns.set(cid, conn);
-    if (this.readPauses > 0) s.pause();
+    if (this.readPauses > 0) conn.socket.pause();
     if (mode !== 'tls') conn.queue(infoLine);
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;

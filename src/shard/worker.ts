@@ -61,9 +61,20 @@ const reportLoad = (): void => {
   }
 };
 
-const receiver = new HandoffReceiver(data.handoffFd, (handle, cid) => {
-  // A negative id: the main thread found the server full (max_connections).
-  const conn = shard.adopt(handle, Math.abs(cid), cid < 0);
+const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
+  // Tag: [!][w]<cid>: '!' the main thread found the server full (max_connections); 'w' a WebSocket.
+  const over = tag.startsWith('!');
+  const t = over ? tag.slice(1) : tag;
+  const ws = t.startsWith('w');
+  const cid = Number(ws ? t.slice(1) : t);
+  if (ws) {
+    void shard.adoptWebSocket(handle, cid, over).then((conn) => {
+      conn?.socket.once('close', reportLoad);
+      reportLoad();
+    });
+    return;
+  }
+  const conn = shard.adopt(handle, cid, over);
   conn?.socket.once('close', reportLoad);
   reportLoad();
 });

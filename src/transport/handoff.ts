@@ -123,10 +123,10 @@ export class HandoffSender {
   }
 
   /**
-   * Sends `handle` with a numeric tag (the connection id). `done` runs once main may close its copy;
+   * Sends `handle` with a tag (the connection id and kind; no newline). `done` runs once main may close its copy;
    * it receives false when the send failed (the receiver is gone), and then the caller still owns it.
    */
-  send(handle: TcpHandle, tag: number, done: (ok: boolean) => void): void {
+  send(handle: TcpHandle, tag: number | string, done: (ok: boolean) => void): void {
     if (this.closed) return done(false);
     const { WriteWrap, streamBaseState, kLastWriteWasAsync } = load()!.stream;
     const req = new WriteWrap();
@@ -164,7 +164,7 @@ export class HandoffReceiver {
   private text = '';
   private readonly handles: unknown[] = [];
 
-  constructor(fd: number, onHandle: (handle: unknown, tag: number) => void) {
+  constructor(fd: number, onHandle: (handle: unknown, tag: string) => void) {
     const b = load();
     if (b === null) throw new Error('SCM_RIGHTS hand-off is not available on this Node');
     const { streamBaseState, kReadBytesOrError, kArrayBufferOffset } = b.stream;
@@ -184,7 +184,7 @@ export class HandoffReceiver {
       // Tags and handles arrive in the same order, one handle per tag: pair them FIFO.
       let nl: number;
       while ((nl = this.text.indexOf('\n')) >= 0 && this.handles.length > 0) {
-        const tag = Number(this.text.slice(0, nl));
+        const tag = this.text.slice(0, nl);
         this.text = this.text.slice(nl + 1);
         onHandle(this.handles.shift(), tag);
       }
