@@ -1,8 +1,10 @@
-// Monitoring over HTTP on node:http (the native-free engine; uWS comes with the WebSocket work):
-// nats-server's endpoints, each a thin wrapper over the data builders in endpoints.ts.
+// Monitoring over HTTP: nats-server's endpoints, each a thin wrapper over the data builders in
+// endpoints.ts. One request handler (`answer`) serves both engines: uWS where it loads, node:http
+// (native-free) elsewhere.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MonitorError } from './endpoints.js';
+import type { Uws } from '../transport/uws.js';
 
 type Json = Record<string, unknown>;
 
@@ -26,33 +28,45 @@ const JSON_ROUTES: Record<string, keyof Omit<MonitorSource, 'metrics'>> = {
   '/jsz': 'jsz',
 };
 
-export async function startMonitor(host: string, port: number, src: MonitorSource): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
-    const send = (code: number, body: string, type = 'application/json'): void => {
-      res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Access-Control-Allow-Origin': '*' });
-      res.end(body);
-    };
-    const fail = (err: unknown): void => {
-      if (err instanceof MonitorError) send(400, err.message, 'text/plain');
-      else send(500, String(err), 'text/plain');
-    };
+export interface Answer {
+  code: number;
+  type: string;
+  body: string;
+}
+
+const STATUS: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error' };
+
+/** The answer to one monitoring request, whatever the HTTP engine. */
+export async function answer(src: MonitorSource, rawPath: string, params: URLSearchParams): Promise<Answer> {
+  const path = rawPath.replace(/\/+$/, '') || '/';
+  try {
     const route = JSON_ROUTES[path];
-    if (route !== undefined) {
-      src[route](url.searchParams).then((v) => send(200, JSON.stringify(v, null, 2)), fail);
-      return;
-    }
-    if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
-    if (path === '/metrics') {
-      src.metrics().then((t) => send(200, t, 'text/plain; version=0.0.4; charset=utf-8'), fail);
-      return;
-    }
+    if (route !== undefined) return { code: 200, type: 'application/json', body: JSON.stringify(await src[route](params), null, 2) };
+    if (path === '/healthz') return { code: 200, type: 'application/json', body: JSON.stringify({ status: 'ok' }) };
+    if (path === '/metrics') return { code: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: await src.metrics() };
     if (path === '/') {
       const links = [...Object.keys(JSON_ROUTES), '/healthz', '/metrics'].map((r) => `<a href="${r}">${r.slice(1)}</a>`).join('<br>');
-      return send(200, `<html><body>${links}</body></html>`, 'text/html');
+      return { code: 200, type: 'text/html', body: `<html><body>${links}</body></html>` };
     }
-    send(404, 'not found', 'text/plain');
+    return { code: 404, type: 'text/plain', body: 'not found' };
+  } catch (err) {
+    return err instanceof MonitorError ? { code: 400, type: 'text/plain', body: err.message } : { code: 500, type: 'text/plain', body: String(err) };
+  }
+}
+
+export interface MonitorServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** node:http (native-free). */
+export async function startMonitor(host: string, port: number, src: MonitorSource): Promise<MonitorServer> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    void answer(src, url.pathname, url.searchParams).then((a) => {
+      res.writeHead(a.code, { 'Content-Type': a.type, 'Content-Length': Buffer.byteLength(a.body), 'Access-Control-Allow-Origin': '*' });
+      res.end(a.body);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -61,9 +75,43 @@ export async function startMonitor(host: string, port: number, src: MonitorSourc
       resolve();
     });
   });
-  return server;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
-export function monitorPort(s: http.Server): number {
-  return (s.address() as AddressInfo).port;
+/** uWebSockets.js: the request is answered asynchronously, so aborts are tracked and writes corked. */
+export async function startUwsMonitor(uws: Uws, host: string, port: number, src: MonitorSource): Promise<MonitorServer> {
+  const app = uws.App().any('/*', (res, req) => {
+    const path = req.getUrl();
+    const params = new URLSearchParams(req.getQuery() ?? '');
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void answer(src, path, params).then((a) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(STATUS[a.code] ?? String(a.code));
+        res.writeHeader('Content-Type', a.type);
+        res.writeHeader('Access-Control-Allow-Origin', '*');
+        res.end(a.body);
+      });
+    });
+  });
+  const listenSocket = await new Promise<unknown>((resolve, reject) => {
+    app.listen(host, port < 0 ? 0 : port, (ls) => (ls ? resolve(ls) : reject(new Error(`could not listen on ${host}:${port} for monitoring`))));
+  });
+  return {
+    port: uws.us_socket_local_port(listenSocket as Parameters<Uws['us_socket_local_port']>[0]),
+    close: () => {
+      app.close();
+      return Promise.resolve();
+    },
+  };
 }

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import type http from 'node:http';
 import { Piscina } from 'piscina';
-import { startMonitor, monitorPort } from '../monitor/http.js';
+import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
+import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
 import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
 import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
@@ -29,6 +29,8 @@ import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 
 interface ShardHandle {
   id: number;
+  /** uWS child App descriptor, in uWS WebSocket mode. */
+  uwsDescriptor?: number;
   worker: Worker;
   sender: HandoffSender;
   /** Connections handed over and not yet reported closed. */
@@ -55,13 +57,24 @@ export class Server {
   private shards: ShardHandle[] = [];
   /** Used when the hand-off cannot load: one shard on the main thread. */
   private inline: Shard | null = null;
-  private nextCid = 0;
+  /** Server-wide connection ids, shared with the shards (uWS WebSocket connections are numbered there). */
+  private readonly cidCounter = new SharedArrayBuffer(4);
+  private readonly cids = new Int32Array(this.cidCounter);
+  /** uWS WebSocket mode: the acceptor App and its listen socket. */
+  private wsApp: import('uws-pack').TemplatedApp | null = null;
+  private wsListenSocket: unknown = null;
+  private get uwsWs(): boolean {
+    // Not with TLS on the WebSocket port (served by the native-free transport) nor in the main-thread fallback.
+    return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && handoffSupported();
+  }
   /** rings[i][j]: the ring shard i produces into and shard j consumes. */
   private rings: SharedArrayBuffer[][] = [];
   private stopping: Promise<void> | null = null;
   port = 0;
   httpPort = 0;
-  private http: http.Server | null = null;
+  private http: MonitorServer | null = null;
+  /** uWS when it loads (and not --native-free); null: the native-free engines. */
+  private uws: Uws | null = null;
   private pool: Piscina | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
@@ -95,6 +108,11 @@ export class Server {
     log.info(`Server name: ${this.identity.serverName}`);
     log.info(`ID: ${this.identity.serverId}`);
     if (opts.pidFile) writeFileSync(opts.pidFile, String(process.pid));
+    if (opts.httpPort !== 0 || opts.websocket !== null) {
+      const u = await loadUws(opts.nativeFree);
+      this.uws = u.mod;
+      log.info(u.mod !== null ? 'HTTP/WebSocket engine: uWS (uws-pack)' : `HTTP/WebSocket engine: native-free (node:http and the pure-Node WebSocket transport): ${u.reason}`);
+    }
 
     // Bind first: the real port goes into every INFO.
     const listener = net.createServer({ pauseOnConnect: true });
@@ -108,7 +126,17 @@ export class Server {
     this.listener = listener;
     this.port = (listener.address() as net.AddressInfo).port;
     this.identity.port = this.port;
-    if (opts.websocket !== null) {
+    if (opts.websocket !== null && this.uwsWs) {
+      // uWS: the acceptor listens; each shard's child App gets connections (round-robin by uWS).
+      const w = opts.websocket;
+      const app = this.uws!.App();
+      this.wsListenSocket = await new Promise<unknown>((resolve, reject) =>
+        app.listen(w.host, w.port < 0 ? 0 : w.port, (ls) => (ls ? resolve(ls) : reject(new Error(`could not listen on ${w.host}:${w.port} for websocket`)))),
+      );
+      this.wsApp = app;
+      this.wsPort = this.uws!.us_socket_local_port(this.wsListenSocket as Parameters<Uws['us_socket_local_port']>[0]);
+      this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
+    } else if (opts.websocket !== null) {
       const w = opts.websocket;
       const wl = net.createServer({ pauseOnConnect: true });
       await new Promise<void>((resolve, reject) => {
@@ -138,15 +166,17 @@ export class Server {
     listener.on('connection', (socket) => this.onConnection(socket));
     if (this.wsListener !== null) {
       this.wsListener.on('connection', (socket) => this.onConnection(socket, 'ws'));
-      // uws-pack's addon is the WebSocket engine where it loads (a later step); today the pure-Node
-      // transport in native-free/ serves every mode.
       log.info(`Listening for websocket clients on ${opts.websocket!.tls !== null ? 'wss' : 'ws'}://${opts.websocket!.host}:${this.wsPort} (native-free WebSocket transport)`);
+    }
+    if (this.wsApp !== null) {
+      for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.addChild(sh.uwsDescriptor);
+      log.info(`Listening for websocket clients on ws://${opts.websocket!.host}:${this.wsPort} (uWS, one child App per shard)`);
     }
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
     if (opts.httpPort !== 0) {
-      this.http = await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
-      this.httpPort = monitorPort(this.http);
-      log.info(`Starting http monitor on ${opts.httpHost}:${this.httpPort}`);
+      this.http = this.uws !== null ? await startUwsMonitor(this.uws, opts.httpHost, opts.httpPort, this.monitorSource()) : await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
+      this.httpPort = this.http.port;
+      log.info(`Starting http monitor on ${opts.httpHost}:${this.httpPort} (${this.uws !== null ? 'uWS' : 'node:http'})`);
     }
     if (opts.auth !== null) log.info(`Authorization required: ${opts.auth.users.length} user(s), ${opts.auth.nkeys.length} nkey(s)${opts.auth.token !== null ? ', token' : ''}`);
     log.info(`Listening for client connections on ${opts.host}:${this.port}`);
@@ -304,13 +334,18 @@ export class Server {
         identity: this.identity,
         handoffFd: sender.receiverFd,
         peers: this.peerRingsOf(id),
+        uwsWs: this.uwsWs,
+        cidCounter: this.cidCounter,
       };
       const worker = new Worker(new URL('../shard/worker.js', import.meta.url), { workerData });
       let onStopped: () => void = () => {};
       const handle: ShardHandle = { id, worker, sender, load: 0, stopped: new Promise((r) => (onStopped = r)) };
       await new Promise<void>((resolve, reject) => {
         worker.on('message', (m: FromShard) => {
-          if (m.type === 'ready') resolve();
+          if (m.type === 'ready') {
+            if (m.uwsDescriptor !== undefined) handle.uwsDescriptor = m.uwsDescriptor;
+            resolve();
+          }
           else if (m.type === 'load') handle.load = m.conns;
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
@@ -351,6 +386,7 @@ export class Server {
     const id = dead.id;
     this.log.error({ shard: id, code }, 'shard exited unexpectedly; its connections are closed; starting a replacement');
     dead.sender.close();
+    if (this.wsApp !== null && dead.uwsDescriptor !== undefined) this.childApps(dead.uwsDescriptor, false);
     dead.load = Number.MAX_SAFE_INTEGER; // no new connections until replaced
     for (let j = 0; j < this.rings.length; j++) {
       if (j === id) continue;
@@ -366,6 +402,7 @@ export class Server {
       this.startShard(id).then(
         (h) => {
           this.shards[id] = h;
+          if (this.wsApp !== null && h.uwsDescriptor !== undefined) this.addChild(h.uwsDescriptor);
           this.log.info({ shard: id }, 'replacement shard ready');
         },
         (err: unknown) => this.log.error({ shard: id, err: String(err) }, 'replacement shard failed to start'),
@@ -374,7 +411,7 @@ export class Server {
   }
 
   private onConnection(socket: net.Socket, kind: 'client' | 'ws' = 'client'): void {
-    const cid = ++this.nextCid;
+    const cid = Atomics.add(this.cids, 0, 1) + 1;
     if (this.inline !== null) {
       if (kind === 'ws') void this.inline.acceptWs(socket, cid).then(() => socket.resume());
       else {
@@ -420,6 +457,21 @@ export class Server {
    */
   private async closeListeners(): Promise<void> {
     for (const l of [this.listener, this.wsListener]) l?.close();
+    // uWS order (DESIGN.md): the acceptor lets go of the children before any shard closes its App.
+    if (this.wsApp !== null) {
+      for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.childApps(sh.uwsDescriptor, false);
+      this.uws!.us_listen_socket_close(this.wsListenSocket as Parameters<Uws['us_listen_socket_close']>[0]);
+    }
+  }
+
+  private addChild(descriptor: number): void {
+    this.childApps(descriptor, true);
+  }
+
+  private childApps(descriptor: number, add: boolean): void {
+    const app = this.wsApp as unknown as { addChildAppDescriptor(d: number): void; removeChildAppDescriptor(d: number): void };
+    if (add) app.addChildAppDescriptor(descriptor);
+    else app.removeChildAppDescriptor(descriptor);
   }
 
   private async finish(): Promise<void> {
@@ -427,10 +479,8 @@ export class Server {
       s.sender.close();
       await s.worker.terminate();
     }
-    if (this.http !== null) {
-      this.http.closeAllConnections();
-      await new Promise<void>((r) => this.http!.close(() => r()));
-    }
+    if (this.http !== null) await this.http.close();
+    this.wsApp?.close();
     if (this.pool !== null) await this.pool.destroy();
     if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
     if (this.portsFile) rmSync(this.portsFile, { force: true });

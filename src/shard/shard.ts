@@ -20,6 +20,9 @@ import { Authenticator } from '../auth/authenticator.js';
 import { rememberClosed } from './monitor-data.js';
 import { acceptWebSocket, type WsConnection } from '../../native-free/ws-server.js';
 import { WsTransport } from './ws-transport.js';
+import { UwsTransport, type UwsUserData } from './uws-transport.js';
+import type { TemplatedApp } from 'uws-pack';
+import type { Uws } from '../transport/uws.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
 import type { Subscription } from './subscription.js';
@@ -278,13 +281,80 @@ export class Shard {
   }
 
   private wsContext: tls.SecureContext | null = null;
+  private uwsApp: TemplatedApp | null = null;
+
+  /**
+   * uWS mode: this shard's child App; the main thread's acceptor App hands it WebSocket connections
+   * (addChildAppDescriptor). Returns the descriptor for the main thread. `nextCid` gives connection
+   * ids from the server-wide counter.
+   */
+  startUwsApp(uws: Uws, nextCid: () => number): number {
+    const w = this.opts.websocket!;
+    const allowed = new Set(w.allowedOrigins.map((o) => o.toLowerCase().replace(/\/+$/, '')));
+    const app = uws.App().ws<UwsUserData>('/*', {
+      // The constants exist at run time; uws-pack's typings declare them as types only.
+      compression: (uws as unknown as Record<string, number>)[w.compression ? 'SHARED_COMPRESSOR' : 'DISABLED']!,
+      maxPayloadLength: this.opts.maxPayload + this.opts.maxControlLine + 1024,
+      maxBackpressure: this.opts.maxPending * 2, // max_pending (slow consumer) is enforced by the connection
+      idleTimeout: 0,
+      upgrade: (res, req, context) => {
+        const path = req.getUrl();
+        const origin = req.getHeader('origin');
+        const host = req.getHeader('host');
+        // websocket.go: /mqtt and /leafnode are other protocols; same_origin and allowed_origins.
+        let refuse = path.startsWith('/mqtt') || path.startsWith('/leafnode') ? '404 Not Found' : '';
+        if (refuse === '' && origin !== '') {
+          let o: URL | null = null;
+          try {
+            o = new URL(origin);
+          } catch {
+            refuse = '403 Forbidden';
+          }
+          if (o !== null && w.sameOrigin && o.host.toLowerCase() !== host.toLowerCase()) refuse = '403 Forbidden';
+          if (o !== null && allowed.size > 0 && !allowed.has(`${o.protocol}//${o.host}`.toLowerCase())) refuse = '403 Forbidden';
+        }
+        if (refuse !== '') {
+          res.writeStatus(refuse).end();
+          return;
+        }
+        res.upgrade<UwsUserData>({ transport: null }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
+      open: (ws) => {
+        const t = new UwsTransport(ws, w.compression);
+        ws.getUserData().transport = t;
+        const conn = this.addConnection(t, nextCid(), 'ws');
+        if (conn !== null) t.conn = conn;
+      },
+      message: (ws, ab) => {
+        const conn = ws.getUserData().transport?.conn;
+        if (conn === undefined || conn === null) return;
+        // A view of uWS's memory, valid during this call only: the parser copies what it keeps.
+        conn.onRead(Buffer.from(ab));
+        this.afterRead();
+      },
+      close: (ws) => {
+        const t = ws.getUserData().transport;
+        if (t === null) return;
+        t.closed();
+        t.conn?.close(CloseReason.CLIENT, true);
+      },
+    });
+    this.uwsApp = app;
+    return (app as unknown as { getDescriptor(): number }).getDescriptor();
+  }
+
+  /** uWS mode: close the child App (after the connections), before the worker exits. */
+  closeUwsApp(): void {
+    this.uwsApp?.close();
+    this.uwsApp = null;
+  }
 
   /**
    * Registers a connection and sends INFO. `onread`: the socket already reads into the shard's
    * buffer; `data`: read through 'data' events (the main-thread fallback); `tls`: INFO goes out in
    * plaintext, then the TLS handshake (nats-server createClient), and reads come from the TLS socket.
    */
-  addConnection(socket: net.Socket | WsTransport, cid: number, mode: 'onread' | 'data' | 'tls' | 'ws' = 'data', overLimit = false): ClientConnection | null {
+  addConnection(socket: net.Socket | WsTransport | UwsTransport, cid: number, mode: 'onread' | 'data' | 'tls' | 'ws' = 'data', overLimit = false): ClientConnection | null {
     const conn = new ClientConnection(this, socket, cid);
     this.totalConnections++;
     const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };

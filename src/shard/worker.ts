@@ -10,6 +10,7 @@ import type { ServerOptions } from '../server/options.js';
 import type { PeerRings } from './peer.js';
 import type { ConnzQuery } from '../monitor/types.js';
 import { shardConnz, shardMetrics, shardSubsz } from './monitor-data.js';
+import { loadUws } from '../transport/uws.js';
 
 export interface ShardWorkerData {
   shardId: number;
@@ -18,6 +19,10 @@ export interface ShardWorkerData {
   handoffFd: number;
   /** Rings to and from every other shard. */
   peers: PeerRings[];
+  /** Serve WebSocket clients through a uWS child App (the main thread's acceptor hands them over). */
+  uwsWs: boolean;
+  /** Server-wide connection id counter (Int32 at index 0), shared by every thread. */
+  cidCounter: SharedArrayBuffer;
 }
 
 export type ToShard =
@@ -30,7 +35,7 @@ export type ToShard =
   | { type: 'stats'; id: number }
   | { type: 'monitor'; id: number; kind: 'connz' | 'subsz' | 'metrics'; query: ConnzQuery & { list: boolean; test: string | null } };
 export type FromShard =
-  | { type: 'ready' }
+  | { type: 'ready'; uwsDescriptor?: number }
   | { type: 'load'; conns: number }
   | { type: 'stopped' }
   | { type: 'bcrypt'; id: number; password: string; hash: string }
@@ -95,16 +100,29 @@ port.on('message', (m: ToShard) => {
     log.reopen?.();
   } else if (m.type === 'ldm') {
     receiver.close();
-    void shard.lameDuck(m.durationMs, m.graceMs).then(() => shard.shutdown()).then(() => port.postMessage({ type: 'stopped' } satisfies FromShard));
+    void shard
+      .lameDuck(m.durationMs, m.graceMs)
+      .then(() => shard.shutdown())
+      .then(() => {
+        shard.closeUwsApp();
+        port.postMessage({ type: 'stopped' } satisfies FromShard);
+      });
   } else if (m.type === 'peer-reset') {
     log.warn({ peer: m.rings.id }, 'peer shard restarted: resynchronising interest');
     shard.resetPeer(m.rings);
   } else if (m.type === 'shutdown') {
     receiver.close();
     void shard.shutdown().then(() => {
+      shard.closeUwsApp();
       port.postMessage({ type: 'stopped' } satisfies FromShard);
     });
   }
 });
 
-port.postMessage({ type: 'ready' } satisfies FromShard);
+let uwsDescriptor: number | undefined;
+if (data.uwsWs) {
+  const u = await loadUws(false);
+  const counter = new Int32Array(data.cidCounter);
+  if (u.mod !== null) uwsDescriptor = shard.startUwsApp(u.mod, () => Atomics.add(counter, 0, 1) + 1);
+}
+port.postMessage({ type: 'ready', ...(uwsDescriptor !== undefined ? { uwsDescriptor } : {}) } satisfies FromShard);

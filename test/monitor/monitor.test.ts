@@ -27,8 +27,8 @@ export function parseProm(text: string): Map<string, number> {
   return out;
 }
 
-for (const shards of [1, 3]) {
-  describe(`monitoring endpoints (${shards} shard(s))`, { skip: usingNatsServer }, () => {
+for (const [shards, mode] of [[1, 'default'], [3, 'default'], [3, 'native-free']] as const) {
+  describe(`monitoring endpoints (${shards} shard(s), ${mode})`, { skip: usingNatsServer }, () => {
     let server: RunningServer;
     let base: string;
     const conns: NatsConnection[] = [];
@@ -38,7 +38,9 @@ for (const shards of [1, 3]) {
       return (await r.json()) as Json;
     };
     before(async () => {
-      server = await startServer({ shards, args: ['-m', '-1'] });
+      server = await startServer({ shards, args: ['-m', '-1', ...(mode === 'native-free' ? ['--native-free'] : [])] });
+      const uwsExpected = mode === 'default' && Number(process.versions.node.split('.')[0]) <= 22;
+      assert.match(server.output(), uwsExpected ? /http monitor on .*\(uWS\)/ : /http monitor on .*\(node:http\)/);
       const port = Number(/Starting http monitor on [^\s]*:(\d+)/.exec(server.output())![1]);
       base = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 3; i++) conns.push(await connect({ servers: server.url, name: `client-${i}` }));

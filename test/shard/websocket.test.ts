@@ -32,6 +32,10 @@ for (const shards of [1, 3]) {
     test(`WebSocket and TCP clients talk both ways (${shards} shard(s), ${mode})`, { skip: usingNatsServer, timeout: 30_000 }, async () => {
       const server = await startServer({ shards, args: ['-c', wsConf(), ...(mode === 'native-free' ? ['--native-free'] : [])] });
       try {
+        // Which engine runs is logged: uWS where uws-pack has a binary (Node <= 22), else native-free.
+        const uwsExpected = mode === 'default' && Number(process.versions.node.split('.')[0]) <= 22;
+        assert.match(server.output(), uwsExpected ? /HTTP\/WebSocket engine: uWS/ : /HTTP\/WebSocket engine: native-free/);
+        assert.match(server.output(), uwsExpected ? /websocket clients on .*\(uWS, one child App per shard\)/ : /websocket clients on .*\(native-free WebSocket transport\)/);
         const port = wsPort(server);
         const ws: NatsConnection = await wsconnect({ servers: `ws://127.0.0.1:${port}` });
         const tcp = await connect({ servers: server.hostport });
@@ -70,8 +74,8 @@ for (const shards of [1, 3]) {
   }
 }
 
-test('SIGTERM with 50 live WebSocket clients exits 0', { skip: usingNatsServer, timeout: 60_000 }, async () => {
-  const server = await startServer({ shards: 2, args: ['-c', wsConf()] });
+for (const mode of ['default', 'native-free'] as const) test(`SIGTERM with 50 live WebSocket clients exits 0 (${mode})`, { skip: usingNatsServer, timeout: 60_000 }, async () => {
+  const server = await startServer({ shards: 2, args: ['-c', wsConf(), ...(mode === 'native-free' ? ['--native-free'] : [])] });
   const port = wsPort(server);
   const clients = await Promise.all(Array.from({ length: 50 }, () => wsconnect({ servers: `ws://127.0.0.1:${port}`, reconnect: false })));
   for (const c of clients) c.subscribe('x', { callback: () => {} });
