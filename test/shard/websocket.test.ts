@@ -84,3 +84,42 @@ for (const mode of ['default', 'native-free'] as const) test(`SIGTERM with 50 li
   assert.equal(await server.stop('SIGTERM'), 0);
   await closed;
 });
+
+for (const mode of ['default', 'native-free'] as const) {
+  test(`websocket same_origin / allowed_origins refuse other origins; compression round-trips (${mode})`, { skip: usingNatsServer, timeout: 30_000 }, async () => {
+    const extra = '  same_origin: false\n  allowed_origins: ["http://good.example"]\n  compression: true\n';
+    const server = await startServer({ shards: 2, args: ['-c', wsConf(extra), ...(mode === 'native-free' ? ['--native-free'] : [])] });
+    try {
+      const port = wsPort(server);
+      const attempt = (origin: string): Promise<number | 'open'> =>
+        new Promise((resolve) => {
+          const c = new WebSocket(`ws://127.0.0.1:${port}`, { origin, perMessageDeflate: true });
+          c.on('open', () => {
+            c.close();
+            resolve('open');
+          });
+          c.on('unexpected-response', (_req, res) => {
+            resolve(res.statusCode ?? 0);
+            c.terminate();
+          });
+          c.on('error', () => {});
+        });
+      assert.equal(await attempt('http://evil.example'), 403);
+      assert.equal(await attempt('http://good.example'), 'open');
+      // Compressed NATS traffic: a WebSocket client with permessage-deflate speaks raw protocol.
+      const c = new WebSocket(`ws://127.0.0.1:${port}`, { origin: 'http://good.example', perMessageDeflate: true });
+      let got = '';
+      c.on('message', (d: Buffer) => (got += d.toString()));
+      await new Promise((r) => c.once('open', r));
+      assert.match(c.extensions, /permessage-deflate/);
+      const payload = 'z'.repeat(50_000);
+      c.send(`CONNECT {"verbose":false,"pedantic":false}\r\nSUB big 1\r\nPUB big ${payload.length}\r\n${payload}\r\nPING\r\n`);
+      const end = Date.now() + 5000;
+      while (!got.includes('PONG') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(got.includes(`MSG big 1 ${payload.length}\r\n${payload}\r\n`), got.slice(0, 200));
+      c.close();
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+}
