@@ -3,15 +3,18 @@
 // any byte is read; it reads the HTTP upgrade request itself, answers it, and then speaks frames.
 //
 //   acceptWebSocket(socket, opts, path?) → Promise<WsConnection>
-//     Opening handshake, server side (RFC 6455 §4.2): the request must be a GET (else 405) with a Host
-//     header (else 400), `Upgrade: websocket` and `Connection: upgrade` (token lists, case-insensitive,
-//     §4.2.1 items 3-4, else 400), a Sec-WebSocket-Key (else 400) and `Sec-WebSocket-Version: 13`
-//     (else 426 with `Sec-WebSocket-Version: 13`, §4.2.2/§4.4). Then the Origin checks of nats-server's
-//     `same_origin` / `allowed_origins` (§10.2; 403), then the 101 answer with
-//     Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) (§1.3, §4.2.2). `path`, when given, filters the
-//     request path (404 when it says no). Every error answer carries `Sec-Websocket-Version: 13` and a
-//     text body, like Go's http.Error. A request not complete within `handshakeTimeoutMs` closes the
-//     socket with no answer (Go's ReadTimeout). The promise rejects with a WsHandshakeError.
+//     Opening handshake, server side (RFC 6455 §4.2.1), checked in nats-server's order: `path(p)` when
+//     given (404 when it says no), GET (else 405), Host (else 400), `Upgrade: websocket` and
+//     `Connection: upgrade` (comma-separated token lists, case-insensitive; else 400), a non-empty
+//     Sec-WebSocket-Key (else 400), `Sec-WebSocket-Version: 13` (else 426, §4.4 — nats-server says 400
+//     here), then nats-server's Origin checks `same_origin` / `allowed_origins` (§10.2; else 403; a request
+//     without Origin passes, as there). Success: 101 with Sec-WebSocket-Accept = base64(SHA-1(key + GUID))
+//     (§1.3, §4.2.2). Every error answer is Go's http.Error (text body, nosniff) plus nats-server's
+//     `Sec-Websocket-Version: 13`, then FIN and a destroy 0.5 s later; a head over 64 KiB is 431, a
+//     malformed one 400, HTTP/2+ 505. No complete head within `handshakeTimeoutMs` (≤0: no limit) closes
+//     the socket without an answer (Go's ReadTimeout). Rejections are WsHandshakeError (`status` 0 = none
+//     answered). Bytes sent right behind the request are kept as the first frame bytes (nats-server
+//     answers 400 to those; no real client sends them).
 //     permessage-deflate (RFC 7692) is accepted when `compression` is on and the client offers it, always
 //     with server_no_context_takeover and client_no_context_takeover (§7.1.1; every message is a fresh
 //     raw deflate stream, done with zlib's sync calls), as nats-server does.
@@ -385,6 +388,7 @@ export async function acceptWebSocket(socket: net.Socket, opts: WsOptions, path?
 /** Reads up to the blank line ending the request head; leaves the socket paused. */
 function readRequestHead(socket: net.Socket, timeoutMs: number): Promise<{ head: string; leftover: Buffer }> {
   return new Promise((resolve, reject) => {
+    if (socket.destroyed) return reject(new WsHandshakeError(0, 'connection closed during handshake'));
     let buf: Buffer | null = null;
     let timer: NodeJS.Timeout | null = null;
     const cleanup = (): void => {
@@ -397,13 +401,13 @@ function readRequestHead(socket: net.Socket, timeoutMs: number): Promise<{ head:
       const from = buf === null ? 0 : Math.max(0, buf.length - 3);
       buf = buf === null ? d : Buffer.concat([buf, d]);
       const end = buf.indexOf('\r\n\r\n', from, 'latin1');
-      if (end >= 0) {
-        cleanup();
-        resolve({ head: buf.toString('latin1', 0, end), leftover: buf.subarray(end + 4) });
-      } else if (buf.length > MAX_REQUEST_HEAD) {
+      if (end > MAX_REQUEST_HEAD || (end < 0 && buf.length > MAX_REQUEST_HEAD)) {
         cleanup();
         answerError(socket, 431);
         reject(new WsHandshakeError(431, 'request header too large'));
+      } else if (end >= 0) {
+        cleanup();
+        resolve({ head: buf.toString('latin1', 0, end), leftover: buf.subarray(end + 4) });
       }
     };
     const onClose = (): void => {

@@ -77,6 +77,8 @@ interface PendingPong {
 
 const READ_BUFFER_SIZE = 64 * 1024;
 const STALL_CHECK_MS = 2;
+/** Largest WebSocket message accepted: clients send all they have buffered as one message. */
+const WS_MESSAGE_LIMIT = 64 * 1024 * 1024;
 /** How long a service import's reply token lives (DEFAULT_TTL of response maps: 2 minutes). */
 const RESPONSE_TTL_MS = 120_000;
 
@@ -257,7 +259,8 @@ export class Shard {
           sameOrigin: w.sameOrigin,
           allowedOrigins: w.allowedOrigins,
           handshakeTimeoutMs: w.handshakeTimeoutMs,
-          maxPayload: this.opts.maxPayload + this.opts.maxControlLine + 1024,
+          // Per WebSocket message, which may batch many publishes: the NATS limits apply inside.
+          maxPayload: WS_MESSAGE_LIMIT,
         },
         (path) => !path.startsWith('/mqtt') && !path.startsWith('/leafnode'),
       );
@@ -294,7 +297,7 @@ export class Shard {
     const app = uws.App().ws<UwsUserData>('/*', {
       // The constants exist at run time; uws-pack's typings declare them as types only.
       compression: (uws as unknown as Record<string, number>)[w.compression ? 'SHARED_COMPRESSOR' : 'DISABLED']!,
-      maxPayloadLength: this.opts.maxPayload + this.opts.maxControlLine + 1024,
+      maxPayloadLength: WS_MESSAGE_LIMIT,
       maxBackpressure: this.opts.maxPending * 2, // max_pending (slow consumer) is enforced by the connection
       idleTimeout: 0,
       upgrade: (res, req, context) => {
