@@ -2,6 +2,7 @@
 import { cpuUsage, memoryUsage } from 'node:process';
 import type { ServerOptions } from '../server/options.js';
 import type { ServerIdentity, ShardStats } from '../shard/shard.js';
+import { natsUptime } from './types.js';
 
 export interface VarzInput {
   identity: ServerIdentity;
@@ -9,17 +10,6 @@ export interface VarzInput {
   start: Date;
   shards: ShardStats[];
   httpPort: number;
-}
-
-function uptime(ms: number): string {
-  let s = Math.floor(ms / 1000);
-  const d = Math.floor(s / 86400);
-  s -= d * 86400;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  return `${d > 0 ? `${d}d` : ''}${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s}s`;
 }
 
 let lastCpu = cpuUsage();
@@ -53,7 +43,7 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     write_deadline: v.opts.writeDeadlineMs * 1e6,
     start: v.start.toISOString(),
     now: now.toISOString(),
-    uptime: uptime(now.getTime() - v.start.getTime()),
+    uptime: natsUptime(now.getTime() - v.start.getTime()),
     mem: memoryUsage.rss(),
     cores: v.shards.length,
     cpu: Math.round(cpu * 100) / 100,

@@ -3,19 +3,15 @@
 // every call is guarded by `destroyed`.
 
 import type { WebSocket } from 'uws-pack';
-import type { ClientTransport } from './transport.js';
+import { MessageTransport, type ClientTransport } from './transport.js';
 import type { ClientConnection } from './client.js';
 
 export interface UwsUserData {
   transport: UwsTransport | null;
 }
 
-export class UwsTransport implements ClientTransport {
+export class UwsTransport extends MessageTransport implements ClientTransport {
   private readonly ws: WebSocket<UwsUserData>;
-  private corked = false;
-  private readonly parts: Buffer[] = [];
-  private closeHandlers: (() => void)[] = [];
-  destroyed = false;
   /** The client connection this WebSocket carries. */
   conn: ClientConnection | null = null;
   readonly remoteAddress: string;
@@ -23,6 +19,7 @@ export class UwsTransport implements ClientTransport {
   readonly compress: boolean;
 
   constructor(ws: WebSocket<UwsUserData>, compress: boolean) {
+    super();
     this.ws = ws;
     this.compress = compress;
     this.remoteAddress = Buffer.from(ws.getRemoteAddressAsText()).toString();
@@ -32,24 +29,8 @@ export class UwsTransport implements ClientTransport {
     return this.destroyed ? 0 : this.ws.getBufferedAmount();
   }
 
-  write(b: Buffer): boolean {
-    if (this.destroyed) return false;
-    if (this.corked) {
-      this.parts.push(b);
-      return true;
-    }
-    return this.ws.send(b, true, this.compress) === 1;
-  }
-
-  cork(): void {
-    this.corked = true;
-  }
-
-  uncork(): void {
-    this.corked = false;
-    if (this.parts.length === 0 || this.destroyed) return;
-    const parts = this.parts.splice(0);
-    this.ws.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts), true, this.compress);
+  protected sendMessage(b: Buffer | Buffer[]): boolean {
+    return this.ws.send(Array.isArray(b) ? Buffer.concat(b) : b, true, this.compress) === 1;
   }
 
   end(): void {
@@ -70,20 +51,5 @@ export class UwsTransport implements ClientTransport {
 
   resume(): void {
     if (!this.destroyed) (this.ws as unknown as { resume?: () => void }).resume?.();
-  }
-
-  once(_event: 'close', cb: () => void): this {
-    if (this.destroyed) cb();
-    else this.closeHandlers.push(cb);
-    return this;
-  }
-
-  /** uWS reported the close (or we closed it): no further calls on the WebSocket. */
-  closed(): void {
-    if (this.destroyed && this.closeHandlers.length === 0) return;
-    this.destroyed = true;
-    const h = this.closeHandlers;
-    this.closeHandlers = [];
-    for (const f of h) f();
   }
 }
