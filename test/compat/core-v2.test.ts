@@ -16,23 +16,9 @@ import {
 } from 'nats';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { connectRaw } from '../helpers/wire.js';
+import { delay, waitFor } from '../helpers/wait.js';
 
 const sc = StringCodec();
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls cond; on timeout the error says what was awaited and, via the thunk, how far it got. */
-async function waitFor(cond: () => boolean, what: string | (() => string), timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs}ms waiting for ${typeof what === 'string' ? what : what()}`);
-    }
-    await delay(5);
-  }
-}
 
 /** Flush every connection in order (publishers first), then give stray deliveries a moment to show up. */
 async function settle(...conns: NatsConnection[]): Promise<void> {
