@@ -4,6 +4,7 @@
 
 import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedConf } from './conf.js';
 import { parseDurationMs } from './duration.js';
+import { defaultOptions } from '../server/options.js';
 import type { WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
 export class ConfigError extends Error {}
@@ -477,7 +478,7 @@ function parseWebsocket(r: Reader, path: string, m: ConfMap): WebsocketOptions {
 }
 
 function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['jetstream'] {
-  const js = { enabled: true, storeDir: '', maxMemory: -1, maxStore: -1 };
+  const js = { ...defaultOptions().jetstream, enabled: true };
   if (typeof v === 'boolean' || typeof v === 'string') {
     js.enabled = r.bool(path, v);
     return js;
@@ -490,7 +491,10 @@ function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['j
     else if (k === 'store_dir' || k === 'storedir') js.storeDir = r.str(p, val);
     else if (k === 'max_mem_store' || k === 'max_memory_store' || k === 'max_mem') js.maxMemory = r.int(p, val);
     else if (k === 'max_file_store' || k === 'max_file') js.maxStore = r.int(p, val);
-    else if (k === 'domain' || k === 'sync_interval' || k === 'unique_tag' || k === 'max_outstanding_catchup' || k === 'strict') {
+    else if (k === 'sync_interval' || k === 'sync') {
+      if (typeof val === 'string' && val.toLowerCase() === 'always') js.syncAlways = true;
+      else js.syncIntervalMs = r.duration(p, val);
+    } else if (k === 'domain' || k === 'unique_tag' || k === 'max_outstanding_catchup' || k === 'strict') {
       // Accepted: used once JetStream lands.
     } else r.warn(p, `unknown field "${key}" in jetstream`);
   }

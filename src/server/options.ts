@@ -127,7 +127,19 @@ export interface ServerOptions {
   websocket: WebsocketOptions | null;
   /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
   nativeFree: boolean;
-  jetstream: { enabled: boolean; storeDir: string; maxMemory: number; maxStore: number };
+  jetstream: JetStreamOptions;
+}
+
+export interface JetStreamOptions {
+  enabled: boolean;
+  /** Base directory; streams live under `<storeDir>/jetstream/` as in nats-server. '' = the OS temp dir's `nats`. */
+  storeDir: string;
+  maxMemory: number;
+  maxStore: number;
+  /** fsync period of file streams (nats-server's sync_interval, default 2m). */
+  syncIntervalMs: number;
+  /** sync_interval: always — fsync after every write. */
+  syncAlways: boolean;
 }
 
 export function defaultOptions(): ServerOptions {
@@ -162,6 +174,6 @@ export function defaultOptions(): ServerOptions {
     tls: null,
     websocket: null,
     nativeFree: false,
-    jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1 },
+    jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
   };
 }

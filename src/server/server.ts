@@ -26,6 +26,7 @@ import type { ServerOptions } from './options.js';
 import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
+import { JetStreamHandle } from './jetstream-handle.js';
 
 interface ShardHandle {
   id: number;
@@ -67,8 +68,11 @@ export class Server {
     // Not with TLS on the WebSocket port (served by the native-free transport) nor in the main-thread fallback.
     return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && handoffSupported();
   }
-  /** rings[i][j]: the ring shard i produces into and shard j consumes. */
+  /** rings[i][j]: the ring peer i produces into and peer j consumes (peers: shards, then JetStream). */
   private rings: SharedArrayBuffer[][] = [];
+  /** The JetStream worker (its peer id is `jsPeer`), when JetStream is enabled. */
+  private js: JetStreamHandle | null = null;
+  private jsPeer = -1;
   private stopping: Promise<void> | null = null;
   port = 0;
   httpPort = 0;
@@ -151,17 +155,26 @@ export class Server {
       this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
     }
 
+    const n = handoffSupported() ? Math.max(1, opts.shards) : 1;
+    // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
+    const peers = n + (opts.jetstream.enabled ? 1 : 0);
+    if (opts.jetstream.enabled) this.jsPeer = n;
+    for (let i = 0; i < peers; i++) {
+      this.rings[i] = [];
+      for (let j = 0; j < peers; j++) if (i !== j && (i < n || j < n)) this.rings[i]![j] = this.newRing();
+    }
+    if (this.jsPeer >= 0) {
+      // Started (streams recovered) before any client can publish, as nats-server enables JetStream first.
+      this.js = new JetStreamHandle(log);
+      await this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
+      log.info(`JetStream enabled, store directory ${opts.jetstream.storeDir || '(temporary directory)/nats'}`);
+    }
     if (handoffSupported()) {
-      const n = Math.max(1, opts.shards);
-      for (let i = 0; i < n; i++) {
-        this.rings[i] = [];
-        for (let j = 0; j < n; j++) if (i !== j) this.rings[i]![j] = this.newRing();
-      }
       this.shards = await Promise.all(Array.from({ length: n }, (_, i) => this.startShard(i)));
       log.info(`Started ${n} shard${n === 1 ? '' : 's'}`);
     } else {
       log.warn('Connection hand-off is not available on this platform: serving on the main thread');
-      this.inline = new Shard(0, opts, this.identity, log);
+      this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
     }
     listener.on('connection', (socket) => this.onConnection(socket));
     if (this.wsListener !== null) {
@@ -254,7 +267,11 @@ export class Server {
       },
       routez: () => Promise.resolve(buildRoutez(this.identity)),
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
-      jsz: () => Promise.resolve(buildJsz(this.identity, this.opts)),
+      jsz: async () => {
+        const base = buildJsz(this.identity, this.opts);
+        const live = this.js !== null ? await this.js.jsz() : null;
+        return live === null ? base : { ...base, ...live };
+      },
       metrics: async () => {
         const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
         return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
@@ -321,7 +338,11 @@ export class Server {
 
   private peerRingsOf(id: number): PeerRings[] {
     const out: PeerRings[] = [];
-    for (let j = 0; j < this.rings.length; j++) if (j !== id) out.push({ id: j, out: this.rings[id]![j]!, in: this.rings[j]![id]! });
+    for (let j = 0; j < this.rings.length; j++) {
+      const o = this.rings[id]![j];
+      const i = this.rings[j]![id];
+      if (j !== id && o !== undefined && i !== undefined) out.push({ id: j, out: o, in: i });
+    }
     return out;
   }
 
@@ -397,6 +418,7 @@ export class Server {
       if (s.id === id) continue;
       s.worker.postMessage({ type: 'peer-reset', rings: { id, out: this.rings[s.id]![id]!, in: this.rings[id]![s.id]! } } satisfies ToShard);
     }
+    if (this.js !== null) this.js.resetPeer({ id, out: this.rings[this.jsPeer]![id]!, in: this.rings[id]![this.jsPeer]! });
     setTimeout(() => {
       if (this.stopping !== null) return;
       this.startShard(id).then(
@@ -479,6 +501,8 @@ export class Server {
       s.sender.close();
       await s.worker.terminate();
     }
+    // After the shards: whatever they handed over is in the stores before those close.
+    if (this.js !== null) await this.js.stop();
     if (this.http !== null) await this.http.close();
     this.wsApp?.close();
     if (this.pool !== null) await this.pool.destroy();

@@ -177,6 +177,7 @@ export class Shard {
       port: identity.port,
       headers: true,
       max_payload: opts.maxPayload,
+      ...(opts.jetstream.enabled ? { jetstream: true } : {}),
       tsnats_version: identity.tsnatsVersion,
     };
     if (this.debugInfo) this.infoBase['tsnats_shard'] = id;

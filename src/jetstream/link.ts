@@ -1,0 +1,311 @@
+// The JetStream worker's side of the rings (DESIGN.md: "JetStream worker is one more peer on the same
+// rings, behaving like an internal client"). It speaks the frames of src/shard/peer.ts:
+//   - INTEREST frames from shards build, per account, a sublist of which shard wants which subject,
+//     so replies, acks and deliveries go only to shards with interest (queue groups: one member
+//     server-wide, peers weighted by their member counts, as a shard chooses);
+//   - MSG frames from shards are the messages JetStream subscribed to (API requests, stream
+//     subjects, acks); they are handed to the engine as views of ring memory;
+//   - the engine's own subscriptions go to every shard as INTEREST frames, reference-counted here.
+// Like a shard, it never stops draining its inbound rings; frames that do not fit an outbound ring
+// wait in order in the peer's overflow list and are moved in as the shard drains.
+
+import { Sublist, type SublistResult } from '../sublist/sublist.js';
+import { FrameKind, INTEREST_HEADER, MSG_HEADER, MsgFlags, Peer, RemoteInterest, interestFrame, type PeerRings } from '../shard/peer.js';
+import type { Logger } from '../log.js';
+import type { JsHost, JsInbound } from './types.js';
+
+/** Most bytes of one inbound ring handled per event-loop turn. */
+const DRAIN_SLICE = 256 * 1024;
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export class JsLink implements JsHost {
+  readonly log: Logger;
+  /** Where received messages go (set by the worker once the engine exists). */
+  onMessage: (m: JsInbound) => void = () => {};
+  private readonly peers: (Peer | undefined)[] = [];
+  private readonly peerList: Peer[] = [];
+  /** Per account index: the shards' interest. */
+  private readonly sublists: Sublist<RemoteInterest>[] = [];
+  /** This engine's subscriptions: `acc\0subject` → reference count. */
+  private readonly subs = new Map<string, number>();
+  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0) };
+  private currentPeer: Peer | null = null;
+  private publishPending = false;
+  private overflowTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+  private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
+  private readonly picks: Peer[] = [];
+
+  constructor(peers: PeerRings[], accounts: number, log: Logger) {
+    this.log = log;
+    for (let i = 0; i < accounts; i++) this.sublists.push(new Sublist<RemoteInterest>());
+    for (const rings of peers) {
+      const peer = new Peer(rings);
+      this.peers[rings.id] = peer;
+      this.peerList.push(peer);
+    }
+  }
+
+  /** Starts draining every inbound ring. */
+  start(): void {
+    for (const peer of this.peerList) void this.pump(peer);
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const peer of this.peerList) peer.in.close();
+    if (this.overflowTimer !== null) clearTimeout(this.overflowTimer);
+  }
+
+  // ---- JsHost ------------------------------------------------------------------------------------
+
+  subscribe(acc: number, subject: string): void {
+    const key = `${acc}\0${subject}`;
+    const n = this.subs.get(key) ?? 0;
+    this.subs.set(key, n + 1);
+    if (n === 0) this.broadcast(interestFrame(acc, subject, null, 1));
+  }
+
+  unsubscribe(acc: number, subject: string): void {
+    const key = `${acc}\0${subject}`;
+    const n = this.subs.get(key);
+    if (n === undefined) return;
+    if (n > 1) {
+      this.subs.set(key, n - 1);
+      return;
+    }
+    this.subs.delete(key);
+    this.broadcast(interestFrame(acc, subject, null, -1));
+  }
+
+  hasInterest(acc: number, subject: string): boolean {
+    const sl = this.sublists[acc];
+    if (sl === undefined) return false;
+    const r = sl.match(subject);
+    return r.psubs.length > 0 || r.qsubs.length > 0;
+  }
+
+  publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    const sl = this.sublists[acc];
+    if (sl === undefined) return;
+    const r = sl.match(subject);
+    if (r.psubs.length === 0 && r.qsubs.length === 0) return;
+    const picks = this.choosePeers(r);
+    if (picks === 0) return;
+    const subjLen = Buffer.byteLength(subject, 'latin1');
+    const replyLen = reply === null ? 0 : Buffer.byteLength(reply, 'latin1');
+    const hdrLen = hdr === null ? 0 : hdr.length;
+    const dataLen = data === null ? 0 : data.length;
+    for (let i = 0; i < picks; i++) {
+      const peer = this.picks[i]!;
+      let len = MSG_HEADER + subjLen + replyLen + hdrLen + dataLen;
+      for (let g = 0; g < peer.ngroups; g++) len += 2 + peer.groups[g]!.length;
+      let at = peer.reserve(len);
+      let o: Buffer;
+      let frame: Buffer | null = null;
+      if (at >= 0) o = peer.out.data;
+      else {
+        frame = Buffer.allocUnsafe(len);
+        o = frame;
+        at = 0;
+      }
+      o[at] = FrameKind.MSG;
+      o[at + 1] = peer.plain ? MsgFlags.PLAIN : 0;
+      o.writeUInt16LE(peer.ngroups, at + 2);
+      o.writeUInt16LE(subjLen, at + 4);
+      o.writeUInt16LE(replyLen, at + 6);
+      o.writeInt32LE(hdr === null ? -1 : hdrLen, at + 8);
+      o.writeUInt32LE(hdrLen + dataLen, at + 12);
+      o.writeUInt16LE(acc, at + 16);
+      o.writeUInt16LE(0, at + 18);
+      let pos = at + MSG_HEADER;
+      pos += o.write(subject, pos, 'latin1');
+      if (reply !== null) pos += o.write(reply, pos, 'latin1');
+      for (let g = 0; g < peer.ngroups; g++) {
+        const q = peer.groups[g]!;
+        o.writeUInt16LE(q.length, pos);
+        pos += 2 + q.copy(o, pos + 2);
+      }
+      if (hdr !== null) pos += hdr.copy(o, pos);
+      if (data !== null) data.copy(o, pos);
+      if (frame === null) peer.out.commit(len);
+      else this.overflow(peer, frame);
+      peer.enqueued = (peer.enqueued + 1) | 0;
+      peer.touched = false;
+      peer.plain = false;
+      peer.ngroups = 0;
+    }
+    this.schedulePublish();
+  }
+
+  /** True while some shard's ring is full (frames waiting in overflow): deliveries should wait. */
+  congested(): boolean {
+    for (const p of this.peerList) if (p.overflow.length > 0) return true;
+    return false;
+  }
+
+  // ---- peers -------------------------------------------------------------------------------------
+
+  /** A shard was replaced: forget its interest, take the new rings, tell it this engine's interest. */
+  resetPeer(rings: PeerRings): void {
+    const peer = this.peers[rings.id];
+    if (peer === undefined) return;
+    for (const ri of peer.interest.values()) this.sublists[ri.acc]?.remove(ri);
+    peer.interest.clear();
+    peer.reset(rings);
+    for (const key of this.subs.keys()) {
+      const z = key.indexOf('\0');
+      this.enqueue(peer, interestFrame(Number(key.slice(0, z)), key.slice(z + 1), null, 1));
+    }
+    this.schedulePublish();
+    void this.pump(peer);
+  }
+
+  /** Picks the shards a message goes to (plain interest, and one member per queue group). */
+  private choosePeers(r: SublistResult<RemoteInterest>): number {
+    let n = 0;
+    const psubs = r.psubs;
+    for (let i = 0; i < psubs.length; i++) {
+      const peer = this.peers[psubs[i]!.peer];
+      if (peer === undefined) continue;
+      peer.plain = true;
+      if (!peer.touched) {
+        peer.touched = true;
+        this.picks[n++] = peer;
+      }
+    }
+    const qsubs = r.qsubs;
+    for (let g = 0; g < qsubs.length; g++) {
+      const members = qsubs[g]!;
+      let total = 0;
+      for (let k = 0; k < members.length; k++) total += members[k]!.weight;
+      let pick = Math.random() * total;
+      for (let k = 0; k < members.length; k++) {
+        const q = members[k]!;
+        pick -= q.weight;
+        if (pick >= 0 && k < members.length - 1) continue;
+        const peer = this.peers[q.peer];
+        if (peer === undefined) break;
+        peer.groups[peer.ngroups++] = q.queueBytes!;
+        if (!peer.touched) {
+          peer.touched = true;
+          this.picks[n++] = peer;
+        }
+        break;
+      }
+    }
+    return n;
+  }
+
+  private broadcast(f: Buffer): void {
+    for (const peer of this.peerList) this.enqueue(peer, f);
+    this.schedulePublish();
+  }
+
+  private enqueue(peer: Peer, f: Buffer): void {
+    const at = peer.reserve(f.length);
+    if (at >= 0) {
+      f.copy(peer.out.data, at);
+      peer.out.commit(f.length);
+    } else this.overflow(peer, f);
+    peer.enqueued = (peer.enqueued + 1) | 0;
+  }
+
+  /** Frames become visible once per event-loop turn (one doorbell per batch, as in a shard). */
+  private schedulePublish(): void {
+    if (this.publishPending) return;
+    this.publishPending = true;
+    queueMicrotask(() => {
+      this.publishPending = false;
+      for (const peer of this.peerList) peer.out.publish();
+    });
+  }
+
+  private overflow(peer: Peer, f: Buffer): void {
+    peer.overflow.push(f);
+    if (this.overflowTimer === null) this.overflowTimer = setTimeout(() => this.relieve(), 1);
+  }
+
+  private relieve(): void {
+    this.overflowTimer = null;
+    let done = true;
+    for (const peer of this.peerList) if (peer.overflow.length > 0 && !peer.drainOverflow()) done = false;
+    if (!done && !this.closing) this.overflowTimer = setTimeout(() => this.relieve(), 1);
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------------
+
+  private async pump(peer: Peer): Promise<void> {
+    const generation = peer.generation;
+    while (!this.closing && peer.generation === generation) {
+      this.currentPeer = peer;
+      const consumer = peer.in;
+      try {
+        consumer.drain(this.onFrameBound, DRAIN_SLICE);
+      } finally {
+        this.currentPeer = null;
+      }
+      if (consumer.hasData()) {
+        await nextTurn();
+        continue;
+      }
+      const w = consumer.wait();
+      if (w !== null) await w;
+    }
+  }
+
+  private onFrame(buf: Buffer, s: number, len: number): void {
+    const kind = buf[s];
+    if (kind === FrameKind.INTEREST) return this.applyInterest(this.currentPeer!, buf, s);
+    if (kind !== FrameKind.MSG) return; // RESPONSE frames: service imports are resolved in the shards
+    const acc = buf.readUInt16LE(s + 16);
+    if (acc >= this.sublists.length) return;
+    const ngroups = buf.readUInt16LE(s + 2);
+    const subjLen = buf.readUInt16LE(s + 4);
+    const replyLen = buf.readUInt16LE(s + 6);
+    const hdrLen = buf.readInt32LE(s + 8);
+    const subjStart = s + MSG_HEADER;
+    let pos = subjStart + subjLen + replyLen;
+    for (let g = 0; g < ngroups; g++) pos += 2 + buf.readUInt16LE(pos);
+    const end = s + len;
+    const m = this.inbound;
+    m.acc = acc;
+    m.subject = buf.toString('latin1', subjStart, subjStart + subjLen);
+    m.reply = replyLen > 0 ? buf.toString('latin1', subjStart + subjLen, subjStart + subjLen + replyLen) : null;
+    m.hdr = hdrLen >= 0 ? buf.subarray(pos, pos + hdrLen) : null;
+    m.data = buf.subarray(pos + Math.max(0, hdrLen), end);
+    try {
+      this.onMessage(m);
+    } catch (err) {
+      // A bug in one request must not take the worker (and every stream) down.
+      this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle a message');
+    }
+  }
+
+  private applyInterest(peer: Peer, buf: Buffer, s: number): void {
+    const acc = buf.readUInt16LE(s + 2);
+    const sl = this.sublists[acc];
+    if (sl === undefined) return;
+    const delta = buf.readInt32LE(s + 4);
+    const sl2 = buf.readUInt16LE(s + 8);
+    const ql = buf.readUInt16LE(s + 10);
+    const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + sl2);
+    const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + sl2, s + INTEREST_HEADER + sl2 + ql) : null;
+    const key = `${acc}\0${subject}\0${queue ?? ''}`;
+    let ri = peer.interest.get(key);
+    if (ri === undefined) {
+      if (delta <= 0) return;
+      ri = new RemoteInterest(subject, queue, peer.id, acc);
+      ri.weight = delta;
+      peer.interest.set(key, ri);
+      sl.insert(ri);
+      return;
+    }
+    ri.weight += delta;
+    if (ri.weight <= 0) {
+      peer.interest.delete(key);
+      sl.remove(ri);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Entry point of the JetStream worker thread (DESIGN.md): one more peer on the rings. It alone
+// touches the store files. Control messages (shutdown, peer resets, /jsz) travel over the worker's
+// MessagePort; messages and interest only ever travel in the rings.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../log.js';
+import type { ServerOptions } from '../server/options.js';
+import type { PeerRings } from '../shard/peer.js';
+import { JsLink } from './link.js';
+import { JetStream } from './engine.js';
+import { createConsumerPlugin } from './consumer/plugin.js';
+
+export interface JsWorkerData {
+  opts: ServerOptions;
+  serverName: string;
+  serverId: string;
+  /** Rings to and from every shard (peer id = shard id). */
+  peers: PeerRings[];
+  /** Account names by index (the same indices the shards use in ring frames). */
+  accounts: string[];
+  /** Indices of the accounts with JetStream enabled. */
+  jsAccounts: number[];
+}
+
+export type ToJs =
+  | { type: 'shutdown' }
+  | { type: 'peer-reset'; rings: PeerRings }
+  | { type: 'jsz'; id: number };
+export type FromJs =
+  | { type: 'ready' }
+  | { type: 'failed'; error: string }
+  | { type: 'stopped' }
+  | { type: 'jsz'; id: number; data: unknown };
+
+/** nats-server's default store directory when store_dir is not set: `<tmp>/nats`. */
+export function storeBase(opts: ServerOptions): string {
+  return opts.jetstream.storeDir || join(tmpdir(), 'nats');
+}
+
+const data = workerData as JsWorkerData;
+const port = parentPort!;
+const o = data.opts;
+const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile });
+const link = new JsLink(data.peers, data.accounts.length, log);
+const js = new JetStream(
+  link,
+  {
+    storeDir: join(storeBase(o), 'jetstream'),
+    maxMemory: o.jetstream.maxMemory,
+    maxStore: o.jetstream.maxStore,
+    syncIntervalMs: o.jetstream.syncIntervalMs,
+    syncAlways: o.jetstream.syncAlways,
+    accounts: data.accounts,
+    jsAccounts: data.jsAccounts,
+    serverName: data.serverName,
+    serverId: data.serverId,
+  },
+  createConsumerPlugin(),
+);
+link.onMessage = (m) => js.onMessage(m);
+
+port.on('message', (m: ToJs) => {
+  if (m.type === 'peer-reset') link.resetPeer(m.rings);
+  else if (m.type === 'jsz') port.postMessage({ type: 'jsz', id: m.id, data: js.jsz() } satisfies FromJs);
+  else if (m.type === 'shutdown') {
+    void js
+      .stop()
+      .catch((err: unknown) => log.error({ err: String(err) }, 'JetStream did not stop cleanly'))
+      .then(() => {
+        link.close();
+        port.postMessage({ type: 'stopped' } satisfies FromJs);
+      });
+  }
+});
+
+try {
+  link.start();
+  await js.start();
+  port.postMessage({ type: 'ready' } satisfies FromJs);
+} catch (err) {
+  log.error({ err: err instanceof Error ? err.stack : String(err) }, 'JetStream failed to start');
+  port.postMessage({ type: 'failed', error: String(err) } satisfies FromJs);
+}

@@ -1,0 +1,89 @@
+// The main thread's handle on the JetStream worker: starts it (and waits until its streams are
+// recovered, as nats-server enables JetStream before it accepts clients), forwards shard
+// replacements, asks it for /jsz, and stops it after the shards, so every message a shard
+// handed over is stored before the stores close.
+
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import type { ServerOptions } from './options.js';
+import type { PeerRings } from '../shard/peer.js';
+import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
+import { buildAccounts } from '../shard/account.js';
+
+/** Account names by ring index, and those with JetStream (nats-server: the ones that enable it, else all but the system account). */
+export function jetStreamAccounts(opts: ServerOptions): { names: string[]; enabled: number[] } {
+  const names = buildAccounts(opts).map((a) => a.name);
+  const explicit = opts.accounts.filter((a) => a.jetstream).map((a) => a.name);
+  const enabled: number[] = [];
+  names.forEach((n, i) => {
+    if (explicit.length > 0 ? explicit.includes(n) : n !== opts.systemAccount) enabled.push(i);
+  });
+  return { names, enabled };
+}
+
+export class JetStreamHandle {
+  private worker: Worker | null = null;
+  private seq = 0;
+  private readonly waiting = new Map<number, (d: unknown) => void>();
+  private stopped: Promise<void> = Promise.resolve();
+  private stopping = false;
+
+  constructor(private readonly log: Logger) {}
+
+  async start(opts: ServerOptions, identity: { serverName: string; serverId: string }, peers: PeerRings[]): Promise<void> {
+    const accounts = jetStreamAccounts(opts);
+    const workerData: JsWorkerData = { opts, serverName: identity.serverName, serverId: identity.serverId, peers, accounts: accounts.names, jsAccounts: accounts.enabled };
+    const worker = new Worker(new URL('../jetstream/worker.js', import.meta.url), { workerData });
+    this.worker = worker;
+    let onStopped: () => void = () => {};
+    this.stopped = new Promise((r) => (onStopped = r));
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: FromJs) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'failed') reject(new Error(`JetStream failed to start: ${m.error}`));
+        else if (m.type === 'stopped') onStopped();
+        else if (m.type === 'jsz') {
+          const f = this.waiting.get(m.id);
+          this.waiting.delete(m.id);
+          f?.(m.data);
+        }
+      });
+      worker.once('error', (err) => {
+        this.log.error({ err: err.stack ?? err.message }, 'JetStream worker failed');
+        reject(err);
+      });
+      worker.once('exit', (code) => {
+        onStopped();
+        for (const f of this.waiting.values()) f(null);
+        this.waiting.clear();
+        if (!this.stopping) this.log.error({ code }, 'JetStream worker exited unexpectedly; JetStream is unavailable until restart');
+        this.worker = null;
+      });
+    });
+  }
+
+  resetPeer(rings: PeerRings): void {
+    this.worker?.postMessage({ type: 'peer-reset', rings } satisfies ToJs);
+  }
+
+  /** The worker's /jsz figures, or null when it is not running. */
+  jsz(): Promise<Record<string, unknown> | null> {
+    const w = this.worker;
+    if (w === null) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const id = ++this.seq;
+      this.waiting.set(id, resolve as (d: unknown) => void);
+      w.postMessage({ type: 'jsz', id } satisfies ToJs);
+    });
+  }
+
+  /** Flushes and closes the stores, then ends the thread. */
+  async stop(): Promise<void> {
+    const w = this.worker;
+    if (w === null) return;
+    this.stopping = true;
+    w.postMessage({ type: 'shutdown' } satisfies ToJs);
+    await Promise.race([this.stopped, new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await w.terminate();
+  }
+}
