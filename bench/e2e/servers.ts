@@ -95,6 +95,8 @@ export interface StartOptions {
   /** `node --cpu-prof-interval` in µs (default: node's, 1000). */
   cpuProfIntervalUs?: number;
   readyTimeoutMs?: number;
+  /** Extra flags for either server (both take the same, e.g. `-js -sd DIR`). */
+  extraArgs?: string[];
 }
 
 const children = new Set<ChildProcess>();
@@ -113,7 +115,7 @@ export function killAllServers(): void {
 
 export async function startServer(spec: TargetSpec, opts: StartOptions = {}): Promise<RunningServer> {
   const port = await sparePort();
-  const args = ['-a', HOST, '-p', String(port)];
+  const args = ['-a', HOST, '-p', String(port), ...(opts.extraArgs ?? [])];
   let cmd: string;
   let argv: string[];
   if (spec.kind === 'nats-server') {

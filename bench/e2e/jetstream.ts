@@ -1,0 +1,150 @@
+// JetStream benchmark: the same workloads against tsnats and nats-server in one run, medians of
+// several runs, and the ratio. Both servers run with `-js -sd <fresh dir>`; the client is the
+// official `nats` v2 client in this process (the same for both, so it caps both alike: the ratio
+// is what to read, not the absolute rates).
+//
+//   npm run bench:js [-- --runs N --msgs N --only pub-sync,pub-async,fetch-ack --server both|tsnats|nats-server]
+//
+// Workloads (each on a fresh file stream BENCH with subject bench.>, 128-byte payloads):
+//   pub-sync   js.publish awaited one at a time (a round trip per message)
+//   pub-async  up to 256 publishes in flight (the seed's PublishAsync pattern)
+//   fetch-ack  a durable pull consumer fetching batches of 256 and acking each message (issue 7)
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, AckPolicy, type NatsConnection, type JetStreamClient } from 'nats';
+import { findNatsServer, killAllServers, natsServerVersion, startServer, type RunningServer, type ServerKind } from './servers.js';
+import { median } from './report.js';
+
+const WORKLOADS = ['pub-sync', 'pub-async', 'fetch-ack'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+interface Opts {
+  runs: number;
+  msgs: number;
+  only: Workload[];
+  servers: ServerKind[];
+}
+
+function parseArgs(argv: string[]): Opts {
+  const o: Opts = { runs: 3, msgs: 20_000, only: [...WORKLOADS], servers: ['tsnats', 'nats-server'] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = (): string => argv[++i] ?? '';
+    if (a === '--runs') o.runs = Math.max(1, Number(v()));
+    else if (a === '--msgs') o.msgs = Math.max(100, Number(v()));
+    else if (a === '--only') o.only = v().split(',').filter((x): x is Workload => (WORKLOADS as readonly string[]).includes(x));
+    else if (a === '--server') {
+      const s = v();
+      o.servers = s === 'both' ? ['tsnats', 'nats-server'] : [s as ServerKind];
+    } else if (a === '--quick') {
+      o.runs = 2;
+      o.msgs = 5_000;
+    }
+  }
+  return o;
+}
+
+const payload = Buffer.alloc(128, 0x61);
+
+async function freshStream(nc: NatsConnection): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete('BENCH').catch(() => undefined);
+  await jsm.streams.add({ name: 'BENCH', subjects: ['bench.>'] });
+}
+
+async function pubSync(js: JetStreamClient, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await js.publish('bench.x', payload);
+}
+
+async function pubAsync(js: JetStreamClient, n: number, window: number): Promise<void> {
+  const inflight = new Set<Promise<unknown>>();
+  for (let i = 0; i < n; i++) {
+    const p = js.publish('bench.x', payload).finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= window) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+}
+
+async function fetchAck(nc: NatsConnection, n: number): Promise<number> {
+  const jsm = await nc.jetstreamManager();
+  await jsm.consumers.add('BENCH', { durable_name: 'bench', ack_policy: AckPolicy.Explicit });
+  const js = nc.jetstream();
+  const t0 = performance.now();
+  let got = 0;
+  while (got < n) {
+    const batch = js.fetch('BENCH', 'bench', { batch: 256, expires: 2000 });
+    for await (const m of batch) {
+      m.ack();
+      got++;
+    }
+  }
+  await nc.flush();
+  return performance.now() - t0;
+}
+
+async function runOnce(server: RunningServer, w: Workload, n: number): Promise<number> {
+  const nc = await connect({ servers: `127.0.0.1:${server.port}` });
+  try {
+    await freshStream(nc);
+    const js = nc.jetstream();
+    if (w === 'fetch-ack') {
+      await pubAsync(js, n, 256);
+      const ms = await fetchAck(nc, n);
+      return n / (ms / 1000);
+    }
+    const t0 = performance.now();
+    if (w === 'pub-sync') await pubSync(js, n);
+    else await pubAsync(js, n, 256);
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    await nc.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const bin = findNatsServer();
+  const servers = o.servers.filter((s) => s === 'tsnats' || bin !== null);
+  if (bin !== null) console.log(`nats-server: ${natsServerVersion(bin)}`);
+  const rows: { workload: Workload; rates: Partial<Record<ServerKind, number>> }[] = [];
+  for (const w of o.only) {
+    const rates: Partial<Record<ServerKind, number>> = {};
+    for (const kind of servers) {
+      const samples: number[] = [];
+      for (let r = 0; r < o.runs; r++) {
+        const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsbench-'));
+        const srv = await startServer({ kind }, { natsServerBin: bin ?? undefined, extraArgs: ['-js', '-sd', dir] });
+        try {
+          // pub-sync is a round trip per message: a tenth of the count keeps it short.
+          samples.push(await runOnce(srv, w, w === 'pub-sync' ? Math.ceil(o.msgs / 10) : o.msgs));
+        } finally {
+          await srv.stop();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      rates[kind] = median(samples);
+      console.log(`${w.padEnd(10)} ${kind.padEnd(12)} median ${Math.round(rates[kind]!).toLocaleString('en-US')} msgs/s  (runs: ${samples.map((x) => Math.round(x)).join(', ')})`);
+    }
+    rows.push({ workload: w, rates });
+  }
+  console.log('\n| workload | tsnats msgs/s | nats-server msgs/s | ratio |\n|---|---:|---:|---:|');
+  for (const r of rows) {
+    const a = r.rates.tsnats;
+    const b = r.rates['nats-server'];
+    const fmt = (x: number | undefined): string => (x === undefined ? '-' : Math.round(x).toLocaleString('en-US'));
+    console.log(`| ${r.workload} | ${fmt(a)} | ${fmt(b)} | ${a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-'} |`);
+  }
+}
+
+process.on('SIGINT', () => {
+  killAllServers();
+  process.exit(130);
+});
+main().catch((err: unknown) => {
+  console.error(err);
+  killAllServers();
+  process.exit(1);
+});
