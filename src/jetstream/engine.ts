@@ -1,0 +1,388 @@
+// The JetStream engine of the worker thread: per-account streams, `$JS.API.` dispatch (nats-server's
+// jetstream_api.go apiDispatch / setJetStreamExportSubs), stream subjects → Stream.process, acks and
+// flow control → the consumer plugin, and the store directory (`<storeDir>/<account>/streams/<name>/`,
+// storeDir being nats-server's `<store_dir>/jetstream`).
+//
+// API requests are handled one at a time in arrival order: when a handler has to wait (opening or
+// deleting a file store), later requests are copied and queued behind it, so a client that creates a
+// stream and at once asks for its info (or adds a consumer) sees the stream — as nats-server, whose
+// handlers run to completion before the next request is read.
+
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { subjectMatches } from '../sublist/subject.js';
+import { apiError } from './errors.js';
+import { MemoryStore } from './store/memstore.js';
+import { FileStore } from './store/filestore.js';
+import { Stream } from './stream.js';
+import { storeLimits } from './stream-config.js';
+import { accountInfo } from './api/account-api.js';
+import { streamApi } from './api/stream-api.js';
+import { directGet, directGetLastBySubject, msgDelete, msgGet } from './api/msg-api.js';
+import { nowNs, nsToRfc3339, rfc3339ToNs } from './types.js';
+import type { Logger } from '../log.js';
+import type { ApiErrorBody, ConsumerPlugin, EngineLike, JsHost, JsInbound, StreamConfig, StreamLike, StreamStore } from './types.js';
+
+export interface JetStreamOptions {
+  /** nats-server's `<store_dir>/jetstream`: accounts are directories below it. */
+  storeDir: string;
+  maxMemory: number;
+  maxStore: number;
+  syncIntervalMs: number;
+  syncAlways: boolean;
+  /** Account names by ring index. */
+  accounts: string[];
+  /** Ring indices of the accounts with JetStream enabled. */
+  jsAccounts: number[];
+  /** Shown as stream info's cluster.leader, as nats-server shows its own name. */
+  serverName?: string;
+  serverId?: string;
+}
+
+/** One JetStream-enabled account (nats-server's jsAccount). */
+export interface JsAccount {
+  readonly idx: number;
+  readonly name: string;
+  readonly streams: Map<string, Stream>;
+  /** Literal subject → the stream capturing it (or null); cleared whenever streams change. */
+  readonly subjectCache: Map<string, Stream | null>;
+  apiTotal: number;
+  apiErrors: number;
+}
+
+const API_PREFIX = '$JS.API.';
+const ACK_PREFIX = '$JS.ACK.';
+const FC_PREFIX = '$JS.FC.';
+const META_FILE = 'meta.json';
+const SUBJECT_CACHE_MAX = 16_384;
+
+export class JetStream implements EngineLike {
+  readonly host: JsHost;
+  readonly log: Logger;
+  readonly accountNames: readonly string[];
+  readonly opts: JetStreamOptions;
+  readonly plugin: ConsumerPlugin | null;
+  readonly serverName: string | null;
+  private readonly accts = new Map<number, JsAccount>();
+  /** An API handler is waiting for I/O; requests queue (copied) until it is done. */
+  private busy = false;
+  private readonly queue: JsInbound[] = [];
+  private apiTotal = 0;
+  private apiErrors = 0;
+  private started = false;
+
+  constructor(host: JsHost, opts: JetStreamOptions, plugin: ConsumerPlugin | null) {
+    this.host = host;
+    this.log = host.log;
+    this.opts = opts;
+    this.plugin = plugin;
+    this.accountNames = opts.accounts;
+    this.serverName = opts.serverName ?? null;
+    for (const idx of opts.jsAccounts) {
+      const name = opts.accounts[idx];
+      if (name === undefined) continue;
+      this.accts.set(idx, { idx, name, streams: new Map(), subjectCache: new Map(), apiTotal: 0, apiErrors: 0 });
+    }
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------
+
+  /** Recovers file streams, then subscribes the API, ack and flow-control subjects per account. */
+  async start(): Promise<void> {
+    for (const a of this.accts.values()) {
+      await this.recoverAccount(a);
+      this.host.subscribe(a.idx, '$JS.API.>');
+      this.host.subscribe(a.idx, '$JS.ACK.>');
+      this.host.subscribe(a.idx, '$JS.FC.>');
+    }
+    this.started = true;
+  }
+
+  private async recoverAccount(a: JsAccount): Promise<void> {
+    const base = join(this.opts.storeDir, a.name, 'streams');
+    let names: string[];
+    try {
+      names = readdirSync(base);
+    } catch {
+      return;
+    }
+    for (const dirName of names.sort()) {
+      const dir = join(base, dirName);
+      let meta: { config: StreamConfig; created: string };
+      try {
+        meta = JSON.parse(readFileSync(join(dir, META_FILE), 'utf8')) as { config: StreamConfig; created: string };
+      } catch (err) {
+        this.log.warn({ err: String(err) }, `JetStream could not read the config of stream in ${dir}, skipped`);
+        continue;
+      }
+      try {
+        const cfg = meta.config;
+        const store = await this.openFileStore(dir, cfg);
+        const created = rfc3339ToNs(meta.created);
+        const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, Number.isNaN(created) ? nowNs() : created);
+        s.rebuildDedupe();
+        this.register(a, s);
+        const st = store.state();
+        this.log.info(`  Restored ${st.messages} messages for stream '${a.name} > ${cfg.name}'`);
+        if (this.plugin !== null) await this.plugin.restore(this, s);
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, `JetStream could not recover stream '${a.name} > ${meta.config?.name}'`);
+      }
+    }
+  }
+
+  /** Flushes and closes every store (server shutdown); the data stays. */
+  async stop(): Promise<void> {
+    for (const a of this.accts.values()) {
+      for (const s of a.streams.values()) {
+        try {
+          await s.stop();
+        } catch (err) {
+          this.log.error({ err: String(err) }, `JetStream could not stop stream '${a.name} > ${s.name}'`);
+        }
+      }
+    }
+  }
+
+  // ---- messages from the rings ------------------------------------------------------------------
+
+  onMessage(m: JsInbound): void {
+    const a = this.accts.get(m.acc);
+    if (a === undefined) return;
+    const subject = m.subject;
+    if (subject.charCodeAt(0) === 36 /* $ */) {
+      if (subject.startsWith(API_PREFIX)) {
+        this.apiTotal++;
+        a.apiTotal++;
+        if (this.busy) this.queue.push(copyInbound(m));
+        else this.runApi(a, m);
+        return;
+      }
+      if (subject.startsWith(ACK_PREFIX)) {
+        this.plugin?.ack(this, m.acc, m);
+        return;
+      }
+      if (subject.startsWith(FC_PREFIX)) {
+        this.plugin?.flowControl(this, m.acc, m);
+        return;
+      }
+    }
+    const s = this.streamFor(a, subject);
+    if (s !== null) s.process(m);
+  }
+
+  private streamFor(a: JsAccount, subject: string): Stream | null {
+    const hit = a.subjectCache.get(subject);
+    if (hit !== undefined) return hit;
+    let found: Stream | null = null;
+    outer: for (const s of a.streams.values()) {
+      for (const p of s.config.subjects) {
+        if (subjectMatches(p, subject)) {
+          found = s;
+          break outer;
+        }
+      }
+    }
+    if (a.subjectCache.size >= SUBJECT_CACHE_MAX) a.subjectCache.clear();
+    a.subjectCache.set(subject, found);
+    return found;
+  }
+
+  private runApi(a: JsAccount, m: JsInbound): void {
+    let p: Promise<void> | void;
+    try {
+      p = this.dispatch(a, m);
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.stack : String(err) }, `JetStream API request on ${m.subject} failed`);
+      return;
+    }
+    if (p instanceof Promise) {
+      this.busy = true;
+      void p
+        .catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.stack : String(err) }, `JetStream API request failed`))
+        .then(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.busy = false;
+    while (!this.busy && this.queue.length > 0) {
+      const m = this.queue.shift()!;
+      const a = this.accts.get(m.acc);
+      if (a !== undefined) this.runApi(a, m);
+    }
+  }
+
+  /** `$JS.API.<tokens>`: only the subjects nats-server subscribes; anything else gets no reply. */
+  private dispatch(a: JsAccount, m: JsInbound): Promise<void> | void {
+    const t = m.subject.slice(API_PREFIX.length).split('.');
+    switch (t[0]) {
+      case 'INFO':
+        if (t.length === 1) accountInfo(this, a, m);
+        return;
+      case 'STREAM':
+        if (t[1] === 'MSG' && t.length === 4) {
+          if (t[2] === 'GET') msgGet(this, a, t[3]!, m);
+          else if (t[2] === 'DELETE') msgDelete(this, a, t[3]!, m);
+          return;
+        }
+        return streamApi(this, a, t, m);
+      case 'DIRECT':
+        if (t[1] !== 'GET' || t.length < 3) return;
+        if (t.length === 3) directGet(this, a, t[2]!, m);
+        else directGetLastBySubject(this, a, t[2]!, t.slice(3).join('.'), m);
+        return;
+      case 'CONSUMER':
+        if (this.plugin !== null) this.plugin.api(this, m.acc, t.slice(1), m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- EngineLike -------------------------------------------------------------------------------
+
+  stream(acc: number, name: string): StreamLike | undefined {
+    return this.accts.get(acc)?.streams.get(name);
+  }
+
+  reply(acc: number, to: string | null, body: Record<string, unknown>): void {
+    if (to === null || to === '') return;
+    this.host.publish(acc, to, null, null, Buffer.from(JSON.stringify(body)));
+  }
+
+  replyError(acc: number, to: string | null, type: string, err: ApiErrorBody): void {
+    this.apiErrors++;
+    const a = this.accts.get(acc);
+    if (a !== undefined) a.apiErrors++;
+    this.reply(acc, to, apiError(type, err));
+  }
+
+  // ---- streams (used by api/) -------------------------------------------------------------------
+
+  streamDir(a: JsAccount, name: string): string {
+    return join(this.opts.storeDir, a.name, 'streams', name);
+  }
+
+  /** Creates the store and the stream, persists the config and subscribes the subjects. */
+  async createStream(a: JsAccount, cfg: StreamConfig): Promise<Stream> {
+    const created = nowNs();
+    let store: StreamStore;
+    let dir: string | null = null;
+    if (cfg.storage === 'memory') {
+      store = new MemoryStore(storeLimits(cfg), { firstSeq: cfg.first_seq });
+    } else {
+      dir = this.streamDir(a, cfg.name);
+      rmSync(dir, { recursive: true, force: true }); // leftovers of a stream deleted while down
+      mkdirSync(dir, { recursive: true });
+      this.writeMeta(dir, cfg, created);
+      store = await this.openFileStore(dir, cfg);
+    }
+    const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
+    this.register(a, s);
+    return s;
+  }
+
+  private openFileStore(dir: string, cfg: StreamConfig): Promise<StreamStore> {
+    return FileStore.open(join(dir, 'msgs'), storeLimits(cfg), {
+      firstSeq: cfg.first_seq,
+      syncIntervalMs: this.opts.syncIntervalMs,
+      syncAlways: this.opts.syncAlways,
+      log: this.log,
+    });
+  }
+
+  /** meta.json: the config and creation time, replaced atomically. */
+  writeMeta(dir: string, cfg: StreamConfig, created: number): void {
+    const tmp = join(dir, `${META_FILE}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ config: cfg, created: nsToRfc3339(created) }));
+    renameSync(tmp, join(dir, META_FILE));
+  }
+
+  private register(a: JsAccount, s: Stream): void {
+    a.streams.set(s.name, s);
+    a.subjectCache.clear();
+    for (const subj of s.config.subjects) this.host.subscribe(a.idx, subj);
+  }
+
+  /** Applies a validated update: subjects re-subscribed, limits to the store, config persisted. */
+  updateStream(a: JsAccount, s: Stream, cfg: StreamConfig): void {
+    const before = new Set(s.config.subjects);
+    const after = new Set(cfg.subjects);
+    for (const subj of after) if (!before.has(subj)) this.host.subscribe(a.idx, subj);
+    for (const subj of before) if (!after.has(subj)) this.host.unsubscribe(a.idx, subj);
+    s.update(cfg);
+    a.subjectCache.clear();
+    if (s.dir !== null) this.writeMeta(s.dir, cfg, s.created);
+  }
+
+  /** Removes the stream at once (no more messages reach it), then destroys consumers and store. */
+  async deleteStream(a: JsAccount, s: Stream): Promise<void> {
+    a.streams.delete(s.name);
+    a.subjectCache.clear();
+    for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);
+    await s.destroy();
+    if (s.dir !== null) rmSync(s.dir, { recursive: true, force: true });
+  }
+
+  /** True when another stream of the account has a subject colliding with one of these. */
+  overlaps(a: JsAccount, subjects: readonly string[], self: Stream | null, collide: (x: string, y: string) => boolean): boolean {
+    for (const s of a.streams.values()) {
+      if (s === self) continue;
+      for (const x of s.config.subjects) for (const y of subjects) if (collide(x, y)) return true;
+    }
+    return false;
+  }
+
+  // ---- numbers ----------------------------------------------------------------------------------
+
+  /** Usage of one account (JetStreamAccountStats minus limits and api). */
+  usage(a: JsAccount): { memory: number; storage: number; streams: number; consumers: number; messages: number; bytes: number } {
+    let memory = 0;
+    let storage = 0;
+    let consumers = 0;
+    let messages = 0;
+    for (const s of a.streams.values()) {
+      const st = s.store.state();
+      if (s.config.storage === 'memory') memory += st.bytes;
+      else storage += st.bytes;
+      messages += st.messages;
+      consumers += s.consumers.size;
+    }
+    return { memory, storage, streams: a.streams.size, consumers, messages, bytes: memory + storage };
+  }
+
+  /** Numbers for /jsz. */
+  jsz(): Record<string, unknown> {
+    let memory = 0;
+    let storage = 0;
+    let streams = 0;
+    let consumers = 0;
+    let messages = 0;
+    for (const a of this.accts.values()) {
+      const u = this.usage(a);
+      memory += u.memory;
+      storage += u.storage;
+      streams += u.streams;
+      consumers += u.consumers;
+      messages += u.messages;
+    }
+    return {
+      memory,
+      storage,
+      streams,
+      consumers,
+      messages,
+      bytes: memory + storage,
+      api: { total: this.apiTotal, errors: this.apiErrors },
+      accounts: this.accts.size,
+      started: this.started,
+    };
+  }
+}
+
+/** A copy of an inbound message that outlives the ring (for queued API requests). */
+export function copyInbound(m: JsInbound): JsInbound {
+  return { acc: m.acc, subject: m.subject, reply: m.reply, hdr: m.hdr === null ? null : Buffer.from(m.hdr), data: Buffer.from(m.data) };
+}
+

@@ -1,0 +1,325 @@
+// One stream: publish processing (nats-server's stream.go processJetStreamMsg), de-duplication
+// (storeMsgId / checkMsgId / rebuildDedupe), purge and message delete glue between the store and the
+// consumers. The store enforces the limits itself; here are the checks nats-server makes before
+// storing (sealed, expected-* headers, rollups, max_msg_size) and the pub acks, byte for byte.
+
+import { JsErr } from './errors.js';
+import { getHeader } from './headers.js';
+import { storeLimits } from './stream-config.js';
+import { StoreError, StoreRefusal, nowNs, nsToRfc3339 } from './types.js';
+import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StreamConfig, StreamLike, StreamStore } from './types.js';
+
+// Headers nats-server reads on publish (server/stream.go constants).
+const MSG_ID = 'Nats-Msg-Id';
+const EXPECTED_STREAM = 'Nats-Expected-Stream';
+const EXPECTED_LAST_SEQ = 'Nats-Expected-Last-Sequence';
+const EXPECTED_LAST_SUBJ_SEQ = 'Nats-Expected-Last-Subject-Sequence';
+const EXPECTED_LAST_SUBJ_SEQ_SUBJ = 'Nats-Expected-Last-Subject-Sequence-Subject';
+const EXPECTED_LAST_MSG_ID = 'Nats-Expected-Last-Msg-Id';
+const ROLLUP = 'Nats-Rollup';
+/** Header blocks are stored with a 16-bit length in nats-server's file store. */
+const MAX_HDR = 0xffff;
+
+interface DedupEntry {
+  seq: number;
+  ts: number;
+}
+
+/** Parses a header value as nats-server's getExpectedLastSeq does (uint64; absent or bad = none). */
+function headerSeq(hdr: Buffer, name: string): number | null {
+  const v = getHeader(hdr, name);
+  if (v === null || !/^\d+$/.test(v)) return null;
+  return Number(v);
+}
+
+export class Stream implements StreamLike {
+  readonly acc: number;
+  readonly account: string;
+  readonly name: string;
+  config: StreamConfig;
+  readonly store: StreamStore;
+  readonly dir: string | null;
+  readonly consumers = new Map<string, ConsumerLike>();
+  /** Creation time, epoch ns. */
+  readonly created: number;
+  private readonly host: JsHost;
+  /** Last sequence handed out (mset.lseq): survives purges, drives Nats-Expected-Last-Sequence. */
+  private lastSeq: number;
+  /** Msg-Id of the last stored message (mset.lmsgId), '' when it had none. */
+  private lastMsgId = '';
+  /** Msg-Id → stored sequence and time, in insertion (= time) order, so expiry trims the front. */
+  private readonly dedup = new Map<string, DedupEntry>();
+  /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
+  private ackPrefix: string;
+  private closed = false;
+
+  constructor(host: JsHost, acc: number, account: string, config: StreamConfig, store: StreamStore, dir: string | null, created: number) {
+    this.host = host;
+    this.acc = acc;
+    this.account = account;
+    this.name = config.name;
+    this.config = config;
+    this.store = store;
+    this.dir = dir;
+    this.created = created;
+    this.lastSeq = store.state().last_seq;
+    this.ackPrefix = `{"stream":${JSON.stringify(config.name)}, "seq":`;
+    store.onRemove = (seq) => {
+      for (const c of this.consumers.values()) c.onRemoved(seq);
+    };
+  }
+
+  // ---- publish ----------------------------------------------------------------------------------
+
+  /** A message on one of the stream's subjects (processJetStreamMsg). */
+  process(m: JsInbound): void {
+    if (this.closed) return;
+    const cfg = this.config;
+    const reply = cfg.no_ack === true ? null : m.reply;
+    const hdr = m.hdr;
+    const subject = m.subject;
+
+    if (cfg.sealed) return this.ackError(reply, JsErr.streamSealed());
+
+    let msgId = '';
+    let rollup = '';
+    if (hdr !== null && hdr.length > 0) {
+      if (hdr.length > MAX_HDR) return this.ackError(reply, JsErr.streamHeaderExceedsMaximum());
+      msgId = getHeader(hdr, MSG_ID) ?? '';
+      if (msgId !== '') {
+        const dde = this.checkMsgId(msgId);
+        if (dde !== null) {
+          if (reply !== null) this.sendAck(reply, `${this.ackPrefix}${dde.seq},"duplicate": true}`);
+          return;
+        }
+      }
+      const expStream = getHeader(hdr, EXPECTED_STREAM);
+      if (expStream !== null && expStream !== '' && expStream !== this.name) return this.ackError(reply, JsErr.streamMismatch());
+      const expSeq = headerSeq(hdr, EXPECTED_LAST_SEQ);
+      if (expSeq !== null && expSeq !== this.lastSeq) return this.ackError(reply, JsErr.wrongLastSequence(this.lastSeq));
+      const expSubjSeq = headerSeq(hdr, EXPECTED_LAST_SUBJ_SEQ);
+      if (expSubjSeq !== null) {
+        const onSubject = getHeader(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJ) || subject;
+        const last = this.store.loadLastMsg(onSubject);
+        const fseq = last === null ? 0 : last.seq;
+        if (fseq !== expSubjSeq) return this.ackError(reply, JsErr.wrongLastSequence(fseq));
+      }
+      const expMsgId = getHeader(hdr, EXPECTED_LAST_MSG_ID);
+      if (expMsgId !== null && expMsgId !== '' && expMsgId !== this.lastMsgId) return this.ackError(reply, JsErr.wrongLastMsgId(this.lastMsgId));
+      rollup = getHeader(hdr, ROLLUP) ?? '';
+      if (rollup !== '') {
+        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return this.ackError(reply, JsErr.streamRollupFailed('rollup not permitted'));
+        if (rollup !== 'sub' && rollup !== 'all') return this.ackError(reply, JsErr.streamRollupFailed(`rollup value invalid: ${JSON.stringify(rollup)}`));
+      }
+    }
+
+    const size = (hdr === null ? 0 : hdr.length) + m.data.length;
+    if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
+
+    // Interest retention with no consumer at all: nats-server skips the message (SkipMsg); the
+    // sequence is used up and acked, nothing is kept.
+    const noInterest = cfg.retention === 'interest' && this.consumers.size === 0;
+
+    // The store keeps what it is given: the views in m are only valid during this call.
+    let seq: number;
+    let ts: number;
+    try {
+      const r = this.store.storeMsg(subject, hdr === null || hdr.length === 0 ? null : Buffer.from(hdr), Buffer.from(m.data));
+      seq = r.seq;
+      ts = r.ts;
+    } catch (err) {
+      if (err instanceof StoreError) {
+        if (err.refusal === StoreRefusal.MAX_MSG_SIZE) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
+        return this.ackError(reply, JsErr.streamStoreFailed(err.refusal));
+      }
+      this.host.log.error({ err }, `JetStream failed to store a msg on stream '${this.account} > ${this.name}'`);
+      return this.ackError(reply, JsErr.streamStoreFailed(err instanceof Error ? err.message : String(err)));
+    }
+    this.lastSeq = seq;
+    this.lastMsgId = msgId;
+    if (msgId !== '') this.storeMsgId(msgId, seq, ts);
+
+    if (noInterest) {
+      this.store.removeMsg(seq);
+    } else {
+      if (rollup === 'sub') this.purge({ filter: subject, keep: 1 });
+      else if (rollup === 'all') this.purge({ keep: 1 });
+    }
+    if (reply !== null) this.sendAck(reply, `${this.ackPrefix}${seq}}`);
+    if (noInterest) return;
+
+    if (this.consumers.size > 0) {
+      for (const c of this.consumers.values()) c.onStored(seq, subject);
+      if (cfg.retention === 'interest' && !this.wanted(seq, subject)) this.removeAndNotify(seq);
+    }
+  }
+
+  /** True while some consumer still wants seq (interest retention). */
+  wanted(seq: number, subject: string): boolean {
+    for (const c of this.consumers.values()) if (c.wants(seq, subject)) return true;
+    return false;
+  }
+
+  private ackError(reply: string | null, err: ApiErrorBody): void {
+    if (reply === null) return;
+    // JSPubAckResponse{Error, PubAck{Stream}}: the error first, then stream and a zero seq.
+    this.sendAck(reply, `{"error":${JSON.stringify(err)},"stream":${JSON.stringify(this.name)},"seq":0}`);
+  }
+
+  private sendAck(reply: string, body: string): void {
+    this.host.publish(this.acc, reply, null, null, Buffer.from(body));
+  }
+
+  // ---- de-duplication (nats-server's ddmap / ddarr) ---------------------------------------------
+
+  private checkMsgId(id: string): DedupEntry | null {
+    const e = this.dedup.get(id);
+    if (e === undefined) return null;
+    if (e.ts < nowNs() - this.config.duplicate_window) {
+      this.dedup.delete(id);
+      return null;
+    }
+    return e;
+  }
+
+  private storeMsgId(id: string, seq: number, ts: number): void {
+    this.dedup.delete(id); // keep the Map in time order
+    this.dedup.set(id, { seq, ts });
+    this.expireMsgIds(ts);
+  }
+
+  /** Drops ids older than the window; the Map is in time order, so only its front is looked at. */
+  private expireMsgIds(now: number): void {
+    const cutoff = now - this.config.duplicate_window;
+    for (const [id, e] of this.dedup) {
+      if (e.ts >= cutoff) break;
+      this.dedup.delete(id);
+    }
+  }
+
+  /** After a restart: ids of messages still inside the window (nats-server's rebuildDedupe). */
+  rebuildDedupe(): void {
+    const st = this.store.state();
+    if (st.messages === 0) return;
+    const cutoff = nowNs() - this.config.duplicate_window;
+    const found: [string, DedupEntry][] = [];
+    for (let seq = st.last_seq; seq >= st.first_seq && seq > 0; seq--) {
+      const sm = this.store.loadMsg(seq);
+      if (sm === null) continue;
+      if (sm.ts < cutoff) break;
+      const id = getHeader(sm.hdr, MSG_ID);
+      if (id) found.push([id, { seq: sm.seq, ts: sm.ts }]);
+      if (seq === st.last_seq) this.lastMsgId = id ?? '';
+    }
+    for (let i = found.length - 1; i >= 0; i--) {
+      const [id, e] = found[i]!;
+      this.dedup.delete(id);
+      this.dedup.set(id, e);
+    }
+  }
+
+  // ---- operations from the API ------------------------------------------------------------------
+
+  /** Purge (mset.purge): consumers learn about it after the store removed the messages. */
+  purge(req: PurgeRequest): number {
+    const n = this.store.purge(req);
+    for (const c of this.consumers.values()) c.onPurged();
+    return n;
+  }
+
+  /** Removes one message; false when it was not there. */
+  deleteMsg(seq: number): boolean {
+    if (!this.store.removeMsg(seq)) return false;
+    for (const c of this.consumers.values()) c.onRemoved(seq);
+    return true;
+  }
+
+  private removeAndNotify(seq: number): void {
+    if (this.store.removeMsg(seq)) for (const c of this.consumers.values()) c.onRemoved(seq);
+  }
+
+  /** Applies an already validated update (the store applies stricter limits at once). */
+  update(cfg: StreamConfig): void {
+    this.config = cfg;
+    this.store.updateLimits(storeLimits(cfg));
+    this.expireMsgIds(nowNs());
+  }
+
+  // ---- info -------------------------------------------------------------------------------------
+
+  /**
+   * The `state` object of stream info (StreamState JSON): zero counts are omitted as nats-server's
+   * omitempty does; `subjects` only with a filter, `deleted` only when asked for.
+   */
+  stateJson(subjectsFilter: string, deletedDetails: boolean): { state: Record<string, unknown>; subjectsTotal: number } {
+    const st = this.store.state();
+    const state: Record<string, unknown> = {
+      messages: st.messages,
+      bytes: st.bytes,
+      // A stream that never held a message reports first_seq 0, as nats-server's stores do.
+      first_seq: st.last_seq === 0 && st.messages === 0 && (this.config.first_seq ?? 0) <= 1 ? 0 : st.first_seq,
+      first_ts: nsToRfc3339(st.messages > 0 ? st.first_ts_ns : 0),
+      last_seq: st.last_seq,
+      last_ts: nsToRfc3339(st.last_ts_ns),
+    };
+    if (st.num_subjects > 0) state['num_subjects'] = st.num_subjects;
+    let subjectsTotal = 0;
+    if (subjectsFilter !== '') {
+      const ss = this.store.subjectsState(subjectsFilter);
+      subjectsTotal = ss.size;
+      if (ss.size > 0) {
+        const subjects: Record<string, number> = {};
+        for (const [k, v] of ss) subjects[k] = v.msgs;
+        state['subjects'] = subjects;
+      }
+    }
+    if (st.num_deleted > 0) {
+      if (deletedDetails) state['deleted'] = this.deletedSeqs(st.first_seq, st.last_seq);
+      state['num_deleted'] = st.num_deleted;
+    }
+    state['consumer_count'] = this.consumers.size;
+    return { state, subjectsTotal };
+  }
+
+  /** Interior gaps between first and last (the store keeps no list, so walk the messages). */
+  private deletedSeqs(first: number, last: number): number[] {
+    const out: number[] = [];
+    let expect = first;
+    while (expect <= last) {
+      const sm = this.store.loadNextMsg('', expect);
+      const next = sm === null ? last + 1 : sm.seq;
+      for (let s = expect; s < next && s <= last; s++) out.push(s);
+      expect = next + 1;
+    }
+    return out;
+  }
+
+  /** Stream info body without `type` (StreamInfo JSON). */
+  info(serverName: string | null, subjectsFilter = '', deletedDetails = false): { info: Record<string, unknown>; subjectsTotal: number } {
+    const { state, subjectsTotal } = this.stateJson(subjectsFilter, deletedDetails);
+    const info: Record<string, unknown> = { config: this.config, created: nsToRfc3339(this.created), state };
+    if (serverName !== null) info['cluster'] = { leader: serverName };
+    info['ts'] = nsToRfc3339(nowNs());
+    return { info, subjectsTotal };
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------------
+
+  /** Server shutdown: consumers persist their state, the store flushes and closes. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const c of this.consumers.values()) await c.stop();
+    await this.store.stop();
+  }
+
+  /** Stream deleted: consumers and messages go. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    const cs = [...this.consumers.values()];
+    this.consumers.clear();
+    for (const c of cs) await c.destroy();
+    this.store.onRemove = null;
+    await this.store.destroy();
+  }
+}
