@@ -234,13 +234,6 @@ export abstract class StoreCore implements StreamStore {
     return v === 2;
   }
 
-  private matchesSel(sel: number, want: number, f: WildFilter | null, id: number): boolean {
-    if (id < 0) return false;
-    if (sel === SEL_ALL) return true;
-    if (sel === SEL_ID) return id === want;
-    return this.wildMatch(f!, id);
-  }
-
   /** First live sequence in [from, to] selected, or 0. */
   private scanNext(from: number, to: number, sel: number, want: number, f: WildFilter | null): number {
     if (from < this.first) from = this.first;
@@ -301,7 +294,19 @@ export abstract class StoreCore implements StreamStore {
           n += c.live;
         } else {
           const subj = c.subj;
-          for (let s = seq; s <= end; s++, i++) if (this.matchesSel(sel, want, f, subj[i]!)) n++;
+          if (sel === SEL_ID) {
+            for (let s = seq; s <= end; s++, i++) if (subj[i] === want) n++;
+          } else if (sel === SEL_ALL) {
+            for (let s = seq; s <= end; s++, i++) if (subj[i]! >= 0) n++;
+          } else {
+            for (let s = seq; s <= end; s++, i++) {
+              const id = subj[i]!;
+              if (id < 0) continue;
+              const m = f!.mask;
+              const v = id < m.length ? m[id]! : 0;
+              if (v === 2 || (v === 0 && this.wildMatch(f!, id))) n++;
+            }
+          }
         }
       }
       seq = end + 1;
@@ -330,6 +335,16 @@ export abstract class StoreCore implements StreamStore {
       info.msgs--;
       if (seq === info.first) info.firstStale = true;
       if (seq === info.last) info.lastStale = true;
+      // One message left whose position is known (KV with history 1): no scan needed later.
+      if (info.msgs === 1) {
+        if (info.firstStale && !info.lastStale) {
+          info.first = info.last;
+          info.firstStale = false;
+        } else if (info.lastStale && !info.firstStale) {
+          info.last = info.first;
+          info.lastStale = false;
+        }
+      }
     }
     if (c.live === 0 && c !== this.chunkOf(this.last)) {
       this.chunks[Math.floor((seq - this.chunkBase) / CHUNK)] = null;
@@ -695,20 +710,21 @@ export abstract class StoreCore implements StreamStore {
       if (start > s.last) return 0;
       return this.countRange(start, s.last, SEL_ID, s.id, null);
     }
-    // Wildcard: whole subjects from the per-subject index unless one straddles start.
+    // Wildcard: whole subjects from the per-subject index; when one straddles start, scan whichever
+    // side of start is shorter (nats-server's filteredStateLocked does the same).
     if (this.subjects.size < this.last - start + 1) {
       let n = 0;
+      let total = 0;
       let partial = false;
       for (const info of this.subjects.values()) {
         if (!this.wildMatch(s, info.id)) continue;
         if (info.firstStale || info.lastStale) this.recalcSubject(info);
+        total += info.msgs;
         if (start <= info.first) n += info.msgs;
-        else if (start <= info.last) {
-          partial = true;
-          break;
-        }
+        else if (start <= info.last) partial = true;
       }
       if (!partial) return n;
+      if (start - this.first < this.last - start + 1) return total - this.countRange(this.first, start - 1, SEL_WILD, 0, s);
     }
     return this.countRange(start, this.last, SEL_WILD, 0, s);
   }
