@@ -284,7 +284,7 @@ export class JetStream implements EngineLike {
   }
 
   private openFileStore(dir: string, cfg: StreamConfig): Promise<StreamStore> {
-    return FileStore.open(join(dir, 'msgs'), storeLimits(cfg), {
+    return FileStore.open(dir, storeLimits(cfg), {
       firstSeq: cfg.first_seq,
       syncIntervalMs: this.opts.syncIntervalMs,
       syncAlways: this.opts.syncAlways,

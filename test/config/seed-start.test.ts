@@ -30,6 +30,12 @@ for (const name of fixtures.filter((f) => f !== 'single.conf')) {
       if (user !== undefined) await assert.rejects(connect({ servers: server.url, reconnect: false }));
       const nc = await connect({ servers: server.url, reconnect: false, ...opts });
       await nc.flush();
+      if (/^jetstream\s*\{/m.test(conf)) {
+        // JetStream blocks enable JetStream: INFO says so and the API answers.
+        assert.equal(nc.info?.jetstream, true);
+        const ai = await (await nc.jetstreamManager()).getAccountInfo();
+        assert.equal(ai.streams, 0);
+      }
       await nc.close();
     } finally {
       assert.equal(await server.stop(), 0);
