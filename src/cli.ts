@@ -3,7 +3,7 @@
 
 import { availableParallelism } from 'node:os';
 import { parseDurationMs } from './config/duration.js';
-import { defaultOptions, type ServerOptions, type TlsOptions } from './server/options.js';
+import { defaultOptions, type ServerOptions, type TlsOptions, type JetStreamOptions } from './server/options.js';
 
 export interface CliResult {
   /** Options set explicitly by flags (they win over the config file). */
@@ -75,8 +75,8 @@ const VALUE_FLAGS: Record<string, (r: CliState, v: string) => void> = {
     r.signal = v;
     r.action = 'signal';
   },
-  sd: (r, v) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), storeDir: v }),
-  store_dir: (r, v) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), storeDir: v }),
+  sd: (r, v) => (r.flags.jetstream = { ...r.flags.jetstream, storeDir: v } as JetStreamOptions),
+  store_dir: (r, v) => (r.flags.jetstream = { ...r.flags.jetstream, storeDir: v } as JetStreamOptions),
   tlscert: (r, v) => (r.tls.certFile = v),
   tlskey: (r, v) => (r.tls.keyFile = v),
   tlscacert: (r, v) => (r.tls.caFile = v),
@@ -114,8 +114,8 @@ const BOOL_FLAGS: Record<string, (r: CliState) => void> = {
   T: (r) => (r.flags.logtime = true),
   logtime: (r) => (r.flags.logtime = true),
   t: (r) => (r.action = 'test-config'),
-  js: (r) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), enabled: true }),
-  jetstream: (r) => (r.flags.jetstream = { ...(r.flags.jetstream ?? defaultOptions().jetstream), enabled: true }),
+  js: (r) => (r.flags.jetstream = { ...r.flags.jetstream, enabled: true } as JetStreamOptions),
+  jetstream: (r) => (r.flags.jetstream = { ...r.flags.jetstream, enabled: true } as JetStreamOptions),
   tls: (r) => (r.tls.enabled = true),
   tlsverify: (r) => {
     r.tls.enabled = true;
@@ -167,7 +167,8 @@ export function parseArgs(argv: string[]): CliResult & { ignoredFlags: string[] 
 /** Defaults, then the config file's options, then the flags (nats-server's MergeOptions order). */
 export function mergeOptions(file: Partial<ServerOptions>, cli: CliResult): ServerOptions {
   const opts: ServerOptions = { ...defaultOptions(), shards: Math.max(1, availableParallelism()), ...file, ...cli.flags };
-  if (cli.flags.jetstream && file.jetstream) opts.jetstream = { ...file.jetstream, ...cli.flags.jetstream };
+  // JetStream flags hold only what was given (-js: enabled, -sd: store_dir), over the file's block.
+  if (cli.flags.jetstream) opts.jetstream = { ...defaultOptions().jetstream, ...file.jetstream, ...cli.flags.jetstream };
   if (cli.user !== null || cli.pass !== null || cli.token !== null) {
     const auth = opts.auth ?? { timeoutMs: 2000, token: null, users: [], nkeys: [], noAuthUser: null, defaultPermissions: null };
     if (cli.user !== null) {
