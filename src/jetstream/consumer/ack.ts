@@ -1,0 +1,128 @@
+// Ack reply subjects and ack bodies (consumer.go ackReply / ackReplyInfo / processAck).
+//
+// Every delivered message carries the reply `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.
+// <ts_ns>.<pending>`. Clients read their sequences from it (nats.js parseInfo, ordered consumers
+// even with ack_policy none) and send acks back to it. nats.js also parses the 12-token v2 form
+// (`$JS.ACK.<domain>.<account hash>.<stream>.<consumer>....<random>`); we send the 9-token form, as
+// a nats-server without a domain does, and accept both.
+
+export const AckKind = {
+  ACK: 0,
+  NAK: 1,
+  PROGRESS: 2,
+  NEXT: 3,
+  TERM: 4,
+} as const;
+export type AckKind = (typeof AckKind)[keyof typeof AckKind];
+
+export interface AckReplyInfo {
+  stream: string;
+  consumer: string;
+  /** Delivery count of this delivery. */
+  dc: number;
+  sseq: number;
+  dseq: number;
+}
+
+/** The reply subject of one delivery (the ts and pending tokens are informational for clients). */
+export function ackReply(prefix: string, dc: number, sseq: number, dseq: number, tsNs: number, pending: number): string {
+  return `${prefix}.${dc}.${sseq}.${dseq}.${tsNs}.${pending}`;
+}
+
+/** `$JS.ACK.<stream>.<consumer>`: the fixed part of a consumer's ack replies. */
+export function ackPrefix(stream: string, consumer: string): string {
+  return `$JS.ACK.${stream}.${consumer}`;
+}
+
+/** ackReplyInfo: null when the subject is not an ack reply (wrong token count or prefix). */
+export function parseAckSubject(subject: string): AckReplyInfo | null {
+  const t = subject.split('.');
+  if (t[0] !== '$JS' || t[1] !== 'ACK') return null;
+  let o: number;
+  if (t.length === 9) o = 2;
+  else if (t.length === 12) o = 4;
+  else return null;
+  const dc = num(t[o + 2]!);
+  const sseq = num(t[o + 3]!);
+  const dseq = num(t[o + 4]!);
+  if (dc < 0 || sseq < 0 || dseq < 0) return null;
+  return { stream: t[o]!, consumer: t[o + 1]!, dc, sseq, dseq };
+}
+
+/** parseAckReplyNum: digits only, else -1. */
+function num(s: string): number {
+  if (s.length === 0 || s.length > 16) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+export interface AckBody {
+  kind: AckKind;
+  /** What follows the verb (`-NAK {"delay":...}`, `+NXT {...}`, `+TERM reason`), trimmed. */
+  arg: string;
+}
+
+const startsWith = (b: Buffer, s: string): boolean => b.length >= s.length && b.toString('latin1', 0, s.length) === s;
+
+/**
+ * processAck's switch: an empty body, `+ACK` and the deprecated `+OK` are acks; `-NAK`, `+WPI`, `+NXT`
+ * and `+TERM` the others. Anything else is ignored by nats-server (null here).
+ */
+export function parseAckBody(data: Buffer): AckBody | null {
+  if (data.length === 0) return { kind: AckKind.ACK, arg: '' };
+  if (startsWith(data, '+ACK') || startsWith(data, '+OK')) {
+    return data.length === 4 || (data.length === 3 && startsWith(data, '+OK')) ? { kind: AckKind.ACK, arg: '' } : null;
+  }
+  if (startsWith(data, '+NXT')) return { kind: AckKind.NEXT, arg: data.toString('utf8', 4).trim() };
+  if (startsWith(data, '-NAK')) return { kind: AckKind.NAK, arg: data.toString('utf8', 4).trim() };
+  if (startsWith(data, '+WPI')) return data.length === 4 ? { kind: AckKind.PROGRESS, arg: '' } : null;
+  if (startsWith(data, '+TERM')) return { kind: AckKind.TERM, arg: data.toString('utf8', 5).trim() };
+  return null;
+}
+
+/**
+ * The delay of a `-NAK` in nanoseconds: `{"delay": ns}` or a Go duration (`-NAK 5s`); -1 when there
+ * is none or it does not parse (then it is a plain NAK, as processNak does).
+ */
+export function nakDelayNs(arg: string): number {
+  if (arg === '') return -1;
+  if (arg.startsWith('{')) {
+    try {
+      const v = JSON.parse(arg) as { delay?: unknown };
+      return typeof v.delay === 'number' && Number.isFinite(v.delay) ? Math.max(0, v.delay) : 0;
+    } catch {
+      return -1;
+    }
+  }
+  const d = parseGoDuration(arg);
+  return d === null ? -1 : d;
+}
+
+const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go's time.ParseDuration (`1h2m3.5s`, `250ms`), in nanoseconds; null when malformed. */
+export function parseGoDuration(s: string): number | null {
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  let neg = false;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    neg = s[0] === '-';
+    pos = 1;
+  }
+  if (pos >= s.length) return null;
+  re.lastIndex = pos;
+  while (pos < s.length) {
+    const m = re.exec(s);
+    if (m === null || m.index !== pos) return null;
+    total += Number(m[1]) * UNITS[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  return neg ? -total : total;
+}

@@ -1,0 +1,68 @@
+// What a consumer sends: deliveries and the header-only status messages of consumer.go
+// (processNextMsgRequest's sendErr, processWaiting's 408, nextWaiting's 409, sendIdleHeartbeat,
+// sendFlowControl). Status blocks without variable parts are built once.
+
+import type { JsHost } from '../types.js';
+import { buildHeaders } from '../headers.js';
+
+/**
+ * A host that can route a message by one subject while showing another: nats-server delivers a
+ * stream message to a pull request's inbox or a push consumer's deliver subject with the message's
+ * own subject on the MSG line (jsPubMsg dsubj vs subj); clients (KV keys/watch, ordered consumers)
+ * read the original subject from it.
+ */
+export interface DeliverHost extends JsHost {
+  deliver(acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
+}
+
+function hasDeliver(h: JsHost): h is DeliverHost {
+  return typeof (h as Partial<DeliverHost>).deliver === 'function';
+}
+
+/** Sends a stream message to `to` showing its own subject (falls back to `to` on older hosts). */
+export function deliverTo(host: JsHost, acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+  if (hasDeliver(host)) host.deliver(acc, to, subject, reply, hdr, data);
+  else host.publish(acc, to, reply, hdr, data);
+}
+
+/** True while the host's outbound rings are backed up (JsLink.congested): deliveries should wait. */
+export function hostCongested(host: JsHost): boolean {
+  const c = (host as { congested?: () => boolean }).congested;
+  return typeof c === 'function' ? c.call(host) : false;
+}
+
+export const Status = {
+  NO_MESSAGES: buildHeaders('404 No Messages', []),
+  EXCEEDED_MAX_WAITING: buildHeaders('409 Exceeded MaxWaiting', []),
+  CONSUMER_DELETED: buildHeaders('409 Consumer Deleted', []),
+  PUSH_BASED: buildHeaders('409 Consumer is push based', []),
+  REQUESTS_PENDING: buildHeaders('408 Requests Pending', []),
+  FLOW_CONTROL: buildHeaders('100 FlowControl Request', []),
+} as const;
+
+export const PENDING_MSGS_HDR = 'Nats-Pending-Messages';
+export const PENDING_BYTES_HDR = 'Nats-Pending-Bytes';
+
+/** `408 Request Timeout` with what the request still wanted. */
+export function requestTimeout(n: number, b: number): Buffer {
+  return buildHeaders('408 Request Timeout', [[PENDING_MSGS_HDR, String(n)], [PENDING_BYTES_HDR, String(b)]]);
+}
+
+/** `409 Message Size Exceeds MaxBytes`: the next message does not fit the request's max_bytes. */
+export function maxBytesExceeded(n: number, b: number): Buffer {
+  return buildHeaders('409 Message Size Exceeds MaxBytes', [[PENDING_MSGS_HDR, String(n)], [PENDING_BYTES_HDR, String(b)]]);
+}
+
+export function statusLine(text: string): Buffer {
+  return buildHeaders(text, []);
+}
+
+/**
+ * sendIdleHeartbeat: last delivered consumer and stream sequences, and the flow-control subject
+ * the client still owes an answer to (`Nats-Consumer-Stalled`).
+ */
+export function idleHeartbeat(lastDseq: number, lastSseq: number, stalledFc: string | null): Buffer {
+  const h: [string, string][] = [['Nats-Last-Consumer', String(lastDseq)], ['Nats-Last-Stream', String(lastSseq)]];
+  if (stalledFc !== null) h.push(['Nats-Consumer-Stalled', stalledFc]);
+  return buildHeaders('100 Idle Heartbeat', h);
+}
