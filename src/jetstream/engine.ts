@@ -16,6 +16,7 @@ import { MemoryStore } from './store/memstore.js';
 import { FileStore } from './store/filestore.js';
 import { Stream } from './stream.js';
 import { storeLimits } from './stream-config.js';
+import { ServerResources, reservedBytes } from './resources.js';
 import { accountInfo } from './api/account-api.js';
 import { streamApi } from './api/stream-api.js';
 import { directGet, directGetLastBySubject, msgDelete, msgGet } from './api/msg-api.js';
@@ -63,6 +64,8 @@ export class JetStream implements EngineLike {
   readonly opts: JetStreamOptions;
   readonly plugin: ConsumerPlugin | null;
   readonly serverName: string | null;
+  /** max_mem_store / max_file_store: usage, reservations and the checks against them. */
+  readonly resources: ServerResources;
   private readonly accts = new Map<number, JsAccount>();
   /** An API handler is waiting for I/O; requests queue (copied) until it is done. */
   private busy = false;
@@ -78,6 +81,7 @@ export class JetStream implements EngineLike {
     this.plugin = plugin;
     this.accountNames = opts.accounts;
     this.serverName = opts.serverName ?? null;
+    this.resources = new ServerResources(opts.maxMemory, opts.maxStore, () => this.allStreams(), this.log);
     for (const idx of opts.jsAccounts) {
       const name = opts.accounts[idx];
       if (name === undefined) continue;
@@ -300,6 +304,7 @@ export class JetStream implements EngineLike {
   }
 
   private register(a: JsAccount, s: Stream): void {
+    s.resources = this.resources;
     a.streams.set(s.name, s);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.subscribe(a.idx, subj);
@@ -336,6 +341,16 @@ export class JetStream implements EngineLike {
 
   // ---- numbers ----------------------------------------------------------------------------------
 
+  /** Every stream of every account (server-wide resource accounting). */
+  *allStreams(): IterableIterator<Stream> {
+    for (const a of this.accts.values()) yield* a.streams.values();
+  }
+
+  /** The account's reservations (jsAccount.reservedStorage): max_bytes of its streams that set one. */
+  reserved(a: JsAccount): { memory: number; storage: number } {
+    return { memory: reservedBytes(a.streams.values(), 'memory'), storage: reservedBytes(a.streams.values(), 'file') };
+  }
+
   /** Usage of one account (JetStreamAccountStats minus limits and api). */
   usage(a: JsAccount): { memory: number; storage: number; streams: number; consumers: number; messages: number; bytes: number } {
     let memory = 0;
@@ -367,9 +382,13 @@ export class JetStream implements EngineLike {
       consumers += u.consumers;
       messages += u.messages;
     }
+    // JSInfo (jetStream.usageStats): usage and reservations. `config` (the limits) comes from the
+    // server's options (monitor/endpoints.ts buildJsz), which these figures are merged over.
     return {
       memory,
       storage,
+      reserved_memory: this.resources.reserved('memory'),
+      reserved_storage: this.resources.reserved('file'),
       streams,
       consumers,
       messages,

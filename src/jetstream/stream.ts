@@ -7,7 +7,7 @@ import { JsErr } from './errors.js';
 import { getHeader } from './headers.js';
 import { storeLimits } from './stream-config.js';
 import { StoreError, StoreRefusal, nowNs, nsToRfc3339 } from './types.js';
-import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StreamConfig, StreamLike, StreamStore } from './types.js';
+import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StorageType, StreamConfig, StreamLike, StreamStore } from './types.js';
 
 // Headers nats-server reads on publish (server/stream.go constants).
 const MSG_ID = 'Nats-Msg-Id';
@@ -52,6 +52,8 @@ export class Stream implements StreamLike {
   /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
   private ackPrefix: string;
   private closed = false;
+  /** The server's max_mem_store / max_file_store (set by the engine when it registers the stream). */
+  resources: { limitsExceeded(storage: StorageType): boolean } | null = null;
 
   constructor(host: JsHost, acc: number, account: string, config: StreamConfig, store: StreamStore, dir: string | null, created: number) {
     this.host = host;
@@ -115,6 +117,8 @@ export class Stream implements StreamLike {
 
     const size = (hdr === null ? 0 : hdr.length) + m.data.length;
     if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
+    // js.limitsExceeded(stype): the server's usage of this storage type is already past its limit.
+    if (this.resources !== null && this.resources.limitsExceeded(cfg.storage)) return this.ackError(reply, JsErr.insufficientResources());
 
     // Interest retention with no consumer at all: nats-server skips the message (SkipMsg); the
     // sequence is used up and acked, nothing is kept.

@@ -157,6 +157,8 @@ export interface StreamStore {
   removeMsg(seq: number): boolean;
   purge(req: PurgeRequest): number;
   state(): StreamState;
+  /** state().bytes without building the state (server resource accounting on every publish). */
+  usedBytes(): number;
   /** Number of messages per subject matching filter (for num_subjects, KV keys, last_per_subject). */
   subjectsState(filter: string): Map<string, { msgs: number; first: number; last: number }>;
   /** Messages with sequence >= start matching filter; lastPerSubject counts one per subject. */

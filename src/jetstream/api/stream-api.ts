@@ -67,6 +67,9 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
     if (!sameConfig(existing.config, cfg)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamNameInUse());
     return js.reply(a.idx, m.reply, createdBody(existing));
   }
+  // js.checkAllLimits (checkBytesLimits with checkServer): max_bytes must fit the server's limit.
+  const resErr = js.resources.checkStream(cfg, null);
+  if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, resErr);
   if (js.overlaps(a, cfg.subjects, null, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.subjectOverlap());
 
   let s: Stream;
@@ -94,6 +97,9 @@ function update(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
   if (s === undefined) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamNotFound());
   const u = checkConfigUpdate(s.config, r.config);
   if (!u.ok) return js.replyError(a.idx, m.reply, STREAM_UPDATE, u.error);
+  // configUpdateCheck ends with the limits: only the growth of max_bytes is reserved anew.
+  const resErr = js.resources.checkStream(u.config, s.config);
+  if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, resErr);
   if (js.overlaps(a, u.config.subjects, s, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.subjectOverlap());
   js.updateStream(a, s, u.config);
   const { info } = s.info(null);

@@ -643,6 +643,10 @@ export abstract class StoreCore implements StreamStore {
     return purged;
   }
 
+  usedBytes(): number {
+    return this.bytes;
+  }
+
   state(): StreamState {
     let firstTs = 0;
     if (this.msgs > 0) {
