@@ -106,6 +106,7 @@ export class Consumer implements ConsumerLike {
     const now = Date.now();
     this.inactiveSince = now;
     this.lastActivityMs = now;
+    this.lastDeliveryMs = now; // the first idle heartbeat is one interval away
     this.derive();
     if (init.state) this.restoreState(init.state);
     else this.selectStart();
@@ -391,6 +392,7 @@ export class Consumer implements ConsumerLike {
         if (!this.active) {
           this.active = host.hasInterest(this.stream.acc, this.cfg.deliver_subject!);
           if (!this.active) return;
+          this.lastDeliveryMs = now;
         }
         if (this.cfg.flow_control === true && this.pbytes > FC_MAX_PENDING) return;
       } else {
@@ -625,8 +627,11 @@ export class Consumer implements ConsumerLike {
       const act = host.hasInterest(this.stream.acc, this.cfg.deliver_subject!);
       if (act !== this.active) {
         this.active = act;
-        if (act) this.signal();
-        else this.inactiveSince = now;
+        if (act) {
+          // Heartbeats count from when someone listens, so data goes first (KV keys() stops at one).
+          this.lastDeliveryMs = now;
+          this.signal();
+        } else this.inactiveSince = now;
       }
       if (!act && this.dthreshMs > 0 && now - this.inactiveSince >= this.dthreshMs) return false;
       if (act && this.hbMs > 0 && now - this.lastDeliveryMs >= this.hbMs) {
