@@ -87,19 +87,30 @@ export class JsLink implements JsHost {
   }
 
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    this.send(acc, subject, null, reply, hdr, data);
+  }
+
+  /** Routes by `to` (a deliver subject or inbox) while the MSG line shows `subject`. */
+  deliver(acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    if (to === subject) this.send(acc, subject, null, reply, hdr, data);
+    else this.send(acc, subject, to, reply, hdr, data);
+  }
+
+  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     const sl = this.sublists[acc];
     if (sl === undefined) return;
-    const r = sl.match(subject);
+    const r = sl.match(to ?? subject);
     if (r.psubs.length === 0 && r.qsubs.length === 0) return;
     const picks = this.choosePeers(r);
     if (picks === 0) return;
     const subjLen = Buffer.byteLength(subject, 'latin1');
     const replyLen = reply === null ? 0 : Buffer.byteLength(reply, 'latin1');
+    const toLen = to === null ? 0 : Buffer.byteLength(to, 'latin1');
     const hdrLen = hdr === null ? 0 : hdr.length;
     const dataLen = data === null ? 0 : data.length;
     for (let i = 0; i < picks; i++) {
       const peer = this.picks[i]!;
-      let len = MSG_HEADER + subjLen + replyLen + hdrLen + dataLen;
+      let len = MSG_HEADER + subjLen + replyLen + toLen + hdrLen + dataLen;
       for (let g = 0; g < peer.ngroups; g++) len += 2 + peer.groups[g]!.length;
       let at = peer.reserve(len);
       let o: Buffer;
@@ -111,17 +122,18 @@ export class JsLink implements JsHost {
         at = 0;
       }
       o[at] = FrameKind.MSG;
-      o[at + 1] = peer.plain ? MsgFlags.PLAIN : 0;
+      o[at + 1] = (peer.plain ? MsgFlags.PLAIN : 0) | (to === null ? 0 : MsgFlags.DELIVER);
       o.writeUInt16LE(peer.ngroups, at + 2);
       o.writeUInt16LE(subjLen, at + 4);
       o.writeUInt16LE(replyLen, at + 6);
       o.writeInt32LE(hdr === null ? -1 : hdrLen, at + 8);
       o.writeUInt32LE(hdrLen + dataLen, at + 12);
       o.writeUInt16LE(acc, at + 16);
-      o.writeUInt16LE(0, at + 18);
+      o.writeUInt16LE(toLen, at + 18);
       let pos = at + MSG_HEADER;
       pos += o.write(subject, pos, 'latin1');
       if (reply !== null) pos += o.write(reply, pos, 'latin1');
+      if (to !== null) pos += o.write(to, pos, 'latin1');
       for (let g = 0; g < peer.ngroups; g++) {
         const q = peer.groups[g]!;
         o.writeUInt16LE(q.length, pos);

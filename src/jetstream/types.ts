@@ -182,6 +182,10 @@ export interface JsHost {
   readonly log: Logger;
   /** Publishes a message (hdr: a full header block or null) to whoever has interest in this account. */
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
+  /** Routes by `to` (an inbox or deliver subject) while the MSG line shows `subject` (a stream message). */
+  deliver(acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
+  /** True while some shard's ring is full (frames wait in overflow): deliveries should pause. */
+  congested(): boolean;
   /** Adds interest (reference-counted per account and subject); shards route matching messages here. */
   subscribe(acc: number, subject: string): void;
   unsubscribe(acc: number, subject: string): void;

@@ -2,9 +2,12 @@
 // produces into, the inbound ring it drains, and the codec of the two frame kinds they carry.
 //
 // Frames (body layout, little-endian):
-//   MSG       u8 kind=1 | u8 flags (1: deliver to plain subscribers) | u16 ngroups | u16 subjectLen |
-//             u16 replyLen | i32 hdrLen (-1: none) | u32 size | u16 account | u16 0 | subject | reply |
+//   MSG       u8 kind=1 | u8 flags (1: deliver to plain subscribers; 2: DELIVER, see below) | u16 ngroups |
+//             u16 subjectLen | u16 replyLen | i32 hdrLen (-1: none) | u32 size | u16 account |
+//             u16 routeLen (0 unless DELIVER) | subject | reply | [route subject] |
 //             ngroups x (u16 len | queue name) | payload (headers included)
+//             DELIVER (JetStream deliveries): matched against the route subject (an inbox or deliver
+//             subject) while the MSG line shows `subject`, the stream message's own.
 //   INTEREST  u8 kind=2 | u8 0 | u16 account | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
 //   RESPONSE  u8 kind=3 | u8 0 | u16 account | u16 into account | u16 tokenLen | u16 replyLen | u16 0 |
 //             token | reply      (a service import's reply mapping, before the request it serves)
@@ -19,7 +22,7 @@ import type { MsgArgs } from './msg.js';
 import { copyBytes } from '../protocol/wire.js';
 
 export const FrameKind = { MSG: 1, INTEREST: 2, RESPONSE: 3 } as const;
-export const MsgFlags = { PLAIN: 1 } as const;
+export const MsgFlags = { PLAIN: 1, DELIVER: 2 } as const;
 export const MSG_HEADER = 20;
 export const INTEREST_HEADER = 12;
 export const RESPONSE_HEADER = 12;

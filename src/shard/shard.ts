@@ -679,11 +679,19 @@ export class Shard {
       m.paReplyStart = m.paReplyEnd = -1;
     }
     let pos = m.paSubjectEnd + replyLen;
+    // DELIVER: routed by the subject after the reply (JetStream deliveries), shown with paSubject.
+    let routeStart = m.paSubjectStart;
+    let routeEnd = m.paSubjectEnd;
+    if ((flags & MsgFlags.DELIVER) !== 0) {
+      routeStart = pos;
+      routeEnd = pos + buf.readUInt16LE(s + 18);
+      pos = routeEnd;
+    }
     const groupsAt = pos;
     for (let g = 0; g < ngroups; g++) pos += 2 + buf.readUInt16LE(pos);
     const start = pos;
     const end = s + len;
-    const r = acc.sublist.matchBytes(buf, m.paSubjectStart, m.paSubjectEnd);
+    const r = acc.sublist.matchBytes(buf, routeStart, routeEnd);
     if ((flags & MsgFlags.PLAIN) !== 0) {
       const psubs = r.psubs;
       for (let i = 0; i < psubs.length; i++) {

@@ -6,29 +6,17 @@ import type { JsHost } from '../types.js';
 import { buildHeaders } from '../headers.js';
 
 /**
- * A host that can route a message by one subject while showing another: nats-server delivers a
- * stream message to a pull request's inbox or a push consumer's deliver subject with the message's
- * own subject on the MSG line (jsPubMsg dsubj vs subj); clients (KV keys/watch, ordered consumers)
- * read the original subject from it.
+ * Sends a stream message to `to` (a pull request's inbox or a push consumer's deliver subject) showing
+ * its own subject on the MSG line, as nats-server's jsPubMsg (dsubj vs subj): clients (KV keys/watch,
+ * ordered consumers) read the original subject from it.
  */
-export interface DeliverHost extends JsHost {
-  deliver(acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
-}
-
-function hasDeliver(h: JsHost): h is DeliverHost {
-  return typeof (h as Partial<DeliverHost>).deliver === 'function';
-}
-
-/** Sends a stream message to `to` showing its own subject (falls back to `to` on older hosts). */
 export function deliverTo(host: JsHost, acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
-  if (hasDeliver(host)) host.deliver(acc, to, subject, reply, hdr, data);
-  else host.publish(acc, to, reply, hdr, data);
+  host.deliver(acc, to, subject, reply, hdr, data);
 }
 
-/** True while the host's outbound rings are backed up (JsLink.congested): deliveries should wait. */
+/** True while the host's outbound rings are backed up: deliveries should wait. */
 export function hostCongested(host: JsHost): boolean {
-  const c = (host as { congested?: () => boolean }).congested;
-  return typeof c === 'function' ? c.call(host) : false;
+  return host.congested();
 }
 
 export const Status = {
