@@ -71,11 +71,12 @@ async function pubAsync(js: JetStreamClient, n: number, window: number): Promise
 async function fetchAck(nc: NatsConnection, n: number): Promise<number> {
   const jsm = await nc.jetstreamManager();
   await jsm.consumers.add('BENCH', { durable_name: 'bench', ack_policy: AckPolicy.Explicit });
-  const js = nc.jetstream();
+  const consumer = await nc.jetstream().consumers.get('BENCH', 'bench');
   const t0 = performance.now();
   let got = 0;
   while (got < n) {
-    const batch = js.fetch('BENCH', 'bench', { batch: 256, expires: 2000 });
+    // Never ask for more than is left: a short batch would wait out its expiry.
+    const batch = await consumer.fetch({ max_messages: Math.min(256, n - got), expires: 2000 });
     for await (const m of batch) {
       m.ack();
       got++;

@@ -16,6 +16,8 @@ import type { JsHost, JsInbound } from './types.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
+/** Publish the rings at least every this many messages within one turn. */
+const PUBLISH_EVERY = 64;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -32,6 +34,8 @@ export class JsLink implements JsHost {
   private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0) };
   private currentPeer: Peer | null = null;
   private publishPending = false;
+  /** Messages written since the rings were last published. */
+  private unpublished = 0;
   private overflowTimer: NodeJS.Timeout | null = null;
   private closing = false;
   private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
@@ -226,10 +230,17 @@ export class JsLink implements JsHost {
 
   /** Frames become visible once per event-loop turn (one doorbell per batch, as in a shard). */
   private schedulePublish(): void {
+    // A long batch (a pull request for hundreds of messages) becomes visible in slices, so the
+    // shard starts writing to the client while the rest is still being read from the store.
+    if (++this.unpublished >= PUBLISH_EVERY) {
+      this.unpublished = 0;
+      for (const peer of this.peerList) peer.out.publish();
+    }
     if (this.publishPending) return;
     this.publishPending = true;
     queueMicrotask(() => {
       this.publishPending = false;
+      this.unpublished = 0;
       for (const peer of this.peerList) peer.out.publish();
     });
   }

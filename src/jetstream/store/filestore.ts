@@ -73,6 +73,8 @@ const MAX_BLOCK = 1 << 30;
 const DEFAULT_SYNC_MS = 120_000;
 const CACHE = 1024;
 const SLAB = 256 * 1024;
+/** Bytes read at once when a record is not cached: the window serves the records after it. */
+const READ_AHEAD = 256 * 1024;
 const MAX_OPEN = 32;
 const INDEX_MAGIC = 'TSNIDX01';
 const INDEX_ENTRY = 32;
@@ -153,6 +155,11 @@ export class FileStore extends StoreCore {
   private readonly cacheRec: (Buffer | undefined)[] = new Array<Buffer | undefined>(CACHE);
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
   private slabOff = 0;
+  /** Read-ahead window: bytes [raOff, raOff + raLen) of block raBlock (-1: none). */
+  private raBlock = -1;
+  private raOff = 0;
+  private raLen = 0;
+  private raBuf: Buffer | null = null;
 
   private constructor(dir: string, limits: StoreLimits, opts: FileStoreOptions) {
     super(KIND_FILE, limits, 1);
@@ -255,15 +262,33 @@ export class FileStore extends StoreCore {
     } else {
       const b = this.blockById.get(c.blk![i]!);
       if (b === undefined) return null;
-      rec = Buffer.allocUnsafe(size);
       const off = c.off![i]!;
       let got = 0;
       try {
-        const fd = this.fdFor(b);
-        while (got < size) {
-          const n = readSync(fd, rec, got, size - got, off + got);
-          if (n === 0) break;
-          got += n;
+        if (b.id === this.raBlock && off >= this.raOff && off + size <= this.raOff + this.raLen) {
+          // Inside the read-ahead window: consumers read forward, one readSync serves many records.
+          rec = this.raBuf!.subarray(off - this.raOff, off - this.raOff + size);
+          got = size;
+        } else if (size <= READ_AHEAD / 4) {
+          // A fresh buffer each time (never refilled): records handed out stay valid.
+          const ra = Buffer.allocUnsafeSlow(READ_AHEAD);
+          const fd = this.fdFor(b);
+          let n = 0;
+          for (let r = -1; r !== 0 && n < READ_AHEAD; n += r) r = readSync(fd, ra, n, READ_AHEAD - n, off + n);
+          this.raBlock = b.id;
+          this.raOff = off;
+          this.raLen = n;
+          this.raBuf = ra;
+          got = Math.min(n, size);
+          rec = ra.subarray(0, size);
+        } else {
+          rec = Buffer.allocUnsafe(size);
+          const fd = this.fdFor(b);
+          while (got < size) {
+            const n = readSync(fd, rec, got, size - got, off + got);
+            if (n === 0) break;
+            got += n;
+          }
         }
       } catch (err) {
         this.log.error({ err, seq, block: b.id }, 'filestore: read failed');
@@ -403,6 +428,7 @@ export class FileStore extends StoreCore {
   }
 
   private unlinkBlock(b: Block): void {
+    if (this.raBlock === b.id) this.raBlock = -1;
     if (b.fd >= 0) {
       closeSync(b.fd);
       b.fd = -1;
