@@ -10,7 +10,7 @@
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
-import { FrameKind, INTEREST_HEADER, MSG_HEADER, MsgFlags, Peer, RemoteInterest, interestFrame, type PeerRings } from '../shard/peer.js';
+import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
 
@@ -40,6 +40,7 @@ export class JsLink implements JsHost {
   private closing = false;
   private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
   private readonly picks: Peer[] = [];
+  private readonly sublistOfBound = (acc: number): Sublist<RemoteInterest> | undefined => this.sublists[acc];
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
@@ -280,7 +281,7 @@ export class JsLink implements JsHost {
 
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
-    if (kind === FrameKind.INTEREST) return this.applyInterest(this.currentPeer!, buf, s);
+    if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
     if (kind !== FrameKind.MSG) return; // RESPONSE frames: service imports are resolved in the shards
     const acc = buf.readUInt16LE(s + 16);
     if (acc >= this.sublists.length) return;
@@ -303,32 +304,6 @@ export class JsLink implements JsHost {
     } catch (err) {
       // A bug in one request must not take the worker (and every stream) down.
       this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle a message');
-    }
-  }
-
-  private applyInterest(peer: Peer, buf: Buffer, s: number): void {
-    const acc = buf.readUInt16LE(s + 2);
-    const sl = this.sublists[acc];
-    if (sl === undefined) return;
-    const delta = buf.readInt32LE(s + 4);
-    const sl2 = buf.readUInt16LE(s + 8);
-    const ql = buf.readUInt16LE(s + 10);
-    const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + sl2);
-    const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + sl2, s + INTEREST_HEADER + sl2 + ql) : null;
-    const key = `${acc}\0${subject}\0${queue ?? ''}`;
-    let ri = peer.interest.get(key);
-    if (ri === undefined) {
-      if (delta <= 0) return;
-      ri = new RemoteInterest(subject, queue, peer.id, acc);
-      ri.weight = delta;
-      peer.interest.set(key, ri);
-      sl.insert(ri);
-      return;
-    }
-    ri.weight += delta;
-    if (ri.weight <= 0) {
-      peer.interest.delete(key);
-      sl.remove(ri);
     }
   }
 }

@@ -145,6 +145,42 @@ export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, st
   copyBytes(o, pos, buf, start, end);
 }
 
+/** Where a peer's interest entries live: the sublist of each account (by index). */
+export interface InterestIndex {
+  insert(ri: RemoteInterest): void;
+  remove(ri: RemoteInterest): boolean;
+}
+
+/**
+ * A peer's INTEREST frame at `buf[s]`: keeps the peer's weight per (account, subject, queue) in that
+ * account's sublist (an entry appears at the first subscription and goes with the last).
+ */
+export function applyInterestFrame(peer: Peer, buf: Buffer, s: number, sublistOf: (acc: number) => InterestIndex | undefined): void {
+  const acc = buf.readUInt16LE(s + 2);
+  const sl = sublistOf(acc);
+  if (sl === undefined) return;
+  const delta = buf.readInt32LE(s + 4);
+  const subjLen = buf.readUInt16LE(s + 8);
+  const ql = buf.readUInt16LE(s + 10);
+  const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + subjLen);
+  const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + subjLen, s + INTEREST_HEADER + subjLen + ql) : null;
+  const key = `${acc}\0${subject}\0${queue ?? ''}`;
+  let ri = peer.interest.get(key);
+  if (ri === undefined) {
+    if (delta <= 0) return;
+    ri = new RemoteInterest(subject, queue, peer.id, acc);
+    ri.weight = delta;
+    peer.interest.set(key, ri);
+    sl.insert(ri);
+    return;
+  }
+  ri.weight += delta;
+  if (ri.weight <= 0) {
+    peer.interest.delete(key);
+    sl.remove(ri);
+  }
+}
+
 export function interestFrame(acc: number, subject: string, queue: string | null, delta: number): Buffer {
   const s = Buffer.from(subject, 'latin1');
   const q = queue === null ? null : Buffer.from(queue, 'latin1');

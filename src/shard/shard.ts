@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from '../log.js';
 import { Errors } from '../protocol/wire.js';
-import type { SublistResult } from '../sublist/sublist.js';
+import type { Sublist, SublistResult } from '../sublist/sublist.js';
 import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -29,12 +29,11 @@ import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
 import {
   FrameKind,
-  INTEREST_HEADER,
   MSG_HEADER,
   MsgFlags,
   Peer,
-  RemoteInterest,
   RESPONSE_HEADER,
+  applyInterestFrame,
   interestFrame,
   responseFrame,
   msgFrameSize,
@@ -142,6 +141,7 @@ export class Shard {
   private ringsPending = false;
   private readonly touched: Peer[] = [];
   private readonly ringMsg = new RingMsg();
+  private readonly sublistOfBound = (acc: number): Sublist<Interest> | undefined => this.accounts[acc]?.sublist;
   private readonly onFrameBound: (buf: Buffer, start: number, len: number) => void;
   private currentPeer: Peer | null = null;
   private pendingPongs: PendingPong[] = [];
@@ -485,32 +485,6 @@ export class Shard {
     this.ringsPending = true;
   }
 
-  /** A peer's INTEREST frame: keep its weight per (account, subject, queue) in that account's sublist. */
-  private applyInterest(peer: Peer, buf: Buffer, s: number): void {
-    const acc = this.accounts[buf.readUInt16LE(s + 2)];
-    if (acc === undefined) return;
-    const delta = buf.readInt32LE(s + 4);
-    const sl = buf.readUInt16LE(s + 8);
-    const ql = buf.readUInt16LE(s + 10);
-    const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + sl);
-    const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + sl, s + INTEREST_HEADER + sl + ql) : null;
-    const key = `${acc.idx}\0${subject}\0${queue ?? ''}`;
-    let ri = peer.interest.get(key);
-    if (ri === undefined) {
-      if (delta <= 0) return;
-      ri = new RemoteInterest(subject, queue, peer.id, acc.idx);
-      peer.interest.set(key, ri);
-      ri.weight = delta;
-      acc.sublist.insert(ri);
-      return;
-    }
-    ri.weight += delta;
-    if (ri.weight <= 0) {
-      peer.interest.delete(key);
-      acc.sublist.remove(ri);
-    }
-  }
-
   /** A peer created a service-import reply token: learn where its reply goes. */
   private applyResponse(buf: Buffer, s: number): void {
     const acc = this.accounts[buf.readUInt16LE(s + 2)];
@@ -657,7 +631,7 @@ export class Shard {
   /** A frame from a peer's ring. */
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
-    if (kind === FrameKind.INTEREST) return this.applyInterest(this.currentPeer!, buf, s);
+    if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
     if (kind === FrameKind.RESPONSE) return this.applyResponse(buf, s);
     if (kind !== FrameKind.MSG) return;
     const acc = this.accounts[buf.readUInt16LE(s + 16)];
