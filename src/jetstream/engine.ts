@@ -12,6 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { subjectMatches } from '../sublist/subject.js';
 import { apiError } from './errors.js';
+import { disabledAccountReply } from './api/disabled.js';
 import { MemoryStore } from './store/memstore.js';
 import { FileStore } from './store/filestore.js';
 import { Stream } from './stream.js';
@@ -35,6 +36,8 @@ export interface JetStreamOptions {
   accounts: string[];
   /** Ring indices of the accounts with JetStream enabled. */
   jsAccounts: number[];
+  /** Accounts without JetStream (not the system account): their API requests get 10039. */
+  noJsAccounts?: number[];
   /** Shown as stream info's cluster.leader, as nats-server shows its own name. */
   serverName?: string;
   serverId?: string;
@@ -99,6 +102,7 @@ export class JetStream implements EngineLike {
       this.host.subscribe(a.idx, '$JS.ACK.>');
       this.host.subscribe(a.idx, '$JS.FC.>');
     }
+    for (const idx of this.opts.noJsAccounts ?? []) this.host.subscribe(idx, '$JS.API.>');
     this.started = true;
   }
 
@@ -152,7 +156,11 @@ export class JetStream implements EngineLike {
 
   onMessage(m: JsInbound): void {
     const a = this.accts.get(m.acc);
-    if (a === undefined) return;
+    if (a === undefined) {
+      const body = m.reply !== null ? disabledAccountReply(m.subject) : null;
+      if (body !== null) this.host.publish(m.acc, m.reply!, null, null, body);
+      return;
+    }
     const subject = m.subject;
     if (subject.charCodeAt(0) === 36 /* $ */) {
       if (subject.startsWith(API_PREFIX)) {

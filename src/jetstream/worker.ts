@@ -22,6 +22,8 @@ export interface JsWorkerData {
   accounts: string[];
   /** Indices of the accounts with JetStream enabled. */
   jsAccounts: number[];
+  /** Indices of the other accounts (not the system account): their API requests get 10039. */
+  noJsAccounts: number[];
 }
 
 export type ToJs =
@@ -54,6 +56,7 @@ const js = new JetStream(
     syncAlways: o.jetstream.syncAlways,
     accounts: data.accounts,
     jsAccounts: data.jsAccounts,
+    noJsAccounts: data.noJsAccounts,
     serverName: data.serverName,
     serverId: data.serverId,
   },

@@ -11,14 +11,16 @@ import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
 import { buildAccounts } from '../shard/account.js';
 
 /** Account names by ring index, and those with JetStream (nats-server: the ones that enable it, else all but the system account). */
-export function jetStreamAccounts(opts: ServerOptions): { names: string[]; enabled: number[] } {
+export function jetStreamAccounts(opts: ServerOptions): { names: string[]; enabled: number[]; disabled: number[] } {
   const names = buildAccounts(opts).map((a) => a.name);
   const explicit = opts.accounts.filter((a) => a.jetstream).map((a) => a.name);
   const enabled: number[] = [];
+  const disabled: number[] = [];
   names.forEach((n, i) => {
     if (explicit.length > 0 ? explicit.includes(n) : n !== opts.systemAccount) enabled.push(i);
+    else if (n !== opts.systemAccount) disabled.push(i);
   });
-  return { names, enabled };
+  return { names, enabled, disabled };
 }
 
 export class JetStreamHandle {
@@ -32,7 +34,7 @@ export class JetStreamHandle {
 
   async start(opts: ServerOptions, identity: { serverName: string; serverId: string }, peers: PeerRings[]): Promise<void> {
     const accounts = jetStreamAccounts(opts);
-    const workerData: JsWorkerData = { opts, serverName: identity.serverName, serverId: identity.serverId, peers, accounts: accounts.names, jsAccounts: accounts.enabled };
+    const workerData: JsWorkerData = { opts, serverName: identity.serverName, serverId: identity.serverId, peers, accounts: accounts.names, jsAccounts: accounts.enabled, noJsAccounts: accounts.disabled };
     const worker = new Worker(new URL('../jetstream/worker.js', import.meta.url), { workerData });
     this.worker = worker;
     let onStopped: () => void = () => {};
