@@ -3,18 +3,16 @@
 // consumer API. Run with TSNATS_TEST_SERVER=nats-server to check the expectations themselves.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
-import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { AckPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { type RunningServer } from '../helpers/server.js';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 describe('push consumers', { timeout: 120_000 }, () => {
+  let env: JetStreamEnv<JsClient> | undefined;
   let server: RunningServer;
-  let dir: string;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let js: JetStreamClient;
@@ -30,18 +28,11 @@ describe('push consumers', { timeout: 120_000 }, () => {
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-push-'));
-    server = await startServer({ args: ['-js', '-sd', dir] });
-    nc = await connect({ servers: server.hostport, reconnect: false });
-    jsm = await jetstreamManager(nc);
-    js = jetstream(nc);
+    env = await startJetStream(openJs, { prefix: 'tsnats-push-' });
+    ({ server, nc, jsm, js } = env);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('delivers to the deliver subject only once someone subscribes, with the original subjects', async () => {
     const s = await stream(5);

@@ -3,13 +3,10 @@
 // Run with TSNATS_TEST_SERVER=nats-server to check the expectations themselves.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { rmSync } from 'node:fs';
 import { createInbox, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { jsStoreDir, startJetStream, openNc } from '../helpers/jetstream.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('consumer state across a restart', { timeout: 120_000 }, () => {
@@ -19,19 +16,17 @@ describe('consumer state across a restart', { timeout: 120_000 }, () => {
   });
 
   async function withServer<T>(dir: string, fn: (nc: NatsConnection) => Promise<T>): Promise<T> {
-    const server: RunningServer = await startServer({ args: ['-js', '-sd', dir] });
-    const nc = await connect({ servers: server.hostport, reconnect: false });
+    const env = await startJetStream(openNc, { dir });
     try {
-      return await fn(nc);
+      return await fn(env.nc);
     } finally {
-      await nc.close();
-      await server.stop();
+      await env.close();
     }
   }
 
   for (const retention of ['limits', 'workqueue'] as const) {
     test(`pull consumer on a ${retention} stream: restart in the middle of consumption`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'tsnats-restart-'));
+      const dir = jsStoreDir('tsnats-restart-');
       dirs.push(dir);
       await withServer(dir, async (nc) => {
         const jsm = await jetstreamManager(nc);
@@ -79,7 +74,7 @@ describe('consumer state across a restart', { timeout: 120_000 }, () => {
   }
 
   test('push consumer: restarts after its last delivered message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsnats-restart-'));
+    const dir = jsStoreDir('tsnats-restart-');
     dirs.push(dir);
     const deliver = createInbox();
     await withServer(dir, async (nc) => {

@@ -3,17 +3,13 @@
 // Run with TSNATS_TEST_SERVER=nats-server to check the expectations themselves.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AckPolicy, connect, consumerOpts, StringCodec, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { AckPolicy, consumerOpts, StringCodec, type JetStreamClient, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { startJetStream, openJsV2, type JetStreamEnv, type JsClientV2 } from '../helpers/jetstream.js';
 
 const sc = StringCodec();
 
 describe('consumers with the nats v2 client', { timeout: 120_000 }, () => {
-  let server: RunningServer;
-  let dir: string;
+  let env: JetStreamEnv<JsClientV2> | undefined;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let js: JetStreamClient;
@@ -28,18 +24,11 @@ describe('consumers with the nats v2 client', { timeout: 120_000 }, () => {
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-v2-'));
-    server = await startServer({ args: ['-js', '-sd', dir] });
-    nc = await connect({ servers: server.hostport, reconnect: false });
-    jsm = await nc.jetstreamManager();
-    js = nc.jetstream();
+    env = await startJetStream(openJsV2, { prefix: 'tsnats-v2-' });
+    ({ nc, jsm, js } = env);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('js.fetch in batches with expires, then no_wait on an empty consumer ends at once', async () => {
     const s = await stream(25);

@@ -4,22 +4,17 @@
 // Run with TSNATS_TEST_SERVER=nats-server to check the expectations themselves.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
 import {
   AckPolicy,
   DeliverPolicy,
   JetStreamApiError,
   jetstream,
-  jetstreamManager,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 async function errCode(p: Promise<unknown>): Promise<number> {
@@ -60,8 +55,7 @@ async function rawPull(nc: NatsConnection, stream: string, consumer: string, bod
 }
 
 describe('consumers with the v3 client', { timeout: 120_000 }, () => {
-  let server: RunningServer;
-  let dir: string;
+  let env: JetStreamEnv<JsClient> | undefined;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let js: JetStreamClient;
@@ -79,18 +73,11 @@ describe('consumers with the v3 client', { timeout: 120_000 }, () => {
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-cons-'));
-    server = await startServer({ args: ['-js', '-sd', dir] });
-    nc = await connect({ servers: server.hostport, reconnect: false });
-    jsm = await jetstreamManager(nc);
-    js = jetstream(nc);
+    env = await startJetStream(openJs, { prefix: 'tsnats-cons-' });
+    ({ nc, jsm, js } = env);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('the seed flow: 500 async publishes, durable pull "wq" fetched 10 at a time and acked, end state', async () => {
     await jsm.streams.add({ name: 'FOO', subjects: ['foo.>'] });

@@ -9,16 +9,7 @@ import { join } from 'node:path';
 import { FileStore } from '../../src/jetstream/store/filestore.js';
 import type { Logger } from '../../src/log.js';
 import type { StoreLimits, StoredMsg, StreamStore } from '../../src/jetstream/types.js';
-
-const UNLIMITED: StoreLimits = {
-  max_msgs: -1,
-  max_bytes: -1,
-  max_age: 0,
-  max_msgs_per_subject: -1,
-  max_msg_size: -1,
-  discard: 'old',
-  discard_new_per_subject: false,
-};
+import { UNLIMITED } from '../helpers/store.js';
 
 interface Captured {
   log: Logger;
@@ -90,6 +81,34 @@ async function populate(s: FileStore, n: number): Promise<void> {
   for (let i = 1; i <= n; i++) s.storeMsg(`s.${i % 3}`, i % 2 === 0 ? HDR : null, Buffer.from(`payload-${i}`.padEnd(40, '.')));
 }
 
+/** Removes the index file, so the next open rebuilds the state by scanning the blocks. */
+function dropIndex(dir: string): void {
+  rmSync(join(dir, 'msgs', 'index.bin'));
+}
+
+/** A new directory with n messages (populate), closed and without its index file. */
+async function closedWithoutIndex(n: number): Promise<string> {
+  const dir = tmp();
+  const s = await openStore(dir);
+  await populate(s, n);
+  await close(s);
+  dropIndex(dir);
+  return dir;
+}
+
+/** Where the n-th record (1-based) of a block starts: records are laid out back to back; walk the lengths. */
+function recordOffset(buf: Buffer, n: number): number {
+  let pos = 0;
+  for (let i = 1; i < n; i++) pos += buf.readUInt32LE(pos) & 0x7fffffff;
+  return pos;
+}
+
+/** Opens dir with a captured log. */
+async function openLogged(dir: string, opts: Parameters<typeof FileStore.open>[2] = {}): Promise<{ r: FileStore; log: Captured }> {
+  const log = captureLog();
+  return { r: await openStore(dir, { ...opts, log: log.log }), log };
+}
+
 describe('file store', () => {
   test('reopen gives the same state and messages (from the index), deletes included', async () => {
     const dir = tmp();
@@ -117,9 +136,8 @@ describe('file store', () => {
     s.removeMsg(2);
     const before = snapshot(s);
     await close(s);
-    rmSync(join(dir, 'msgs', 'index.bin'));
-    const log = captureLog();
-    const r = await openStore(dir, { log: log.log, blockSize: 1024 });
+    dropIndex(dir);
+    const { r, log } = await openLogged(dir, { blockSize: 1024 });
     assert.equal(r.recoveredFrom, 'scan');
     assert.deepEqual(snapshot(r), before);
     assert.equal(r.loadMsg(30), null);
@@ -170,14 +188,14 @@ describe('file store', () => {
     assert.ok(blocks(dir).length <= 2, `emptied blocks are unlinked: ${blocks(dir).join(',')}`);
     r.purge({});
     await close(r);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    dropIndex(dir);
     r = await openStore(dir);
     const st = r.state();
     assert.deepEqual([st.messages, st.first_seq, st.last_seq], [0, 31, 30]);
     assert.equal(r.storeMsg('x', null, Buffer.from('y')).seq, 31);
     r.purge({ seq: 100 });
     await close(r);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    dropIndex(dir);
     r = await openStore(dir);
     assert.deepEqual([r.state().first_seq, r.state().last_seq], [100, 99]);
   });
@@ -187,23 +205,18 @@ describe('file store', () => {
     const s = await openStore(dir, { firstSeq: 50 });
     assert.equal(s.state().first_seq, 50);
     await close(s);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    dropIndex(dir);
     const r = await openStore(dir);
     assert.deepEqual([r.state().first_seq, r.state().last_seq], [50, 49]);
     assert.equal(r.storeMsg('a', null, Buffer.from('b')).seq, 50);
   });
 
   test('torn tail (last record cut short) is truncated and logged', async () => {
-    const dir = tmp();
-    const s = await openStore(dir);
-    await populate(s, 5);
-    await close(s);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    const dir = await closedWithoutIndex(5);
     const blk = join(dir, 'msgs', blocks(dir).at(-1)!);
     const size = statSync(blk).size;
     truncateSync(blk, size - 7);
-    const log = captureLog();
-    const r = await openStore(dir, { log: log.log });
+    const { r, log } = await openLogged(dir);
     const st = r.state();
     assert.deepEqual([st.messages, st.last_seq], [4, 4]);
     assert.equal(log.warn.length, 1);
@@ -212,45 +225,32 @@ describe('file store', () => {
     // Appends go after the last good record, and the next reopen is clean.
     assert.equal(r.storeMsg('after', null, Buffer.from('z')).seq, 5);
     await close(r);
-    rmSync(join(dir, 'msgs', 'index.bin'));
-    const log2 = captureLog();
-    const t = await openStore(dir, { log: log2.log });
+    dropIndex(dir);
+    const { r: t, log: log2 } = await openLogged(dir);
     assert.deepEqual([t.state().messages, t.loadMsg(5)!.subject], [5, 'after']);
     assert.deepEqual(log2.warn, []);
   });
 
   test('garbage appended to the last block is truncated and logged', async () => {
-    const dir = tmp();
-    const s = await openStore(dir);
-    await populate(s, 5);
-    await close(s);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    const dir = await closedWithoutIndex(5);
     const blk = join(dir, 'msgs', blocks(dir).at(-1)!);
     const size = statSync(blk).size;
     appendFileSync(blk, Buffer.from([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]));
-    const log = captureLog();
-    const r = await openStore(dir, { log: log.log });
+    const { r, log } = await openLogged(dir);
     assert.deepEqual([r.state().messages, r.state().last_seq], [5, 5]);
     assert.equal(log.warn.length, 1);
     assert.equal(statSync(blk).size, size);
   });
 
   test('a corrupt record in the middle is skipped; the rest is served; the lost range is logged', async () => {
-    const dir = tmp();
-    const s = await openStore(dir);
-    await populate(s, 10);
-    await close(s);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    const dir = await closedWithoutIndex(10);
     const blk = join(dir, 'msgs', blocks(dir)[0]!);
     const buf = readFileSync(blk);
-    // Find record 5: records are laid out back to back; walk the lengths.
-    let pos = 0;
-    for (let i = 1; i < 5; i++) pos += buf.readUInt32LE(pos) & 0x7fffffff;
+    const pos = recordOffset(buf, 5);
     buf[pos + 30] = buf[pos + 30]! ^ 0xff; // inside the subject/payload
     buf[pos + 31] = buf[pos + 31]! ^ 0x55;
     writeFileSync(blk, buf);
-    const log = captureLog();
-    const r = await openStore(dir, { log: log.log });
+    const { r, log } = await openLogged(dir);
     const st = r.state();
     assert.deepEqual([st.messages, st.first_seq, st.last_seq, st.num_deleted], [9, 1, 10, 1]);
     assert.equal(r.loadMsg(5), null);
@@ -262,19 +262,13 @@ describe('file store', () => {
   });
 
   test('a corrupt length field in the middle: resync finds the next record', async () => {
-    const dir = tmp();
-    const s = await openStore(dir);
-    await populate(s, 10);
-    await close(s);
-    rmSync(join(dir, 'msgs', 'index.bin'));
+    const dir = await closedWithoutIndex(10);
     const blk = join(dir, 'msgs', blocks(dir)[0]!);
     const buf = readFileSync(blk);
-    let pos = 0;
-    for (let i = 1; i < 3; i++) pos += buf.readUInt32LE(pos) & 0x7fffffff;
+    const pos = recordOffset(buf, 3);
     buf.writeUInt32LE(0x12345, pos); // record 3's length
     writeFileSync(blk, buf);
-    const log = captureLog();
-    const r = await openStore(dir, { log: log.log });
+    const { r, log } = await openLogged(dir);
     assert.equal(r.state().messages, 9);
     assert.equal(r.loadMsg(3), null);
     assert.equal(r.loadMsg(4)!.seq, 4);

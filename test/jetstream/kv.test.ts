@@ -3,13 +3,9 @@
 // Run with TSNATS_TEST_SERVER=nats-server to check the expectations themselves.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { startJetStream, openNc, type JetStreamEnv } from '../helpers/jetstream.js';
 import { waitFor } from '../helpers/wait.js';
 
 async function rejects(p: Promise<unknown>): Promise<Error> {
@@ -22,25 +18,19 @@ async function rejects(p: Promise<unknown>): Promise<Error> {
 }
 
 describe('KV with @nats-io/kv', { timeout: 120_000 }, () => {
-  let server: RunningServer;
-  let dir: string;
+  let env: JetStreamEnv<{ nc: NatsConnection }> | undefined;
   let nc: NatsConnection;
   let kvm: Kvm;
   let n = 0;
   const bucket = async (history = 1): Promise<KV> => kvm.create(`b${++n}`, { history });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-kv-'));
-    server = await startServer({ args: ['-js', '-sd', dir] });
-    nc = await connect({ servers: server.hostport, reconnect: false });
+    env = await startJetStream(openNc, { prefix: 'tsnats-kv-' });
+    ({ nc } = env);
     kvm = new Kvm(nc);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('put/get with revisions; get of a missing key is null', async () => {
     const kv = await bucket();

@@ -3,13 +3,9 @@
 // expiring without new publishes, max_consumers, and stricter limits applied by an update.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager, jetstream, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { jetstream, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 import { delay } from '../helpers/wait.js';
 
 type Storage = 'file' | 'memory';
@@ -26,8 +22,7 @@ async function ackError(p: Promise<unknown>): Promise<{ code: number; message: s
 
 for (const storage of ['file', 'memory'] as Storage[]) {
   describe(`stream limits (${storage} storage)`, { timeout: 60_000 }, () => {
-    let server: RunningServer;
-    let dir: string;
+    let env: JetStreamEnv<JsClient> | undefined;
     let nc: NatsConnection;
     let jsm: JetStreamManager;
     let js: JetStreamClient;
@@ -37,18 +32,11 @@ for (const storage of ['file', 'memory'] as Storage[]) {
     const state = async (s: string) => (await jsm.streams.info(s)).state;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
-      server = await startServer({ args: ['-js', '-sd', dir] });
-      nc = await connect({ servers: server.hostport, reconnect: false });
-      jsm = await jetstreamManager(nc);
-      js = jetstream(nc);
+      env = await startJetStream(openJs);
+      ({ nc, jsm, js } = env);
     });
 
-    after(async () => {
-      await nc?.close();
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => env?.close());
 
     test('max_msgs: discard old drops the oldest, discard new refuses (10077 maximum messages exceeded)', async () => {
       const old = name();

@@ -4,13 +4,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Objm } from '@nats-io/obj';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { startJetStream, openNc, type JetStreamEnv } from '../helpers/jetstream.js';
 
 async function readAll(rs: ReadableStream<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
@@ -24,21 +20,15 @@ async function readAll(rs: ReadableStream<Uint8Array>): Promise<Buffer> {
 }
 
 describe('object store with @nats-io/obj', { timeout: 120_000 }, () => {
-  let server: RunningServer;
-  let dir: string;
+  let env: JetStreamEnv<{ nc: NatsConnection }> | undefined;
   let nc: NatsConnection;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-obj-'));
-    server = await startServer({ args: ['-js', '-sd', dir] });
-    nc = await connect({ servers: server.hostport, reconnect: false });
+    env = await startJetStream(openNc, { prefix: 'tsnats-obj-' });
+    ({ nc } = env);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('put a 5 MB object, get it back with the same digest; list; delete', async () => {
     const os = await new Objm(nc).create('files');

@@ -3,13 +3,9 @@
 // consumers, and no responders when no stream captures the subject. Both storage types.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { headers, errors, type NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager, jetstream, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 import { delay } from '../helpers/wait.js';
 
 type Storage = 'file' | 'memory';
@@ -26,8 +22,7 @@ async function errCode(p: Promise<unknown>): Promise<{ code: number; message: st
 
 for (const storage of ['file', 'memory'] as Storage[]) {
   describe(`publish into streams (${storage} storage)`, { timeout: 60_000 }, () => {
-    let server: RunningServer;
-    let dir: string;
+    let env: JetStreamEnv<JsClient> | undefined;
     let nc: NatsConnection;
     let jsm: JetStreamManager;
     let js: JetStreamClient;
@@ -36,18 +31,11 @@ for (const storage of ['file', 'memory'] as Storage[]) {
     const add = (cfg: Partial<StreamConfig> & { name: string }) => jsm.streams.add({ storage, ...cfg } as Partial<StreamConfig> & { name: string });
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
-      server = await startServer({ args: ['-js', '-sd', dir] });
-      nc = await connect({ servers: server.hostport, reconnect: false });
-      jsm = await jetstreamManager(nc);
-      js = jetstream(nc);
+      env = await startJetStream(openJs);
+      ({ nc, jsm, js } = env);
     });
 
-    after(async () => {
-      await nc?.close();
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => env?.close());
 
     test('acks carry the stream and increasing sequences; the raw ack is nats-server\'s', async () => {
       const s = name();

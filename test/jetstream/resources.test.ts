@@ -5,13 +5,12 @@
 // coming back when a stream is deleted. `-js -sd DIR` alone leaves the limits unlimited (-1).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager, jetstream, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startServer, usingNatsServer, type RunningServer } from '../helpers/server.js';
+import { usingNatsServer, type RunningServer } from '../helpers/server.js';
+import { startJetStream, openJs, openNc, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 
 const MB = 1024 * 1024;
 const INSUFFICIENT = { code: 503, err_code: 10023, description: 'insufficient resources' };
@@ -32,8 +31,7 @@ async function apiError(p: Promise<unknown>): Promise<Record<string, unknown>> {
 type Json = Record<string, any>;
 
 describe('JetStream server resource limits (max_mem_store 1MB, max_file_store 2MB)', { timeout: 120_000 }, () => {
-  let server: RunningServer;
-  let dir: string;
+  let env: JetStreamEnv<JsClient> | undefined;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let js: JetStreamClient;
@@ -56,22 +54,18 @@ describe('JetStream server resource limits (max_mem_store 1MB, max_file_store 2M
   }
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-js-res-'));
-    const conf = join(dir, 'nats.conf');
-    writeFileSync(conf, `jetstream {\n  store_dir: "${join(dir, 'data')}"\n  max_mem_store: 1MB\n  max_file_store: 2MB\n}\n`);
-    server = await startServer({ args: ['-c', conf, '-m', '-1'] });
-    const port = Number(/Starting http monitor on [^\s]*:(\d+)/.exec(server.output())![1]);
+    const args = (dir: string): string[] => {
+      const conf = join(dir, 'nats.conf');
+      writeFileSync(conf, `jetstream {\n  store_dir: "${join(dir, 'data')}"\n  max_mem_store: 1MB\n  max_file_store: 2MB\n}\n`);
+      return ['-c', conf, '-m', '-1'];
+    };
+    env = await startJetStream(openJs, { prefix: 'tsnats-js-res-', args });
+    ({ nc, jsm, js } = env);
+    const port = Number(/Starting http monitor on [^\s]*:(\d+)/.exec(env.server.output())![1]);
     monitor = `http://127.0.0.1:${port}`;
-    nc = await connect({ servers: server.hostport, reconnect: false });
-    jsm = await jetstreamManager(nc);
-    js = jetstream(nc);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('/jsz shows the configured limits; account info shows usage (account limits stay -1)', async () => {
     const j = await jsz();
@@ -184,21 +178,16 @@ describe('JetStream server resource limits (max_mem_store 1MB, max_file_store 2M
 });
 
 describe('JetStream with -js -sd only: unlimited', { skip: usingNatsServer ? 'nats-server sizes unset limits from the machine' : false, timeout: 30_000 }, () => {
+  let env: JetStreamEnv<{ nc: NatsConnection }> | undefined;
   let server: RunningServer;
-  let dir: string;
   let nc: NatsConnection;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-js-res-'));
-    server = await startServer({ args: ['-js', '-sd', dir, '-m', '-1'] });
-    nc = await connect({ servers: server.hostport, reconnect: false });
+    env = await startJetStream(openNc, { prefix: 'tsnats-js-res-', args: (dir) => ['-js', '-sd', dir, '-m', '-1'] });
+    ({ server, nc } = env);
   });
 
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => env?.close());
 
   test('/jsz config limits are -1 and a large max_bytes stream is accepted', async () => {
     const port = Number(/Starting http monitor on [^\s]*:(\d+)/.exec(server.output())![1]);

@@ -10,16 +10,7 @@ import { MemoryStore } from '../../src/jetstream/store/memstore.js';
 import { FileStore } from '../../src/jetstream/store/filestore.js';
 import { StoreError, StoreRefusal } from '../../src/jetstream/types.js';
 import type { StoreLimits, StreamStore } from '../../src/jetstream/types.js';
-
-const UNLIMITED: StoreLimits = {
-  max_msgs: -1,
-  max_bytes: -1,
-  max_age: 0,
-  max_msgs_per_subject: -1,
-  max_msg_size: -1,
-  discard: 'old',
-  discard_new_per_subject: false,
-};
+import { UNLIMITED } from '../helpers/store.js';
 
 interface Kind {
   name: string;

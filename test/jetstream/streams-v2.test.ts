@@ -3,11 +3,9 @@
 // streams, messages, creation time and the de-duplication window (nats-server's rebuildDedupe).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect, headers, StorageType, DiscardPolicy, type NatsConnection, type JetStreamManager, type JetStreamClient, type StreamConfig, NatsError } from 'nats';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { rmSync } from 'node:fs';
+import { headers, StorageType, DiscardPolicy, type NatsConnection, type JetStreamManager, type JetStreamClient, type StreamConfig, NatsError } from 'nats';
+import { jsStoreDir, startJetStream, openJsV2, type JetStreamEnv, type JsClientV2 } from '../helpers/jetstream.js';
 
 /** The v2 manager has `direct` at runtime (nats-server 2.9+), its typings do not show it. */
 interface DirectGet {
@@ -28,8 +26,7 @@ async function errCode(p: Promise<unknown>): Promise<number> {
 
 for (const storage of [StorageType.File, StorageType.Memory]) {
   describe(`streams with the v2 client (${storage} storage)`, { timeout: 60_000 }, () => {
-    let server: RunningServer;
-    let dir: string;
+    let env: JetStreamEnv<JsClientV2> | undefined;
     let nc: NatsConnection;
     let jsm: JetStreamManager;
     let js: JetStreamClient;
@@ -38,18 +35,11 @@ for (const storage of [StorageType.File, StorageType.Memory]) {
     const add = (cfg: Partial<StreamConfig>) => jsm.streams.add({ storage, ...cfg });
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
-      server = await startServer({ args: ['-js', '-sd', dir] });
-      nc = await connect({ servers: server.hostport, reconnect: false });
-      jsm = await nc.jetstreamManager();
-      js = nc.jetstream();
+      env = await startJetStream(openJsV2);
+      ({ nc, jsm, js } = env);
     });
 
-    after(async () => {
-      await nc?.close();
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => env?.close());
 
     test('create, info, update, names, list, find, delete; 10058 / 10065 / 10059', async () => {
       const s = name();
@@ -113,27 +103,22 @@ for (const storage of [StorageType.File, StorageType.Memory]) {
 describe('file streams survive a restart', { timeout: 60_000 }, () => {
   let dir: string;
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
+    dir = jsStoreDir();
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('config, created, messages and Msg-Id de-duplication are recovered; memory streams are not', async () => {
-    let server = await startServer({ args: ['-js', '-sd', dir] });
-    let nc = await connect({ servers: server.hostport, reconnect: false });
-    let jsm = await nc.jetstreamManager();
-    let js = nc.jetstream();
+    let env = await startJetStream(openJsV2, { dir });
+    let { nc, jsm, js } = env;
     const created = (await jsm.streams.add({ name: 'KEEP', subjects: ['keep.>'], max_msgs_per_subject: 5, allow_direct: true })).created;
     await jsm.streams.add({ name: 'MEM', storage: StorageType.Memory });
     for (let i = 0; i < 3; i++) await js.publish(`keep.${i}`, new TextEncoder().encode(`m${i}`), { msgID: `id-${i}` });
     await jsm.streams.deleteMessage('KEEP', 2);
-    await nc.close();
-    await server.stop();
+    await env.close();
 
-    server = await startServer({ args: ['-js', '-sd', dir] });
+    env = await startJetStream(openJsV2, { dir });
     try {
-      nc = await connect({ servers: server.hostport, reconnect: false });
-      jsm = await nc.jetstreamManager();
-      js = nc.jetstream();
+      ({ nc, jsm, js } = env);
       const si = await jsm.streams.info('KEEP');
       assert.equal(si.created, created);
       assert.equal(si.config.max_msgs_per_subject, 5);
@@ -144,8 +129,7 @@ describe('file streams survive a restart', { timeout: 60_000 }, () => {
       assert.equal(new TextDecoder().decode((await direct(jsm).getMessage('KEEP', { last_by_subj: 'keep.9' })).data), 'new');
       assert.equal(await errCode(jsm.streams.info('MEM')), 10059);
     } finally {
-      await nc.close();
-      await server.stop();
+      await env.close();
     }
   });
 });

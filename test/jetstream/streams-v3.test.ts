@@ -3,13 +3,9 @@
 // storage types. Run with TSNATS_TEST_SERVER=nats-server to check the expectations themselves.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { headers, type NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager, jetstream, JetStreamApiError, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { jetstream, JetStreamApiError, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 
 type Storage = 'file' | 'memory';
 
@@ -32,8 +28,7 @@ async function api(nc: NatsConnection, subject: string, body: string | object = 
 
 for (const storage of ['file', 'memory'] as Storage[]) {
   describe(`streams with the v3 client (${storage} storage)`, { timeout: 60_000 }, () => {
-    let server: RunningServer;
-    let dir: string;
+    let env: JetStreamEnv<JsClient> | undefined;
     let nc: NatsConnection;
     let jsm: JetStreamManager;
     let n = 0;
@@ -41,17 +36,11 @@ for (const storage of ['file', 'memory'] as Storage[]) {
     const add = (cfg: Partial<StreamConfig> & { name: string }) => jsm.streams.add({ storage, ...cfg } as Partial<StreamConfig> & { name: string });
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
-      server = await startServer({ args: ['-js', '-sd', dir] });
-      nc = await connect({ servers: server.hostport, reconnect: false });
-      jsm = await jetstreamManager(nc);
+      env = await startJetStream(openJs);
+      ({ nc, jsm } = env);
     });
 
-    after(async () => {
-      await nc?.close();
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => env?.close());
 
     test('create returns the config with nats-server defaults; info, names, list, delete', async () => {
       const s = name();
