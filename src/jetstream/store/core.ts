@@ -323,16 +323,7 @@ export abstract class StoreCore implements StreamStore {
     if (id < 0) return false;
     this.dropBody(seq, c, i);
     const info = this.byId[id]!;
-    c.subj[i] = -1;
-    c.live--;
-    this.msgs--;
-    this.bytes -= c.size[i]!;
-    if (info.msgs === 1) {
-      this.subjects.delete(info.subject);
-      this.byId[id] = null;
-      this.freeIds.push(id);
-    } else {
-      info.msgs--;
+    if (this.unindex(c, i, id, info)) {
       if (seq === info.first) info.firstStale = true;
       if (seq === info.last) info.lastStale = true;
       // One message left whose position is known (KV with history 1): no scan needed later.
@@ -509,6 +500,16 @@ export abstract class StoreCore implements StreamStore {
   private undoAdd(seq: number, c: SeqChunk, i: number): void {
     const id = c.subj[i]!;
     const info = this.byId[id]!;
+    if (this.unindex(c, i, id, info)) info.lastStale = true;
+    this.last = seq - 1;
+    if (this.msgs === 0) this.first = this.last + 1;
+  }
+
+  /**
+   * Clears slot i of chunk c (a message of subject id) and takes it off the counts; a subject left
+   * without messages is dropped. Returns whether the subject still has messages.
+   */
+  private unindex(c: SeqChunk, i: number, id: number, info: SubjInfo): boolean {
     c.subj[i] = -1;
     c.live--;
     this.msgs--;
@@ -517,12 +518,10 @@ export abstract class StoreCore implements StreamStore {
       this.subjects.delete(info.subject);
       this.byId[id] = null;
       this.freeIds.push(id);
-    } else {
-      info.msgs--;
-      info.lastStale = true;
+      return false;
     }
-    this.last = seq - 1;
-    if (this.msgs === 0) this.first = this.last + 1;
+    info.msgs--;
+    return true;
   }
 
   loadMsg(seq: number): StoredMsg | null {
