@@ -14,9 +14,10 @@ import { appendHeaders } from '../headers.js';
 import { subjectMatches } from '../../sublist/subject.js';
 import { configFilters, EPHEMERAL_INACTIVE_NS, renderConfig, type ConsumerConfig } from './config.js';
 import { AckState } from './pending.js';
-import { WaitQueue, parseNextRequest, type WaitingRequest } from './pull.js';
+import type { WaitingRequest } from './pull.js';
+import { PullRequests } from './pull-requests.js';
 import { AckKind, ackPrefix, nakDelayNs, type AckBody, type AckReplyInfo } from './ack.js';
-import { deliverTo, hostCongested, idleHeartbeat, maxBytesExceeded, requestTimeout, statusLine, Status } from './out.js';
+import { deliverTo, hostCongested, idleHeartbeat, maxBytesExceeded, Status } from './out.js';
 import { retentionAcked } from './retention.js';
 import { StateWriter, writeMeta, removeConsumerDir, type ConsumerStateFile } from './state-store.js';
 
@@ -59,7 +60,8 @@ export class Consumer implements ConsumerLike {
   readonly acks: AckState;
   private npc = 0;
   private npcDirty = true;
-  private readonly waiting: WaitQueue | null;
+  /** A pull consumer's waiting requests; null for a push consumer. */
+  private readonly pulls: PullRequests | null;
   private held: Next | null = null;
   private scheduled = false;
   private readonly pumpBound = (): void => this.pump();
@@ -102,7 +104,7 @@ export class Consumer implements ConsumerLike {
     this.dir = init.dir;
     this.prefix = ackPrefix(this.stream.name, this.name);
     this.acks = new AckState(this.cfg.ack_policy);
-    this.waiting = this.isPush ? null : new WaitQueue(this.cfg.max_waiting ?? 512);
+    this.pulls = this.isPush ? null : new PullRequests(this.cfg.max_waiting ?? 512, this.js.host, this.stream.acc);
     const now = Date.now();
     this.inactiveSince = now;
     this.lastActivityMs = now;
@@ -396,12 +398,12 @@ export class Consumer implements ConsumerLike {
         }
         if (this.cfg.flow_control === true && this.pbytes > FC_MAX_PENDING) return;
       } else {
-        wr = this.headRequest(now);
+        wr = this.pulls!.head(now);
         if (wr === undefined) return;
       }
       const next = this.nextMsg();
       if (next === null) {
-        if (!push && this.stall === 'eos') this.endOfStream();
+        if (!push && this.stall === 'eos') this.pulls!.endOfStream();
         return;
       }
       if (this.cfg.replay_policy === 'original' && next.dc === 1) {
@@ -416,14 +418,14 @@ export class Consumer implements ConsumerLike {
         const sz = this.msgSize(next.msg);
         if (wr.maxBytes > 0 && sz > wr.b) {
           this.js.host.publish(this.stream.acc, wr.reply, null, maxBytesExceeded(wr.n, wr.b), null);
-          this.waiting!.removeHead();
+          this.pulls!.queue.removeHead();
           this.held = next;
           continue;
         }
-        this.waiting!.pop();
+        this.pulls!.queue.pop();
         if (wr.maxBytes > 0) {
           wr.b -= sz;
-          if (wr.b === 0 && wr.n > 0) this.waiting!.sweep((x) => x === wr);
+          if (wr.b === 0 && wr.n > 0) this.pulls!.queue.sweep((x) => x === wr);
         }
         to = wr.reply;
       } else to = this.cfg.deliver_subject!;
@@ -441,119 +443,22 @@ export class Consumer implements ConsumerLike {
     return this.replayBase.wall + (msg.ts - this.replayBase.ts) / 1e6 - now;
   }
 
-  /** nextWaiting's validity checks on the head request: expired → 408, no interest → dropped. */
-  private headRequest(now: number): WaitingRequest | undefined {
-    const q = this.waiting!;
-    for (;;) {
-      const wr = q.peek();
-      if (wr === undefined) return undefined;
-      if (wr.expires > 0 && now >= wr.expires) {
-        this.js.host.publish(this.stream.acc, wr.reply, null, requestTimeout(wr.n, wr.b), null);
-        q.removeHead();
-        continue;
-      }
-      if (!this.js.host.hasInterest(this.stream.acc, wr.reply)) {
-        q.removeHead();
-        continue;
-      }
-      return wr;
-    }
-  }
-
-  /**
-   * processWaiting(eos): the stream has nothing more now. One-shot (no_wait) requests end: 408 when
-   * they got something, 404 when they got nothing.
-   */
-  private endOfStream(): void {
-    const acc = this.stream.acc;
-    const host = this.js.host;
-    this.waiting!.sweep((wr) => {
-      if (!wr.noWait) return false;
-      host.publish(acc, wr.reply, null, wr.d > 0 ? requestTimeout(wr.n, wr.b) : Status.NO_MESSAGES, null);
-      return true;
-    });
-  }
-
   // ---- pull requests -----------------------------------------------------------------------------
 
-  /** processNextMsgRequest. */
+  /** processNextMsgRequest (the checks and queueing are PullRequests'). */
   nextRequest(reply: string | null, body: Buffer | string): void {
     if (reply === null || reply === '' || this.closed) return;
-    const acc = this.stream.acc;
-    const host = this.js.host;
-    if (this.waiting === null) {
-      host.publish(acc, reply, null, Status.PUSH_BASED, null);
+    const pulls = this.pulls;
+    if (pulls === null) {
+      this.js.host.publish(this.stream.acc, reply, null, Status.PUSH_BASED, null);
       return;
     }
-    const req = parseNextRequest(body);
-    if (!req.ok) {
-      host.publish(acc, reply, null, statusLine(`400 Bad Request - ${req.error}`), null);
-      return;
-    }
-    const c = this.cfg;
-    if (c.max_batch !== undefined && c.max_batch > 0 && req.batch > c.max_batch) {
-      host.publish(acc, reply, null, statusLine(`409 Exceeded MaxRequestBatch of ${c.max_batch}`), null);
-      return;
-    }
-    if (req.expiresMs > 0 && c.max_expires !== undefined && c.max_expires > 0 && req.expiresMs > c.max_expires / 1e6 + 1) {
-      host.publish(acc, reply, null, statusLine(`409 Exceeded MaxRequestExpires of ${goDuration(c.max_expires)}`), null);
-      return;
-    }
-    if (req.maxBytes > 0 && c.max_bytes !== undefined && c.max_bytes > 0 && req.maxBytes > c.max_bytes) {
-      host.publish(acc, reply, null, statusLine(`409 Exceeded MaxRequestMaxBytes of ${c.max_bytes}`), null);
-      return;
-    }
+    const req = pulls.check(reply, body, this.cfg);
+    if (req === null) return;
     const now = Date.now();
     this.lastActivityMs = now;
-    if (this.waiting.isFull()) this.processWaiting(now);
-    if (req.noWait) {
-      const pending = this.numPending() + this.acks.rdqLength + (this.held !== null ? 1 : 0);
-      if (pending === 0 && req.expiresMs === 0) {
-        host.publish(acc, reply, null, Status.NO_MESSAGES, null);
-        return;
-      }
-      if (pending > 0 && pending < this.waiting.pendingBatch()) {
-        host.publish(acc, reply, null, Status.REQUESTS_PENDING, null);
-        return;
-      }
-    }
-    const wr: WaitingRequest = {
-      reply,
-      n: req.batch,
-      d: 0,
-      b: req.maxBytes,
-      maxBytes: req.maxBytes,
-      noWait: req.noWait,
-      expires: req.expiresMs > 0 ? now + req.expiresMs : 0,
-      hb: req.hbMs,
-      hbNext: req.hbMs > 0 ? now + req.hbMs : 0,
-      received: now,
-    };
-    if (!this.waiting.add(wr)) {
-      host.publish(acc, reply, null, Status.EXCEEDED_MAX_WAITING, null);
-      return;
-    }
-    this.signal();
-  }
-
-  /** processWaiting(false): expiry (408), lost interest, per-request idle heartbeats. */
-  private processWaiting(now: number): void {
-    const q = this.waiting;
-    if (q === null || q.length === 0) return;
-    const acc = this.stream.acc;
-    const host = this.js.host;
-    q.sweep((wr) => {
-      if (wr.expires > 0 && now >= wr.expires) {
-        host.publish(acc, wr.reply, null, requestTimeout(wr.n, wr.b), null);
-        return true;
-      }
-      if (!host.hasInterest(acc, wr.reply)) return true;
-      if (wr.hb > 0 && now >= wr.hbNext) {
-        host.publish(acc, wr.reply, null, idleHeartbeat(this.dseq - 1, this.sseq - 1, null), null);
-        wr.hbNext = now + wr.hb;
-      }
-      return false;
-    });
+    const available = (): number => this.numPending() + this.acks.rdqLength + (this.held !== null ? 1 : 0);
+    if (pulls.enqueue(reply, req, now, available, this.dseq - 1, this.sseq - 1)) this.signal();
   }
 
   // ---- acks ----------------------------------------------------------------------------------
@@ -639,8 +544,8 @@ export class Consumer implements ConsumerLike {
         this.lastDeliveryMs = now;
       }
     } else {
-      this.processWaiting(now);
-      if (this.waiting!.length > 0) this.lastActivityMs = now;
+      this.pulls!.expire(now, this.dseq - 1, this.sseq - 1);
+      if (this.pulls!.queue.length > 0) this.lastActivityMs = now;
       else if (this.dthreshMs > 0 && now - this.lastActivityMs >= this.dthreshMs) return false;
     }
     if (now >= this.nextAckCheck) {
@@ -726,7 +631,7 @@ export class Consumer implements ConsumerLike {
       ack_floor: { consumer_seq: this.acks.adflr, stream_seq: this.acks.asflr },
       num_ack_pending: this.acks.pending.size,
       num_redelivered: this.acks.rdc.size,
-      num_waiting: this.waiting?.length ?? 0,
+      num_waiting: this.pulls?.queue.length ?? 0,
       num_pending: this.numPending(),
     };
     const serverName = (this.js as { serverName?: unknown }).serverName;
@@ -781,8 +686,8 @@ export class Consumer implements ConsumerLike {
   async destroy(): Promise<void> {
     const wasOpen = !this.closed;
     this.stopTimers();
-    if (wasOpen && this.waiting !== null) {
-      for (const wr of this.waiting.clear()) this.js.host.publish(this.stream.acc, wr.reply, null, Status.CONSUMER_DELETED, null);
+    if (wasOpen && this.pulls !== null) {
+      for (const wr of this.pulls.queue.clear()) this.js.host.publish(this.stream.acc, wr.reply, null, Status.CONSUMER_DELETED, null);
     }
     if (this.writer !== null) await this.writer.close();
     if (this.dir !== null) removeConsumerDir(this.dir);
@@ -790,11 +695,3 @@ export class Consumer implements ConsumerLike {
 }
 
 /** Go's time.Duration String for whole units (what 409 Exceeded MaxRequestExpires prints). */
-function goDuration(ns: number): string {
-  if (ns % 3600e9 === 0) return `${ns / 3600e9}h0m0s`;
-  if (ns % 60e9 === 0) return `${ns / 60e9}m0s`;
-  if (ns >= 1e9) return `${ns / 1e9}s`;
-  if (ns >= 1e6) return `${ns / 1e6}ms`;
-  if (ns >= 1e3) return `${ns / 1e3}µs`;
-  return `${ns}ns`;
-}
