@@ -3,10 +3,8 @@
 // MessagePort; messages and interest only ever travel in the rings.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger } from '../log.js';
-import type { ServerOptions } from '../server/options.js';
+import { jetStreamDir, type ServerOptions } from '../server/options.js';
 import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
@@ -36,11 +34,6 @@ export type FromJs =
   | { type: 'stopped' }
   | { type: 'jsz'; id: number; data: unknown };
 
-/** nats-server's default store directory when store_dir is not set: `<tmp>/nats`. */
-export function storeBase(opts: ServerOptions): string {
-  return opts.jetstream.storeDir || join(tmpdir(), 'nats');
-}
-
 const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
@@ -49,7 +42,7 @@ const link = new JsLink(data.peers, data.accounts.length, log);
 const js = new JetStream(
   link,
   {
-    storeDir: join(storeBase(o), 'jetstream'),
+    storeDir: jetStreamDir(o),
     maxMemory: o.jetstream.maxMemory,
     maxStore: o.jetstream.maxStore,
     syncIntervalMs: o.jetstream.syncIntervalMs,

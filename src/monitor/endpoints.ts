@@ -3,7 +3,7 @@
 // Prometheus text built from the same figures.
 
 import type { ServerIdentity, ShardStats } from '../shard/shard.js';
-import type { ServerOptions } from '../server/options.js';
+import { jetStreamDir, type ServerOptions } from '../server/options.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubDetail, SubszShard } from './types.js';
 
 const DEFAULT_LIMIT = 1024;
@@ -129,7 +129,7 @@ export function buildJsz(id: ServerIdentity, opts: ServerOptions): Record<string
     server_id: id.serverId,
     now: new Date().toISOString(),
     disabled: !js.enabled,
-    config: { max_memory: js.maxMemory, max_storage: js.maxStore, store_dir: js.storeDir },
+    config: { max_memory: js.maxMemory, max_storage: js.maxStore, store_dir: js.enabled ? jetStreamDir(opts) : js.storeDir, sync_interval: js.syncIntervalMs * 1e6, ...(js.syncAlways ? { sync_always: true } : {}) },
     memory: 0,
     storage: 0,
     reserved_memory: 0,

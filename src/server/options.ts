@@ -1,6 +1,9 @@
 // Server options: nats-server's names and defaults (server/const.go, opts.go). Everything here is
 // plain data: it crosses into every shard worker as workerData (structured clone).
 
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 export interface SubjectPermission {
   allow: string[] | null;
   deny: string[] | null;
@@ -176,4 +179,9 @@ export function defaultOptions(): ServerOptions {
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
   };
+}
+
+/** Where JetStream keeps its files: `<store_dir>/jetstream`, as nats-server (default `<tmp>/nats/jetstream`). */
+export function jetStreamDir(opts: ServerOptions): string {
+  return join(opts.jetstream.storeDir || join(tmpdir(), 'nats'), 'jetstream');
 }

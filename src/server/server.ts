@@ -22,7 +22,7 @@ import type { Logger } from '../log.js';
 import { HandoffSender, handoffSupported, type TcpHandle } from '../transport/handoff.js';
 import { Shard, type ServerIdentity } from '../shard/shard.js';
 import type { FromShard, ShardWorkerData, ToShard } from '../shard/worker.js';
-import type { ServerOptions } from './options.js';
+import { jetStreamDir, type ServerOptions } from './options.js';
 import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
@@ -167,7 +167,7 @@ export class Server {
       // Started (streams recovered) before any client can publish, as nats-server enables JetStream first.
       this.js = new JetStreamHandle(log);
       await this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
-      log.info(`JetStream enabled, store directory ${opts.jetstream.storeDir || '(temporary directory)/nats'}`);
+      log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
     }
     if (handoffSupported()) {
       this.shards = await Promise.all(Array.from({ length: n }, (_, i) => this.startShard(i)));
