@@ -56,6 +56,16 @@ const js = new JetStream(
   createConsumerPlugin(),
 );
 link.onMessage = (m) => js.onMessage(m);
+if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
+  // Test hook: a message on $JS.API.TSNATS.DEBUG.EXIT ends this thread, as a crash would.
+  link.onMessage = (m) => {
+    if (m.subject === '$JS.API.TSNATS.DEBUG.EXIT') {
+      log.error('debug hook: JetStream worker exiting on request');
+      process.exit(1);
+    }
+    js.onMessage(m);
+  };
+}
 
 port.on('message', (m: ToJs) => {
   if (m.type === 'peer-reset') link.resetPeer(m.rings);

@@ -29,6 +29,8 @@ export class JetStreamHandle {
   private readonly waiting = new Map<number, (d: unknown) => void>();
   private stopped: Promise<void> = Promise.resolve();
   private stopping = false;
+  /** Called when the worker ended without being asked to (the server replaces it). */
+  onCrash: (code: number) => void = () => {};
 
   constructor(private readonly log: Logger) {}
 
@@ -58,8 +60,9 @@ export class JetStreamHandle {
         onStopped();
         for (const f of this.waiting.values()) f(null);
         this.waiting.clear();
-        if (!this.stopping) this.log.error({ code }, 'JetStream worker exited unexpectedly; JetStream is unavailable until restart');
-        this.worker = null;
+        const crashed = !this.stopping && this.worker === worker;
+        if (this.worker === worker) this.worker = null;
+        if (crashed) this.onCrash(code);
       });
     });
   }

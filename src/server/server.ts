@@ -73,6 +73,8 @@ export class Server {
   /** The JetStream worker (its peer id is `jsPeer`), when JetStream is enabled. */
   private js: JetStreamHandle | null = null;
   private jsPeer = -1;
+  /** When the JetStream worker crashed in the last minute (replacement stops after 5). */
+  private jsCrashes: number[] = [];
   private stopping: Promise<void> | null = null;
   port = 0;
   httpPort = 0;
@@ -166,6 +168,7 @@ export class Server {
     if (this.jsPeer >= 0) {
       // Started (streams recovered) before any client can publish, as nats-server enables JetStream first.
       this.js = new JetStreamHandle(log);
+      this.js.onCrash = (code) => this.replaceJetStream(code);
       await this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
       log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
     }
@@ -428,6 +431,38 @@ export class Server {
           this.log.info({ shard: id }, 'replacement shard ready');
         },
         (err: unknown) => this.log.error({ shard: id, err: String(err) }, 'replacement shard failed to start'),
+      );
+    }, 100);
+  }
+
+  /**
+   * The JetStream worker died (a bug, not a shutdown): the shards get new rings to its replacement
+   * (they drop its interest and send theirs again), and a new worker recovers the streams from disk.
+   * Acknowledged messages of file streams are on disk; memory streams are lost, as after a restart.
+   */
+  private replaceJetStream(code: number): void {
+    const id = this.jsPeer;
+    const now = Date.now();
+    this.jsCrashes = this.jsCrashes.filter((t) => now - t < 60_000);
+    this.jsCrashes.push(now);
+    if (this.jsCrashes.length > 5) {
+      // A worker that dies again at once (say, on recovering some stream) would only loop.
+      this.log.error({ code }, 'JetStream worker exited unexpectedly again (6 times in a minute); JetStream stays down until restart');
+      return;
+    }
+    this.log.error({ code }, 'JetStream worker exited unexpectedly; starting a replacement (file streams are recovered from disk)');
+    for (let j = 0; j < id; j++) {
+      this.rings[id]![j] = this.newRing();
+      this.rings[j]![id] = this.newRing();
+    }
+    const rings = (s: number): PeerRings => ({ id, out: this.rings[s]![id]!, in: this.rings[id]![s]! });
+    for (const s of this.shards) s.worker.postMessage({ type: 'peer-reset', rings: rings(s.id) } satisfies ToShard);
+    this.inline?.resetPeer(rings(0));
+    setTimeout(() => {
+      if (this.stopping !== null || this.js === null) return;
+      this.js.start(this.opts, this.identity, this.peerRingsOf(id)).then(
+        () => this.log.info('replacement JetStream worker ready'),
+        (err: unknown) => this.log.error({ err: String(err) }, 'replacement JetStream worker failed to start'),
       );
     }, 100);
   }
