@@ -7,6 +7,8 @@
 //
 // Workloads (each on a fresh file stream BENCH with subject bench.>, 128-byte payloads):
 //   pub-sync   js.publish awaited one at a time (a round trip per message)
+//   pub-raw    the same over a raw socket (no client library): the server's own round trip; the rate
+//              is 1 / mean latency, and the p50/p90 latencies are printed beside it
 //   pub-async  up to 256 publishes in flight (the seed's PublishAsync pattern)
 //   fetch-ack  a durable pull consumer fetching batches of 256 and acking each message (issue 7)
 
@@ -16,8 +18,9 @@ import { join } from 'node:path';
 import { connect, AckPolicy, type NatsConnection, type JetStreamClient } from 'nats';
 import { findNatsServer, killAllServers, natsServerVersion, startServer, type RunningServer, type ServerKind } from './servers.js';
 import { median } from './report.js';
+import { rawPubLatencies } from './js-raw.js';
 
-const WORKLOADS = ['pub-sync', 'pub-async', 'fetch-ack'] as const;
+const WORKLOADS = ['pub-sync', 'pub-raw', 'pub-async', 'fetch-ack'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 interface Opts {
@@ -91,6 +94,12 @@ async function runOnce(server: RunningServer, w: Workload, n: number): Promise<n
   try {
     await freshStream(nc);
     const js = nc.jetstream();
+    if (w === 'pub-raw') {
+      const lats = (await rawPubLatencies(server.port, 'bench.x', n)).sort((a, b) => a - b);
+      const mean = lats.reduce((a, b) => a + b, 0) / lats.length;
+      console.log(`  ${server.spec.kind}: p50 ${lats[Math.floor(lats.length / 2)]!.toFixed(0)} µs, p90 ${lats[Math.floor(lats.length * 0.9)]!.toFixed(0)} µs`);
+      return 1e6 / mean;
+    }
     if (w === 'fetch-ack') {
       await pubAsync(js, n, 256);
       const ms = await fetchAck(nc, n);
@@ -120,7 +129,7 @@ async function main(): Promise<void> {
         const srv = await startServer({ kind }, { natsServerBin: bin ?? undefined, extraArgs: ['-js', '-sd', dir] });
         try {
           // pub-sync is a round trip per message: a tenth of the count keeps it short.
-          samples.push(await runOnce(srv, w, w === 'pub-sync' ? Math.ceil(o.msgs / 10) : o.msgs));
+          samples.push(await runOnce(srv, w, w === 'pub-sync' || w === 'pub-raw' ? Math.ceil(o.msgs / 10) : o.msgs));
         } finally {
           await srv.stop();
           rmSync(dir, { recursive: true, force: true });
