@@ -300,7 +300,8 @@ export class JetStream implements EngineLike {
       firstSeq: cfg.first_seq,
       syncIntervalMs: this.opts.syncIntervalMs,
       syncAlways: this.opts.syncAlways,
-      log: this.log,
+      // Damage reports name the stream (and its directory) they concern.
+      log: this.log.child({ stream: cfg.name, dir }),
     });
   }
 

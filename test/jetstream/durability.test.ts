@@ -194,14 +194,23 @@ describe('JetStream durability', { timeout: 240_000 }, () => {
 
     ({ server, nc, jsm } = await start(dir));
     try {
+      // The log names the stream and the sequence range lost.
       await waitFor(() => /corrupt|damaged/i.test(server.output()), 'the damage to be logged');
+      const line = server.output().split('\n').find((l) => /corrupt|damaged/i.test(l))!;
+      assert.match(line, /stream=CORRUPT/);
+      const range = /first_seq=(\d+) last_seq=(\d+)/.exec(line);
+      assert.ok(range !== null, `a sequence range in: ${line}`);
+      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      assert.ok(lo >= 1 && hi >= lo && hi - lo < 10, `a short damaged range ${lo}..${hi}`);
       const si = await jsm.streams.info('CORRUPT');
-      assert.ok(si.state.messages < n, `some messages lost to the damage (${si.state.messages})`);
-      assert.ok(si.state.messages >= n - 10, `only the damaged ones (${si.state.messages} of ${n})`);
+      assert.equal(si.state.messages, n - (hi - lo + 1), 'exactly the damaged range is gone');
       assert.equal(si.state.last_seq, n);
       const msgs = await allMessages(jsm, 'CORRUPT');
       assert.equal(msgs.size, si.state.messages);
-      for (const [seq, v] of msgs) assert.equal(v, `corrupt.a|${body(seq)}|`, `seq ${seq} intact`);
+      for (let seq = 1; seq <= n; seq++) {
+        if (seq >= lo && seq <= hi) assert.equal(msgs.has(seq), false, `damaged seq ${seq} not served`);
+        else assert.equal(msgs.get(seq), `corrupt.a|${body(seq)}|`, `seq ${seq} intact`);
+      }
       // Still takes writes.
       const a = await jetstream(nc).publish('corrupt.a', 'new');
       assert.equal(a.seq, n + 1);
