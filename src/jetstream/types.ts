@@ -100,15 +100,9 @@ export interface StoredMsg {
 }
 
 /** The limits a store enforces itself (nats-server's filestore/memstore enforce them too). */
-export interface StoreLimits {
-  max_msgs: number;
-  max_bytes: number;
-  max_age: number;
-  max_msgs_per_subject: number;
-  max_msg_size: number;
-  discard: DiscardPolicy;
-  discard_new_per_subject: boolean;
-}
+export type StoreLimits = Required<
+  Pick<StreamConfig, 'max_msgs' | 'max_bytes' | 'max_age' | 'max_msgs_per_subject' | 'max_msg_size' | 'discard' | 'discard_new_per_subject'>
+>;
 
 /** Why a store refused a message under discard new (texts as nats-server's errors). */
 export const StoreRefusal = {
