@@ -75,7 +75,6 @@ export class JetStream implements EngineLike {
   private readonly queue: JsInbound[] = [];
   private apiTotal = 0;
   private apiErrors = 0;
-  private started = false;
 
   constructor(host: JsHost, opts: JetStreamOptions, plugin: ConsumerPlugin | null) {
     this.host = host;
@@ -103,7 +102,6 @@ export class JetStream implements EngineLike {
       this.host.subscribe(a.idx, '$JS.FC.>');
     }
     for (const idx of this.opts.noJsAccounts ?? []) this.host.subscribe(idx, '$JS.API.>');
-    this.started = true;
   }
 
   private async recoverAccount(a: JsAccount): Promise<void> {
@@ -404,7 +402,6 @@ export class JetStream implements EngineLike {
       bytes: memory + storage,
       api: { total: this.apiTotal, errors: this.apiErrors },
       accounts: this.accts.size,
-      started: this.started,
     };
   }
 }

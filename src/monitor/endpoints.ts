@@ -3,7 +3,8 @@
 // Prometheus text built from the same figures.
 
 import type { ServerIdentity, ShardStats } from '../shard/shard.js';
-import { jetStreamDir, type ServerOptions } from '../server/options.js';
+import type { ServerOptions } from '../server/options.js';
+import { jetStreamConfigJson } from './varz.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubDetail, SubszShard } from './types.js';
 
 const DEFAULT_LIMIT = 1024;
@@ -128,8 +129,8 @@ export function buildJsz(id: ServerIdentity, opts: ServerOptions): Record<string
   return {
     server_id: id.serverId,
     now: new Date().toISOString(),
-    disabled: !js.enabled,
-    config: { max_memory: js.maxMemory, max_storage: js.maxStore, store_dir: js.enabled ? jetStreamDir(opts) : js.storeDir, sync_interval: js.syncIntervalMs * 1e6, ...(js.syncAlways ? { sync_always: true } : {}) },
+    ...(js.enabled ? {} : { disabled: true }),
+    config: jetStreamConfigJson(opts),
     memory: 0,
     storage: 0,
     reserved_memory: 0,

@@ -1,6 +1,6 @@
 // /varz data, built as plain data (nats-server monitor.go Varz) apart from its HTTP wrapper.
 import { cpuUsage, memoryUsage } from 'node:process';
-import type { ServerOptions } from '../server/options.js';
+import { defaultOptions, jetStreamDir, type ServerOptions } from '../server/options.js';
 import type { ServerIdentity, ShardStats } from '../shard/shard.js';
 import { natsUptime } from './types.js';
 
@@ -10,6 +10,8 @@ export interface VarzInput {
   start: Date;
   shards: ShardStats[];
   httpPort: number;
+  /** The JetStream worker's /jsz figures (null when JetStream is off or not answering). */
+  jetstream?: Record<string, unknown> | null;
 }
 
 let lastCpu = cpuUsage();
@@ -63,8 +65,39 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     cluster: {},
     gateway: {},
     leaf: {},
-    jetstream: v.opts.jetstream.enabled ? { config: { max_memory: v.opts.jetstream.maxMemory, max_storage: v.opts.jetstream.maxStore, store_dir: v.opts.jetstream.storeDir } } : {},
+    jetstream: v.opts.jetstream.enabled ? varzJetStream(v) : {},
     tsnats_version: v.identity.tsnatsVersion,
     tsnats_shards: v.shards.length,
+  };
+}
+
+/** Varz's `jetstream` block (monitor.go JetStreamVarz): config, and stats as /jsz has them. */
+function varzJetStream(v: VarzInput): Record<string, unknown> {
+  const live = v.jetstream ?? {};
+  const num = (k: string): number => (typeof live[k] === 'number' ? (live[k] as number) : 0);
+  return {
+    config: jetStreamConfigJson(v.opts),
+    stats: {
+      memory: num('memory'),
+      storage: num('storage'),
+      reserved_memory: num('reserved_memory'),
+      reserved_storage: num('reserved_storage'),
+      accounts: num('accounts'),
+      ha_assets: 0,
+      api: live['api'] ?? { total: 0, errors: 0 },
+    },
+  };
+}
+
+/** JetStreamConfig as nats-server marshals it in /varz and /jsz. */
+export function jetStreamConfigJson(opts: ServerOptions): Record<string, unknown> {
+  const js = opts.jetstream;
+  return {
+    max_memory: js.maxMemory,
+    max_storage: js.maxStore,
+    store_dir: js.enabled ? jetStreamDir(opts) : js.storeDir,
+    // Shown only when set, as nats-server's omitempty does for the defaults.
+    ...(js.syncIntervalMs !== defaultOptions().jetstream.syncIntervalMs ? { sync_interval: js.syncIntervalMs * 1e6 } : {}),
+    ...(js.syncAlways ? { sync_always: true } : {}),
   };
 }

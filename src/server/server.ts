@@ -283,7 +283,8 @@ export class Server {
   }
 
   async varz(): Promise<Record<string, unknown>> {
-    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards: await this.shardStats(), httpPort: this.httpPort });
+    const [shards, jetstream] = await Promise.all([this.shardStats(), this.js !== null ? this.js.jsz() : Promise.resolve(null)]);
+    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream });
   }
 
   /** SIGHUP: re-read the config file and hand the new options to every shard. */
