@@ -3,7 +3,7 @@
 // official `nats` v2 client in this process (the same for both, so it caps both alike: the ratio
 // is what to read, not the absolute rates).
 //
-//   npm run bench:js [-- --runs N --msgs N --only pub-sync,pub-async,fetch-ack --server both|tsnats|nats-server]
+//   npm run bench:js [-- --runs N --msgs N --only pub-sync,pub-raw,pub-async,fetch-ack --server both|tsnats|nats-server --flame]
 //
 // Workloads (each on a fresh file stream BENCH with subject bench.>, 128-byte payloads):
 //   pub-sync   js.publish awaited one at a time (a round trip per message)
@@ -12,11 +12,13 @@
 //   pub-async  up to 256 publishes in flight (the seed's PublishAsync pattern)
 //   fetch-ack  a durable pull consumer fetching batches of 256 and acking each message (issue 7)
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, AckPolicy, type NatsConnection, type JetStreamClient } from 'nats';
-import { findNatsServer, killAllServers, natsServerVersion, startServer, type RunningServer, type ServerKind } from './servers.js';
+import { findNatsServer, killAllServers, natsServerVersion, repoRoot, startServer, type RunningServer, type ServerKind } from './servers.js';
+import { loadProfile, selfTime } from './profile.js';
+import { buildTree, renderFlameSvg } from './flamegraph-svg.js';
 import { median } from './report.js';
 import { rawPubLatencies } from './js-raw.js';
 
@@ -28,10 +30,12 @@ interface Opts {
   msgs: number;
   only: Workload[];
   servers: ServerKind[];
+  /** Profile tsnats (one run per workload) and write flamegraphs/js-<workload>.svg of the JetStream worker. */
+  flame: boolean;
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { runs: 3, msgs: 20_000, only: [...WORKLOADS], servers: ['tsnats', 'nats-server'] };
+  const o: Opts = { runs: 3, msgs: 20_000, only: [...WORKLOADS], servers: ['tsnats', 'nats-server'], flame: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): string => argv[++i] ?? '';
@@ -41,6 +45,10 @@ function parseArgs(argv: string[]): Opts {
     else if (a === '--server') {
       const s = v();
       o.servers = s === 'both' ? ['tsnats', 'nats-server'] : [s as ServerKind];
+    } else if (a === '--flame') {
+      o.flame = true;
+      o.runs = 1;
+      o.servers = ['tsnats'];
     } else if (a === '--quick') {
       o.runs = 2;
       o.msgs = 5_000;
@@ -126,13 +134,18 @@ async function main(): Promise<void> {
       const samples: number[] = [];
       for (let r = 0; r < o.runs; r++) {
         const dir = mkdtempSync(join(tmpdir(), 'tsnats-jsbench-'));
-        const srv = await startServer({ kind }, { natsServerBin: bin ?? undefined, extraArgs: ['-js', '-sd', dir] });
+        const profDir = o.flame ? mkdtempSync(join(tmpdir(), 'tsnats-jsflame-')) : undefined;
+        const srv = await startServer({ kind }, { natsServerBin: bin ?? undefined, extraArgs: ['-js', '-sd', dir], cpuProfDir: profDir });
         try {
           // pub-sync is a round trip per message: a tenth of the count keeps it short.
           samples.push(await runOnce(srv, w, w === 'pub-sync' || w === 'pub-raw' ? Math.ceil(o.msgs / 10) : o.msgs));
         } finally {
           await srv.stop();
           rmSync(dir, { recursive: true, force: true });
+        }
+        if (profDir !== undefined) {
+          writeJsFlamegraph(profDir, w, samples[samples.length - 1]!);
+          rmSync(profDir, { recursive: true, force: true });
         }
       }
       rates[kind] = median(samples);
@@ -147,6 +160,31 @@ async function main(): Promise<void> {
     const fmt = (x: number | undefined): string => (x === undefined ? '-' : Math.round(x).toLocaleString('en-US'));
     console.log(`| ${r.workload} | ${fmt(a)} | ${fmt(b)} | ${a !== undefined && b !== undefined ? `${(a / b).toFixed(2)}x` : '-'} |`);
   }
+}
+
+/** The JetStream worker thread's profile as flamegraphs/js-<workload>.svg. */
+function writeJsFlamegraph(profDir: string, w: Workload, rate: number): void {
+  const profiles = readdirSync(profDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => loadProfile(join(profDir, f), repoRoot))
+    .filter((p) => p.isJetStream);
+  if (profiles.length === 0) {
+    console.log(`flamegraph ${w}: no JetStream worker profile found`);
+    return;
+  }
+  const { busy, frames } = selfTime(profiles);
+  const svg = renderFlameSvg(buildTree(profiles.flatMap((p) => p.stacks), 'JetStream worker'), {
+    title: `tsnats JetStream ${w}: the JetStream worker thread`,
+    subtitle: [
+      `${Math.round(rate).toLocaleString('en-US')} msgs/s under the profiler; ${busy.toLocaleString('en-US')} busy samples (idle left out)`,
+      `${new Date().toISOString().slice(0, 10)}, Node ${process.version}: npm run bench:js -- --flame --only ${w}`,
+    ],
+  });
+  const out = join(repoRoot, 'flamegraphs', `js-${w}.svg`);
+  mkdirSync(join(repoRoot, 'flamegraphs'), { recursive: true });
+  writeFileSync(out, svg);
+  console.log(`flamegraph: ${out}`);
+  for (const f of frames.slice(0, 10)) console.log(`  ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
 }
 
 process.on('SIGINT', () => {

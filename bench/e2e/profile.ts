@@ -44,6 +44,8 @@ export interface LoadedProfile {
   durationUs: number;
   /** The thread ran tsnats's shard code (src/shard/): a shard worker, or the single in-process shard. */
   isShard: boolean;
+  /** Ran the JetStream worker (src/jetstream/link.ts drained its rings). */
+  isJetStream: boolean;
 }
 
 function frameName(cf: CallFrame, root: string): string {
@@ -84,6 +86,7 @@ export function loadProfile(file: string, root: string): LoadedProfile {
     idleSamples: idle,
     durationUs: prof.endTime !== undefined && prof.startTime !== undefined ? prof.endTime - prof.startTime : 0,
     isShard: prof.nodes.some((n) => /\/src\/shard\/(shard|client)\.[jt]s$/.test(n.callFrame.url)),
+    isJetStream: prof.nodes.some((n) => /\/src\/jetstream\/link\.[jt]s$/.test(n.callFrame.url)),
   };
 }
 
