@@ -16,9 +16,11 @@ export interface MonitorSource {
   accountz(p: URLSearchParams): Promise<Json>;
   jsz(p: URLSearchParams): Promise<Json>;
   metrics(): Promise<string>;
+  /** /healthz (monitor.go healthz): 200 `{"status":"ok"}` or 503 with the reason. */
+  healthz?(p: URLSearchParams): Promise<{ code: number; body: Json }>;
 }
 
-const JSON_ROUTES: Record<string, keyof Omit<MonitorSource, 'metrics'>> = {
+const JSON_ROUTES: Record<string, keyof Omit<MonitorSource, 'metrics' | 'healthz'>> = {
   '/varz': 'varz',
   '/connz': 'connz',
   '/subsz': 'subsz',
@@ -34,7 +36,7 @@ export interface Answer {
   body: string;
 }
 
-const STATUS: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error' };
+const STATUS: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error', 503: '503 Service Unavailable' };
 
 /** The answer to one monitoring request, whatever the HTTP engine. */
 export async function answer(src: MonitorSource, rawPath: string, params: URLSearchParams): Promise<Answer> {
@@ -42,7 +44,10 @@ export async function answer(src: MonitorSource, rawPath: string, params: URLSea
   try {
     const route = JSON_ROUTES[path];
     if (route !== undefined) return { code: 200, type: 'application/json', body: JSON.stringify(await src[route](params), null, 2) };
-    if (path === '/healthz') return { code: 200, type: 'application/json', body: JSON.stringify({ status: 'ok' }) };
+    if (path === '/healthz') {
+      const h = src.healthz !== undefined ? await src.healthz(params) : { code: 200, body: { status: 'ok' } };
+      return { code: h.code, type: 'application/json', body: JSON.stringify(h.body) };
+    }
     if (path === '/metrics') return { code: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: await src.metrics() };
     if (path === '/') {
       const links = [...Object.keys(JSON_ROUTES), '/healthz', '/metrics'].map((r) => `<a href="${r}">${r.slice(1)}</a>`).join('<br>');

@@ -29,6 +29,7 @@ export class JetStreamHandle {
   private readonly waiting = new Map<number, (d: unknown) => void>();
   private stopped: Promise<void> = Promise.resolve();
   private stopping = false;
+  private ready = false;
   /** Called when the worker ended without being asked to (the server replaces it). */
   onCrash: (code: number) => void = () => {};
 
@@ -39,11 +40,15 @@ export class JetStreamHandle {
     const workerData: JsWorkerData = { opts, serverName: identity.serverName, serverId: identity.serverId, peers, accounts: accounts.names, jsAccounts: accounts.enabled, noJsAccounts: accounts.disabled };
     const worker = new Worker(new URL('../jetstream/worker.js', import.meta.url), { workerData });
     this.worker = worker;
+    this.ready = false;
     let onStopped: () => void = () => {};
     this.stopped = new Promise((r) => (onStopped = r));
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromJs) => {
-        if (m.type === 'ready') resolve();
+        if (m.type === 'ready') {
+          this.ready = true;
+          resolve();
+        }
         else if (m.type === 'failed') reject(new Error(`JetStream failed to start: ${m.error}`));
         else if (m.type === 'stopped') onStopped();
         else if (m.type === 'jsz') {
@@ -65,6 +70,11 @@ export class JetStreamHandle {
         if (crashed) this.onCrash(code);
       });
     });
+  }
+
+  /** True while a worker is up (false after a crash until its replacement is ready). */
+  get running(): boolean {
+    return this.worker !== null && this.ready;
   }
 
   resetPeer(rings: PeerRings): void {

@@ -275,11 +275,22 @@ export class Server {
         const live = this.js !== null ? await this.js.jsz() : null;
         return live === null ? base : { ...base, ...live };
       },
+      healthz: () => Promise.resolve(this.healthz()),
       metrics: async () => {
         const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
         return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
       },
     };
+  }
+
+  /**
+   * /healthz as monitor.go's healthz on a single server: JetStream, when configured, must be running
+   * (503 "JetStream not enabled" while its worker is down); a server without JetStream is healthy
+   * whatever `js-enabled-only` says, as nats-server's.
+   */
+  private healthz(): { code: number; body: Record<string, unknown> } {
+    if (this.js !== null && !this.js.running) return { code: 503, body: { status: 'unavailable', error: 'JetStream not enabled' } };
+    return { code: 200, body: { status: 'ok' } };
   }
 
   async varz(): Promise<Record<string, unknown>> {
@@ -446,12 +457,9 @@ export class Server {
     const now = Date.now();
     this.jsCrashes = this.jsCrashes.filter((t) => now - t < 60_000);
     this.jsCrashes.push(now);
-    if (this.jsCrashes.length > 5) {
-      // A worker that dies again at once (say, on recovering some stream) would only loop.
-      this.log.error({ code }, 'JetStream worker exited unexpectedly again (6 times in a minute); JetStream stays down until restart');
-      return;
-    }
-    this.log.error({ code }, 'JetStream worker exited unexpectedly; starting a replacement (file streams are recovered from disk)');
+    const giveUp = this.jsCrashes.length > 5;
+    // Fresh rings either way: the shards drop the dead worker's interest (its subjects answer
+    // "no responders" instead of filling a ring nobody drains) and tell a replacement theirs.
     for (let j = 0; j < id; j++) {
       this.rings[id]![j] = this.newRing();
       this.rings[j]![id] = this.newRing();
@@ -459,6 +467,12 @@ export class Server {
     const rings = (s: number): PeerRings => ({ id, out: this.rings[s]![id]!, in: this.rings[id]![s]! });
     for (const s of this.shards) s.worker.postMessage({ type: 'peer-reset', rings: rings(s.id) } satisfies ToShard);
     this.inline?.resetPeer(rings(0));
+    if (giveUp) {
+      // A worker that dies again at once (say, on recovering some stream) would only loop.
+      this.log.error({ code }, 'JetStream worker exited unexpectedly again (6 times in a minute); JetStream stays down until restart');
+      return;
+    }
+    this.log.error({ code }, 'JetStream worker exited unexpectedly; starting a replacement (file streams are recovered from disk)');
     setTimeout(() => {
       if (this.stopping !== null || this.js === null) return;
       this.js.start(this.opts, this.identity, this.peerRingsOf(id)).then(

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AckPolicy } from '@nats-io/jetstream';
 import { startJetStream, openJs } from '../helpers/jetstream.js';
+import { startServer } from '../helpers/server.js';
 
 test('/jsz and /varz report JetStream', { timeout: 30_000 }, async () => {
   const env = await startJetStream(openJs, { prefix: 'tsnats-js-mon-', args: (dir) => ['-js', '-sd', dir, '-m', '-1'] });
@@ -28,6 +29,10 @@ test('/jsz and /varz report JetStream', { timeout: 30_000 }, async () => {
     assert.equal(cfg['max_memory'] !== undefined && cfg['max_storage'] !== undefined, true);
     assert.ok(((jsz['api'] as { total: number }).total) >= 3, 'API requests counted');
 
+    const hz = await fetch(`http://127.0.0.1:${port}/healthz?js-enabled-only=true`);
+    assert.equal(hz.status, 200);
+    assert.deepEqual(await hz.json(), { status: 'ok' });
+
     const varz = await get('/varz');
     const vj = varz['jetstream'] as { config: Record<string, unknown>; stats: Record<string, unknown> };
     assert.equal(vj.config['store_dir'], cfg['store_dir']);
@@ -35,5 +40,19 @@ test('/jsz and /varz report JetStream', { timeout: 30_000 }, async () => {
     assert.ok(((vj.stats['api'] as { total: number }).total) >= 3);
   } finally {
     await env.close();
+  }
+});
+
+test('/healthz without JetStream stays ok, js-enabled-only or not (as nats-server)', { timeout: 30_000 }, async () => {
+  const server = await startServer({ args: ['-m', '-1'] });
+  try {
+    const port = Number(/Starting http monitor on [^\s]*:(\d+)/.exec(server.output())![1]);
+    for (const q of ['', '?js-enabled-only=true']) {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz${q}`);
+      assert.equal(r.status, 200, q);
+      assert.deepEqual(await r.json(), { status: 'ok' });
+    }
+  } finally {
+    await server.stop();
   }
 });

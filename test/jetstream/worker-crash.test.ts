@@ -51,3 +51,33 @@ test('a crashed JetStream worker is replaced; streams and consumers come back fr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a JetStream worker that keeps crashing stays down; core NATS serves on and /healthz says so', { skip: usingNatsServer ? 'tsnats test hook' : false, timeout: 60_000 }, async () => {
+  const dir = jsStoreDir('tsnats-js-crash6-');
+  const server = await startServer({ args: ['-js', '-sd', dir, '-m', '-1'], env: { TSNATS_DEBUG_HOOKS: '1' } });
+  const nc = await connect({ servers: server.hostport });
+  try {
+    const port = Number(/Starting http monitor on [^\s]*:(\d+)/.exec(server.output())![1]);
+    const health = async (): Promise<number> => (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+    assert.equal(await health(), 200);
+    const ready = (): number => server.output().split('replacement JetStream worker ready').length - 1;
+    for (let i = 1; i <= 5; i++) {
+      nc.publish('$JS.API.TSNATS.DEBUG.EXIT');
+      await waitFor(() => ready() === i, `replacement ${i}`, 15_000);
+    }
+    nc.publish('$JS.API.TSNATS.DEBUG.EXIT');
+    await waitFor(() => /JetStream stays down until restart/.test(server.output()), 'the worker to stay down', 15_000);
+    assert.equal(await health(), 503);
+    const body = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; error: string };
+    assert.deepEqual(body, { status: 'unavailable', error: 'JetStream not enabled' });
+    // Core NATS is unaffected; JetStream requests find no responder instead of hanging.
+    const echo = nc.subscribe('still.here', { max: 1 });
+    nc.publish('still.here', 'yes');
+    for await (const m of echo) assert.equal(m.string(), 'yes');
+    await assert.rejects(nc.request('$JS.API.INFO', '', { timeout: 2000 }), /no responders|503/i);
+  } finally {
+    await nc.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
