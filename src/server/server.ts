@@ -351,6 +351,20 @@ export class Server {
     return createRingBuffer(forced > 0 ? Math.max(forced, min) : Math.max(4 * 1024 * 1024, 4 * (this.opts.maxPayload + 64 * 1024)));
   }
 
+  /** New rings between peer `id` and every peer it talks to: a replaced peer starts from empty rings. */
+  private renewRings(id: number): void {
+    for (let j = 0; j < this.rings.length; j++) {
+      if (j === id || this.rings[id]![j] === undefined) continue;
+      this.rings[id]![j] = this.newRing();
+      this.rings[j]![id] = this.newRing();
+    }
+  }
+
+  /** The rings between `peer` and `id`, as `peer` sees them. */
+  private ringsTo(peer: number, id: number): PeerRings {
+    return { id, out: this.rings[peer]![id]!, in: this.rings[id]![peer]! };
+  }
+
   private peerRingsOf(id: number): PeerRings[] {
     const out: PeerRings[] = [];
     for (let j = 0; j < this.rings.length; j++) {
@@ -424,16 +438,9 @@ export class Server {
     dead.sender.close();
     if (this.wsApp !== null && dead.uwsDescriptor !== undefined) this.childApps(dead.uwsDescriptor, false);
     dead.load = Number.MAX_SAFE_INTEGER; // no new connections until replaced
-    for (let j = 0; j < this.rings.length; j++) {
-      if (j === id) continue;
-      this.rings[id]![j] = this.newRing();
-      this.rings[j]![id] = this.newRing();
-    }
-    for (const s of this.shards) {
-      if (s.id === id) continue;
-      s.worker.postMessage({ type: 'peer-reset', rings: { id, out: this.rings[s.id]![id]!, in: this.rings[id]![s.id]! } } satisfies ToShard);
-    }
-    if (this.js !== null) this.js.resetPeer({ id, out: this.rings[this.jsPeer]![id]!, in: this.rings[id]![this.jsPeer]! });
+    this.renewRings(id);
+    for (const s of this.shards) if (s.id !== id) s.worker.postMessage({ type: 'peer-reset', rings: this.ringsTo(s.id, id) } satisfies ToShard);
+    this.js?.resetPeer(this.ringsTo(this.jsPeer, id));
     setTimeout(() => {
       if (this.stopping !== null) return;
       this.startShard(id).then(
@@ -460,13 +467,9 @@ export class Server {
     const giveUp = this.jsCrashes.length > 5;
     // Fresh rings either way: the shards drop the dead worker's interest (its subjects answer
     // "no responders" instead of filling a ring nobody drains) and tell a replacement theirs.
-    for (let j = 0; j < id; j++) {
-      this.rings[id]![j] = this.newRing();
-      this.rings[j]![id] = this.newRing();
-    }
-    const rings = (s: number): PeerRings => ({ id, out: this.rings[s]![id]!, in: this.rings[id]![s]! });
-    for (const s of this.shards) s.worker.postMessage({ type: 'peer-reset', rings: rings(s.id) } satisfies ToShard);
-    this.inline?.resetPeer(rings(0));
+    this.renewRings(id);
+    for (const s of this.shards) s.worker.postMessage({ type: 'peer-reset', rings: this.ringsTo(s.id, id) } satisfies ToShard);
+    this.inline?.resetPeer(this.ringsTo(0, id));
     if (giveUp) {
       // A worker that dies again at once (say, on recovering some stream) would only loop.
       this.log.error({ code }, 'JetStream worker exited unexpectedly again (6 times in a minute); JetStream stays down until restart');
