@@ -1,12 +1,13 @@
 // JetStream test setup in one place: a server with a fresh store directory, a client on it, and the
 // teardown that undoes both. Works with tsnats and, through startServer(), with nats-server.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect as connectV2, type JetStreamClient as JetStreamClientV2, type JetStreamManager as JetStreamManagerV2, type NatsConnection as NatsConnectionV2 } from 'nats';
+import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect as connectV2, NatsError, type JetStreamClient as JetStreamClientV2, type JetStreamManager as JetStreamManagerV2, type NatsConnection as NatsConnectionV2 } from 'nats';
 import { startServer, type RunningServer } from './server.js';
 
 /** A fresh, empty store directory under the system temp dir. */
@@ -113,4 +114,31 @@ export async function startJetStream<T extends { nc: { close(): Promise<void> } 
       }
     },
   };
+}
+
+/** The API error a rejected v3 call (or error pub ack) carries: its err_code and description. */
+export async function apiError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof JetStreamApiError) return { code: err.code, message: err.message };
+    throw err;
+  }
+  assert.fail('expected an API error');
+}
+
+/** The err_code of a rejected v3 API call. */
+export async function errCode(p: Promise<unknown>): Promise<number> {
+  return (await apiError(p)).code;
+}
+
+/** The err_code of a rejected nats v2 API call. */
+export async function errCodeV2(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof NatsError && err.api_error) return err.api_error.err_code ?? 0;
+    throw err;
+  }
+  assert.fail('expected an API error');
 }

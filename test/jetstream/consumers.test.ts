@@ -8,24 +8,13 @@ import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/nats
 import {
   AckPolicy,
   DeliverPolicy,
-  JetStreamApiError,
   jetstream,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient, errCode } from '../helpers/jetstream.js';
 import { delay, waitFor } from '../helpers/wait.js';
-
-async function errCode(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof JetStreamApiError) return err.code;
-    throw err;
-  }
-  assert.fail('expected an API error');
-}
 
 /** Fetches until `count` messages arrived (or `ms` passed); acks them unless told not to. */
 async function fetchAll(js: JetStreamClient, stream: string, consumer: string, count: number, opts: { ack?: boolean; ms?: number } = {}): Promise<JsMsg[]> {

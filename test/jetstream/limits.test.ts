@@ -4,21 +4,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
+import { jetstream, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient, apiError } from '../helpers/jetstream.js';
 import { delay } from '../helpers/wait.js';
 
 type Storage = 'file' | 'memory';
-
-async function ackError(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof JetStreamApiError) return { code: err.code, message: err.message };
-    throw err;
-  }
-  assert.fail('expected an error ack');
-}
 
 for (const storage of ['file', 'memory'] as Storage[]) {
   describe(`stream limits (${storage} storage)`, { timeout: 60_000 }, () => {
@@ -49,7 +39,7 @@ for (const storage of ['file', 'memory'] as Storage[]) {
       await add({ name: nw, max_msgs: 2, discard: 'new' as StreamConfig['discard'] });
       await js.publish(nw, 'a');
       await js.publish(nw, 'b');
-      assert.deepEqual(await ackError(js.publish(nw, 'c')), { code: 10077, message: 'maximum messages exceeded' });
+      assert.deepEqual(await apiError(js.publish(nw, 'c')), { code: 10077, message: 'maximum messages exceeded' });
       assert.deepEqual([(await state(nw)).messages, (await state(nw)).last_seq], [2, 2]);
     });
 
@@ -65,7 +55,7 @@ for (const storage of ['file', 'memory'] as Storage[]) {
       const nw = name();
       await add({ name: nw, max_bytes: 100, discard: 'new' as StreamConfig['discard'] });
       await js.publish(nw, 'y'.repeat(40));
-      assert.deepEqual(await ackError(js.publish(nw, 'y'.repeat(60))), { code: 10077, message: 'maximum bytes exceeded' });
+      assert.deepEqual(await apiError(js.publish(nw, 'y'.repeat(60))), { code: 10077, message: 'maximum bytes exceeded' });
       assert.equal((await state(nw)).messages, 1);
     });
 
@@ -84,16 +74,16 @@ for (const storage of ['file', 'memory'] as Storage[]) {
       await add({ name: p, subjects: [`${p}.*`], max_msgs_per_subject: 1, discard: 'new' as StreamConfig['discard'], discard_new_per_subject: true });
       await js.publish(`${p}.a`, '1');
       await js.publish(`${p}.b`, '1');
-      assert.deepEqual(await ackError(js.publish(`${p}.a`, '2')), { code: 10077, message: 'maximum messages per subject exceeded' });
+      assert.deepEqual(await apiError(js.publish(`${p}.a`, '2')), { code: 10077, message: 'maximum messages per subject exceeded' });
     });
 
     test('max_msg_size: bigger messages (headers included) are refused with 10054', async () => {
       const s = name();
       await add({ name: s, max_msg_size: 16 });
       assert.equal((await js.publish(s, 'x'.repeat(16))).seq, 1);
-      assert.deepEqual(await ackError(js.publish(s, 'x'.repeat(17))), { code: 10054, message: 'message size exceeds maximum allowed' });
+      assert.deepEqual(await apiError(js.publish(s, 'x'.repeat(17))), { code: 10054, message: 'message size exceeds maximum allowed' });
       // Headers count: a msg id makes a short payload too big.
-      assert.equal((await ackError(js.publish(s, 'x', { msgID: 'a-long-message-id' }))).code, 10054);
+      assert.equal((await apiError(js.publish(s, 'x', { msgID: 'a-long-message-id' }))).code, 10054);
       assert.equal((await state(s)).messages, 1);
     });
 

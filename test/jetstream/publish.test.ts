@@ -4,21 +4,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { headers, errors, type NatsConnection } from '@nats-io/nats-core';
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
+import { type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient, apiError } from '../helpers/jetstream.js';
 import { delay } from '../helpers/wait.js';
 
 type Storage = 'file' | 'memory';
-
-async function errCode(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof JetStreamApiError) return { code: err.code, message: err.message };
-    throw err;
-  }
-  assert.fail('expected an error ack');
-}
 
 for (const storage of ['file', 'memory'] as Storage[]) {
   describe(`publish into streams (${storage} storage)`, { timeout: 60_000 }, () => {
@@ -89,25 +79,25 @@ for (const storage of ['file', 'memory'] as Storage[]) {
       await js.publish(`${s}.a`, '1', { msgID: 'm1' });
       await js.publish(`${s}.b`, '2', { msgID: 'm2' });
 
-      const e1 = await errCode(js.publish(`${s}.a`, 'x', { expect: { streamName: 'NotIt' } }));
+      const e1 = await apiError(js.publish(`${s}.a`, 'x', { expect: { streamName: 'NotIt' } }));
       assert.deepEqual(e1, { code: 10060, message: 'expected stream does not match' });
       assert.equal((await js.publish(`${s}.a`, '3', { expect: { streamName: s } })).seq, 3);
 
-      const e2 = await errCode(js.publish(`${s}.a`, 'x', { expect: { lastSequence: 1 } }));
+      const e2 = await apiError(js.publish(`${s}.a`, 'x', { expect: { lastSequence: 1 } }));
       assert.deepEqual(e2, { code: 10071, message: 'wrong last sequence: 3' });
       assert.equal((await js.publish(`${s}.a`, '4', { expect: { lastSequence: 3 } })).seq, 4);
 
-      const e3 = await errCode(js.publish(`${s}.a`, 'x', { expect: { lastMsgID: 'm1' } }));
+      const e3 = await apiError(js.publish(`${s}.a`, 'x', { expect: { lastMsgID: 'm1' } }));
       assert.deepEqual(e3, { code: 10070, message: 'wrong last msg ID: ' }); // seq 4 had no id
       await js.publish(`${s}.a`, '5', { msgID: 'm5' });
       assert.equal((await js.publish(`${s}.a`, '6', { expect: { lastMsgID: 'm5' } })).seq, 6);
 
-      const e4 = await errCode(js.publish(`${s}.b`, 'x', { expect: { lastSubjectSequence: 1 } }));
+      const e4 = await apiError(js.publish(`${s}.b`, 'x', { expect: { lastSubjectSequence: 1 } }));
       assert.deepEqual(e4, { code: 10071, message: 'wrong last sequence: 2' });
       assert.equal((await js.publish(`${s}.b`, '7', { expect: { lastSubjectSequence: 2 } })).seq, 7);
       // 0 means "no message on this subject yet" (KV create).
       assert.equal((await js.publish(`${s}.c`, '8', { expect: { lastSubjectSequence: 0 } })).seq, 8);
-      assert.equal((await errCode(js.publish(`${s}.c`, 'x', { expect: { lastSubjectSequence: 0 } }))).code, 10071);
+      assert.equal((await apiError(js.publish(`${s}.c`, 'x', { expect: { lastSubjectSequence: 0 } }))).code, 10071);
 
       // The raw error ack: error first, then the stream and a zero sequence.
       const h = headers();
@@ -137,7 +127,7 @@ for (const storage of ['file', 'memory'] as Storage[]) {
 
       const plain = name();
       await add({ name: plain });
-      const e = await errCode(js.publish(plain, 'x', { headers: sub }));
+      const e = await apiError(js.publish(plain, 'x', { headers: sub }));
       assert.deepEqual(e, { code: 10111, message: 'rollup not permitted' });
     });
 

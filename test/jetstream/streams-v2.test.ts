@@ -4,25 +4,14 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { headers, StorageType, DiscardPolicy, type NatsConnection, type JetStreamManager, type JetStreamClient, type StreamConfig, NatsError } from 'nats';
-import { jsStoreDir, startJetStream, openJsV2, type JetStreamEnv, type JsClientV2 } from '../helpers/jetstream.js';
+import { headers, StorageType, DiscardPolicy, type NatsConnection, type JetStreamManager, type JetStreamClient, type StreamConfig } from 'nats';
+import { jsStoreDir, startJetStream, openJsV2, type JetStreamEnv, type JsClientV2, errCodeV2 } from '../helpers/jetstream.js';
 
 /** The v2 manager has `direct` at runtime (nats-server 2.9+), its typings do not show it. */
 interface DirectGet {
   getMessage(stream: string, q: { seq: number } | { last_by_subj: string }): Promise<{ seq: number; subject: string; data: Uint8Array; header: { get(k: string): string } }>;
 }
 const direct = (jsm: JetStreamManager): DirectGet => (jsm as unknown as { direct: DirectGet }).direct;
-
-/** The err_code of an API error raised by the v2 client. */
-async function errCode(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof NatsError && err.api_error) return err.api_error.err_code ?? 0;
-    throw err;
-  }
-  assert.fail('expected an API error');
-}
 
 for (const storage of [StorageType.File, StorageType.Memory]) {
   describe(`streams with the v2 client (${storage} storage)`, { timeout: 60_000 }, () => {
@@ -54,10 +43,10 @@ for (const storage of [StorageType.File, StorageType.Memory]) {
       assert.ok(names.includes(s));
       const list = await jsm.streams.list().next();
       assert.ok(list.some((x) => x.config.name === s));
-      assert.equal(await errCode(add({ name: s, subjects: ['other'] })), 10058);
-      assert.equal(await errCode(add({ name: name(), subjects: [`${s}-extra`] })), 10065);
+      assert.equal(await errCodeV2(add({ name: s, subjects: ['other'] })), 10058);
+      assert.equal(await errCodeV2(add({ name: name(), subjects: [`${s}-extra`] })), 10065);
       assert.equal(await jsm.streams.delete(s), true);
-      assert.equal(await errCode(jsm.streams.info(s)), 10059);
+      assert.equal(await errCodeV2(jsm.streams.info(s)), 10059);
     });
 
     test('publish with msgID and expectations; purge; get and delete message; direct get', async () => {
@@ -70,10 +59,10 @@ for (const storage of [StorageType.File, StorageType.Memory]) {
       assert.equal(a.seq, 1);
       assert.deepEqual([dup.seq, dup.duplicate], [1, true]);
       await js.publish(`${s}.b`, new TextEncoder().encode('two'), { expect: { lastSequence: 1, streamName: s } });
-      assert.equal(await errCode(js.publish(`${s}.b`, new Uint8Array(0), { expect: { lastSequence: 1 } })), 10071);
-      assert.equal(await errCode(js.publish(`${s}.b`, new Uint8Array(0), { expect: { lastMsgID: 'nope' } })), 10070);
-      assert.equal(await errCode(js.publish(`${s}.b`, new Uint8Array(0), { expect: { streamName: 'nope' } })), 10060);
-      assert.equal(await errCode(js.publish(`${s}.b`, new Uint8Array(0), { expect: { lastSubjectSequence: 1 } })), 10071);
+      assert.equal(await errCodeV2(js.publish(`${s}.b`, new Uint8Array(0), { expect: { lastSequence: 1 } })), 10071);
+      assert.equal(await errCodeV2(js.publish(`${s}.b`, new Uint8Array(0), { expect: { lastMsgID: 'nope' } })), 10070);
+      assert.equal(await errCodeV2(js.publish(`${s}.b`, new Uint8Array(0), { expect: { streamName: 'nope' } })), 10060);
+      assert.equal(await errCodeV2(js.publish(`${s}.b`, new Uint8Array(0), { expect: { lastSubjectSequence: 1 } })), 10071);
 
       const m = await jsm.streams.getMessage(s, { seq: 1 });
       assert.equal(m.subject, `${s}.a`);
@@ -88,7 +77,7 @@ for (const storage of [StorageType.File, StorageType.Memory]) {
       assert.equal(ds.subject, `${s}.b`);
 
       assert.equal(await jsm.streams.deleteMessage(s, 1), true);
-      assert.equal(await errCode(jsm.streams.getMessage(s, { seq: 1 })), 10037);
+      assert.equal(await errCodeV2(jsm.streams.getMessage(s, { seq: 1 })), 10037);
       await js.publish(`${s}.a`, new TextEncoder().encode('three'));
       await js.publish(`${s}.a`, new TextEncoder().encode('four'));
       assert.equal((await jsm.streams.purge(s, { filter: `${s}.a`, keep: 1 })).purged, 1);
@@ -127,7 +116,7 @@ describe('file streams survive a restart', { timeout: 60_000 }, () => {
       assert.deepEqual([dup.seq, dup.duplicate], [1, true]);
       assert.equal((await js.publish('keep.9', new TextEncoder().encode('new'), { expect: { lastSequence: 3 } })).seq, 4);
       assert.equal(new TextDecoder().decode((await direct(jsm).getMessage('KEEP', { last_by_subj: 'keep.9' })).data), 'new');
-      assert.equal(await errCode(jsm.streams.info('MEM')), 10059);
+      assert.equal(await errCodeV2(jsm.streams.info('MEM')), 10059);
     } finally {
       await env.close();
     }

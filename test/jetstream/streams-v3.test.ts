@@ -4,21 +4,10 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { headers, type NatsConnection } from '@nats-io/nats-core';
-import { jetstream, JetStreamApiError, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import { startJetStream, openJs, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
+import { jetstream, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { startJetStream, openJs, type JetStreamEnv, type JsClient, errCode } from '../helpers/jetstream.js';
 
 type Storage = 'file' | 'memory';
-
-/** The err_code of a rejected API call (JetStreamApiError.code). */
-async function errCode(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof JetStreamApiError) return err.code;
-    throw err;
-  }
-  assert.fail('expected an API error');
-}
 
 /** A raw API request; the JSON reply. */
 async function api(nc: NatsConnection, subject: string, body: string | object = ''): Promise<Record<string, any>> {
