@@ -4,7 +4,8 @@
 import type { ClientTransport } from './transport.js';
 import { ClientParser, ParseError, type ParseErrorCode, type ParserHandler, parseSize } from '../protocol/parser.js';
 import { Errors, OK, PING, PONG, errLine, writeUint, copyBytes, MSG_PREFIX, HMSG_PREFIX } from '../protocol/wire.js';
-import { isValidLiteralSubject, isValidSubject, subjectMatches } from '../sublist/subject.js';
+import { subjectMatches } from '../sublist/subject.js';
+import { goQuote, isInsertableSubject, isLiteralSubject, splitArg } from '../protocol/args.js';
 import { Subscription } from './subscription.js';
 import type { Shard } from './shard.js';
 import type { MsgArgs } from './msg.js';
@@ -39,6 +40,8 @@ const EMPTY = Buffer.alloc(0);
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
 /** RTT is re-measured by the ping timer after this long (nats-server DEFAULT_RTT_MEASUREMENT_INTERVAL). */
 const RTT_REMEASURE_MS = 60 * 60 * 1000;
+/** server.go firstClientPingInterval. */
+const FIRST_CLIENT_PING_MS = 2000;
 
 export class ClientConnection implements ParserHandler {
   readonly cid: number;
@@ -95,6 +98,7 @@ export class ClientConnection implements ParserHandler {
   pingsOut = 0;
   pingSentAt = 0;
   rtt = 0;
+  /** When the last PING went out (client.go rttStart): 0 until then, so the first timer measures RTT. */
   rttAt = 0;
 
   // Outbound: bytes [outStart, outPos) of `out` are not yet handed to the socket; `outQueue` holds
@@ -173,8 +177,9 @@ export class ClientConnection implements ParserHandler {
     if (this.shard.tracing) this.traceIn('CONNECT', buf.toString('utf8', s, e).replace(/("(?:pass|auth_token|sig)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[REDACTED]"'));
     let o: Record<string, unknown>;
     try {
-      const v: unknown = JSON.parse(buf.toString('utf8', s, e));
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      // Go's json.Unmarshal of `null` into ClientOpts leaves the defaults: `CONNECT null` is `{}`.
+      const v: unknown = JSON.parse(buf.toString('utf8', s, e)) ?? {};
+      if (typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
       o = v as Record<string, unknown>;
       checkConnectTypes(o);
     } catch {
@@ -183,6 +188,7 @@ export class ClientConnection implements ParserHandler {
       return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
     this.connectReceived = true;
+    firstPing(this);
     if (o['verbose'] !== undefined) this.verbose = o['verbose'] === true;
     if (o['pedantic'] !== undefined) this.pedantic = o['pedantic'] === true;
     if (o['echo'] !== undefined) this.echo = o['echo'] === true;
@@ -254,7 +260,6 @@ export class ClientConnection implements ParserHandler {
     this.pingsOut = 0;
     if (this.pingSentAt > 0) {
       this.rtt = this.shard.now - this.pingSentAt;
-      this.rttAt = this.shard.now;
       this.pingSentAt = 0;
     }
   }
@@ -262,7 +267,7 @@ export class ClientConnection implements ParserHandler {
   processSub(buf: Buffer, s: number, e: number): void {
     if (this.shard.tracing) this.traceIn('SUB', buf.toString('latin1', s, e));
     // SUB <subject> [queue] <sid>
-    const args = splitArgs(buf, s, e);
+    const args = splitArg(buf.toString('latin1', s, e));
     let subject: string;
     let queue: string | null = null;
     let sid: string;
@@ -277,13 +282,14 @@ export class ClientConnection implements ParserHandler {
       // processSub Parse Error: the connection is closed without an -ERR.
       return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
-    if (!isValidSubject(subject) || (queue !== null && !isValidQueue(queue))) {
-      this.sendErr(Errors.INVALID_SUBJECT);
+    if (this.perms !== null && !this.perms.canSubscribe(subject, queue)) {
+      // client.go subPermissionViolation (checked before the subject's validity, as processSub).
+      this.sendErr(`Permissions Violation for Subscription to ${goQuote(subject)}${queue !== null ? ` using queue ${goQuote(queue)}` : ''}`);
+      this.shard.log.warn({ cid: this.cid, user: this.authUser, subject, queue: queue ?? undefined, sid }, 'Subscription Violation');
       return;
     }
-    if (this.perms !== null && !this.perms.canSubscribe(subject)) {
-      this.sendErr(`Permissions Violation for Subscription to ${goQuote(subject)}${queue !== null ? ` using queue ${goQuote(queue)}` : ''}`);
-      this.shard.log.warn({ cid: this.cid, user: this.authUser, subject }, 'Subscription Violation');
+    if (!isInsertableSubject(subject)) {
+      this.sendErr(Errors.INVALID_SUBJECT);
       return;
     }
     const max = this.shard.opts.maxSubscriptions;
@@ -303,13 +309,13 @@ export class ClientConnection implements ParserHandler {
   processUnsub(buf: Buffer, s: number, e: number): void {
     if (this.shard.tracing) this.traceIn('UNSUB', buf.toString('latin1', s, e));
     // UNSUB <sid> [max]
-    const args = splitArgs(buf, s, e);
+    const args = splitArg(buf.toString('latin1', s, e));
     if (args.length < 1 || args.length > 2) return this.close(CloseReason.PROTOCOL_VIOLATION);
     let max = -1;
     if (args.length === 2) {
+      // processUnsub: a max that is not a size (`-46`, `x`) parses as -1, an unsubscribe now.
       const b = Buffer.from(args[1]!, 'latin1');
       max = parseSize(b, 0, b.length);
-      if (max < 0) return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
     const sub = this.subs.get(args[0]!);
     if (sub !== undefined) {
@@ -337,7 +343,7 @@ export class ClientConnection implements ParserHandler {
       return false;
     }
     // processPub: pedantic clients hear about a bad publish subject, but the message still goes out.
-    if (this.pedantic && !isValidLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
+    if (this.pedantic && !isLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
       this.sendErr(Errors.INVALID_PUB_SUBJECT);
     }
     return true;
@@ -346,14 +352,15 @@ export class ClientConnection implements ParserHandler {
   processMsg(p: ClientParser, buf: Buffer, start: number, end: number): void {
     this.inMsgs++;
     this.inBytes += end - start;
-    // processInboundClientMsg acknowledges first, so +OK precedes any MSG this PUB triggers here.
-    if (this.verbose) this.queue(OK);
     if (this.perms !== null && !this.perms.canPublish(p.paBuf, p.paSubjectStart, p.paSubjectEnd, this.shard.now)) {
+      // processInboundClientMsg: a denied publish gets the -ERR only, no +OK.
       const subject = p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd);
       this.sendErr(`Permissions Violation for Publish to ${goQuote(subject)}`);
       this.shard.log.warn({ cid: this.cid, user: this.authUser, subject }, 'Publish Violation');
       return;
     }
+    // Then +OK, before any MSG this PUB triggers here.
+    if (this.verbose) this.queue(OK);
     if (this.shard.debugHooks) this.shard.debugHook(p);
     const delivered = this.shard.route(this, p, buf, start, end);
     if (delivered === 0 && this.noResponders && p.paReplyStart >= 0) this.sendNoResponders(p);
@@ -447,10 +454,11 @@ export class ClientConnection implements ParserHandler {
     this.acc = this.shard.accountByName.get(who.account) ?? this.acc;
     this.perms = who.permissions !== null ? new ConnPermissions(who.permissions) : null;
     if (this.perms !== null) {
+      // client.go processSubsOnConfigReload: kept if allowed plainly or in its queue group.
       for (const sub of [...this.subs.values()]) {
-        if (!this.perms.canSubscribe(sub.subject)) {
-          this.sendErr(`Permissions Violation for Subscription to ${goQuote(sub.subject)}${sub.queue !== null ? ` using queue ${goQuote(sub.queue)}` : ''}`);
+        if (!this.perms.canSubscribe(sub.subject) && !(sub.queue !== null && this.perms.canSubscribe(sub.subject, sub.queue))) {
           this.removeSubscription(sub);
+          this.sendErr(`Permissions Violation for Subscription to ${goQuote(sub.subject)} (sid ${goQuote(sub.sid)})`);
         }
       }
     }
@@ -521,7 +529,7 @@ export class ClientConnection implements ParserHandler {
 
   sendPing(): void {
     this.pingsOut++;
-    this.pingSentAt = this.shard.now;
+    this.pingSentAt = this.rttAt = this.shard.now;
     this.queue(PING);
   }
 
@@ -612,17 +620,16 @@ export class ClientConnection implements ParserHandler {
   }
 }
 
-/** Splits a control line's arguments on blanks (not on the message path: SUB/UNSUB only). */
-function splitArgs(buf: Buffer, s: number, e: number): string[] {
-  return buf
-    .toString('latin1', s, e)
-    .split(/[ \t]+/)
-    .filter((a) => a.length > 0);
-}
-
-/** Queue names: no blanks; client.go accepts any other bytes, but not wildcard-only groups. */
-function isValidQueue(q: string): boolean {
-  return q.length > 0 && !/[\s]/.test(q);
+/**
+ * client.go setFirstPingTimer: at CONNECT the next PING comes after min(ping_interval, 2 s) plus up to
+ * 20% (firstClientPingInterval), to measure the RTT early; later ones at ping_interval. The RTT is
+ * first estimated from the time the CONNECT took (processConnect computeRTT).
+ */
+function firstPing(c: ClientConnection): void {
+  const now = Date.now();
+  if (c.rtt === 0) c.rtt = Math.max(1, now - c.start);
+  const d = Math.min(c.shard.opts.pingIntervalMs, FIRST_CLIENT_PING_MS);
+  c.nextPingAt = now + d + Math.floor(Math.random() * (d / 5));
 }
 
 const CONNECT_BOOLS = ['verbose', 'pedantic', 'tls_required', 'echo', 'headers', 'no_responders'];
@@ -634,9 +641,4 @@ function checkConnectTypes(o: Record<string, unknown>): void {
   for (const k of CONNECT_STRINGS) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string') throw new Error(k);
   const p = o['protocol'];
   if (p !== undefined && p !== null && (typeof p !== 'number' || !Number.isInteger(p))) throw new Error('protocol');
-}
-
-/** Go's %q for the ASCII subjects of permission errors. */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
 }

@@ -988,7 +988,7 @@ export class Shard {
       } else c.stuckSince = 0;
       if (c.closed || now < c.nextPingAt) continue;
       c.nextPingAt = now + interval;
-      const needRtt = c.rtt === 0 || now - c.rttAt > 60 * 60 * 1000;
+      const needRtt = c.rttAt === 0 || now - c.rttAt > 60 * 60 * 1000;
       // Recent data from the client makes a PING unnecessary.
       if (now - c.lastIn < interval && !needRtt) continue;
       if (c.pingsOut + 1 > this.opts.pingMax) {
