@@ -93,7 +93,11 @@ export class ClientConnection implements ParserHandler {
   outBytes = 0;
 
   // Keepalive (client.go processPingTimer).
+  /** Last activity (client.go c.last): messages in, SUB/UNSUB; not PING/PONG. */
   lastIn: number;
+  /** When the client last sent a PING (client.go ping.last): it also holds our PING back. */
+  lastPingIn = 0;
+  private seenInMsgs = 0;
   nextPingAt: number;
   pingsOut = 0;
   pingSentAt = 0;
@@ -144,13 +148,17 @@ export class ClientConnection implements ParserHandler {
   /** Called by the shard with each read (the buffer is the shard's and is reused after return). */
   onRead(chunk: Buffer): void {
     if (this.closed) return;
-    this.lastIn = this.shard.now;
     if (this.suspended) {
       this.pendingInput = this.pendingInput === null ? Buffer.from(chunk) : Buffer.concat([this.pendingInput, chunk]);
       return;
     }
     const used = this.parser.parse(chunk);
     if (this.suspended && used >= 0 && used < chunk.length) this.pendingInput = Buffer.from(chunk.subarray(used));
+    if (this.inMsgs !== this.seenInMsgs) {
+      // Activity per read, not per message (client.go readLoop: c.last when msgs or subs came in).
+      this.seenInMsgs = this.inMsgs;
+      this.lastIn = this.shard.now;
+    }
   }
 
   /** Stops parsing after the current op until resume(); further reads are kept, not parsed. */
@@ -243,6 +251,7 @@ export class ClientConnection implements ParserHandler {
 
   processPing(): void {
     if (this.shard.tracing) this.traceIn('PING', '');
+    this.lastPingIn = this.shard.now;
     // A PONG promises that everything this client sent before the PING has taken effect server-wide
     // (a flush() the client awaits). Frames it caused in peer rings must be consumed first.
     if (this.ringDirty || this.pongsDeferred > 0) this.shard.deferPong(this);
@@ -266,6 +275,7 @@ export class ClientConnection implements ParserHandler {
 
   processSub(buf: Buffer, s: number, e: number): void {
     if (this.shard.tracing) this.traceIn('SUB', buf.toString('latin1', s, e));
+    this.lastIn = this.shard.now;
     // SUB <subject> [queue] <sid>
     const args = splitArg(buf.toString('latin1', s, e));
     let subject: string;
@@ -308,6 +318,7 @@ export class ClientConnection implements ParserHandler {
 
   processUnsub(buf: Buffer, s: number, e: number): void {
     if (this.shard.tracing) this.traceIn('UNSUB', buf.toString('latin1', s, e));
+    this.lastIn = this.shard.now;
     // UNSUB <sid> [max]
     const args = splitArg(buf.toString('latin1', s, e));
     if (args.length < 1 || args.length > 2) return this.close(CloseReason.PROTOCOL_VIOLATION);

@@ -989,8 +989,8 @@ export class Shard {
       if (c.closed || now < c.nextPingAt) continue;
       c.nextPingAt = now + interval;
       const needRtt = c.rttAt === 0 || now - c.rttAt > 60 * 60 * 1000;
-      // Recent data from the client makes a PING unnecessary.
-      if (now - c.lastIn < interval && !needRtt) continue;
+      // Recent activity (messages, subscriptions) or a PING from the client makes a PING unnecessary.
+      if ((now - c.lastIn < interval || now - c.lastPingIn < interval) && !needRtt) continue;
       if (c.pingsOut + 1 > this.opts.pingMax) {
         c.sendErr(Errors.STALE);
         c.close(CloseReason.STALE);
