@@ -13,6 +13,8 @@ import type { Account } from './account.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
 import type { SubDetail } from '../monitor/types.js';
+import type { CertIdentity } from '../auth/cert-identity.js';
+import type { BcryptTicket } from '../auth/bcrypt-queue.js';
 
 /** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
 export const CloseReason = {
@@ -82,6 +84,12 @@ export class ClientConnection implements ParserHandler {
   /** The CONNECT credentials, kept to authenticate again on a config reload. */
   creds: Record<string, unknown> | null = null;
   private authTimer: NodeJS.Timeout | null = null;
+  /** When authorization.timeout runs out (epoch ms); bcrypt checks still waiting then are dropped. */
+  private authDeadline = Infinity;
+  /** The bcrypt check this connection waits for, if any (cancelled when the connection goes). */
+  private bcryptTicket: BcryptTicket | null = null;
+  /** What the client's TLS certificate names (verify_and_map), once its handshake is done. */
+  tlsIdentity: CertIdentity | null = null;
   /** Parsing waits for an asynchronous step (a bcrypt check); input read meanwhile is kept here. */
   private suspended = false;
   private pendingInput: Buffer | null = null;
@@ -119,7 +127,8 @@ export class ClientConnection implements ParserHandler {
   /** PONGs waiting for peers (answered in order). */
   pongsDeferred = 0;
 
-  constructor(shard: Shard, socket: ClientTransport, cid: number) {
+  /** `deferAuthTimer`: TLS comes first; the accept path arms the timer after the handshake (as nats-server). */
+  constructor(shard: Shard, socket: ClientTransport, cid: number, deferAuthTimer = false) {
     this.shard = shard;
     this.socket = socket;
     this.cid = cid;
@@ -134,15 +143,26 @@ export class ClientConnection implements ParserHandler {
     if (shard.auth !== null) {
       this.parser.requireConnect = true;
       this.nonce = shard.auth.needsNonce ? newNonce() : null;
-      // authorization.timeout: no CONNECT by then ends the connection (client.go authTimeout).
-      this.authTimer = setTimeout(() => {
-        this.authTimer = null;
-        if (this.closed || this.connectReceived) return;
-        this.sendErr(Errors.AUTH_TIMEOUT);
-        this.close(CloseReason.AUTH_TIMEOUT);
-      }, shard.auth.opts.timeoutMs);
-      this.authTimer.unref();
+      if (!deferAuthTimer) this.armAuthTimer();
     } else this.nonce = null;
+  }
+
+  /**
+   * authorization.timeout: not authenticated by then ends the connection (client.go authTimeout),
+   * also while the CONNECT's bcrypt check still waits for a pool thread.
+   */
+  armAuthTimer(): void {
+    const auth = this.shard.auth;
+    if (auth === null || this.authTimer !== null || this.closed) return;
+    this.authDeadline = Date.now() + auth.opts.timeoutMs;
+    this.authTimer = setTimeout(() => {
+      this.authTimer = null;
+      if (this.closed || !this.parser.requireConnect) return;
+      this.sendErr(Errors.AUTH_TIMEOUT);
+      this.close(CloseReason.AUTH_TIMEOUT);
+      this.shard.afterRead();
+    }, auth.opts.timeoutMs);
+    this.authTimer.unref();
   }
 
   /** Called by the shard with each read (the buffer is the shard's and is reused after return). */
@@ -222,9 +242,28 @@ export class ClientConnection implements ParserHandler {
     // Authenticate; a bcrypt comparison is asynchronous, so parsing waits for the verdict.
     this.creds = { user: o['user'], pass: o['pass'], auth_token: o['auth_token'], nkey: o['nkey'], sig: o['sig'] };
     this.suspend();
-    auth.check(o, this.nonce, this.shard.bcrypt).then(
+    // bcrypt waits in the main thread's fair queue, keyed by client IP and user, until this
+    // connection's authorization deadline (src/auth/bcrypt-queue.ts).
+    const ticket: BcryptTicket = { key: `${this.ip}\0${typeof o['user'] === 'string' ? o['user'] : ''}`, deadline: this.authDeadline, cancel: null };
+    let unchecked = false;
+    const bcrypt = (password: string, hash: string): Promise<boolean> => {
+      this.bcryptTicket = ticket;
+      return this.shard.bcrypt(password, hash, ticket).then((v) => {
+        this.bcryptTicket = null;
+        if (v === null) unchecked = true;
+        return v === true;
+      });
+    };
+    auth.check(o, this.nonce, bcrypt, this.tlsIdentity).then(
       (who) => {
         if (this.closed) return;
+        if (who === null && unchecked) {
+          // Dropped unchecked: its deadline passed while it waited (or the queue was full).
+          this.sendErr(Errors.AUTH_TIMEOUT);
+          this.close(CloseReason.AUTH_TIMEOUT);
+          this.shard.afterRead();
+          return;
+        }
         if (who === null) {
           this.shard.log.warn({ cid: this.cid, ip: this.ip, user: typeof o['user'] === 'string' ? o['user'] : undefined }, 'Authorization Error');
           this.sendErr(Errors.AUTH_VIOLATION);
@@ -454,8 +493,15 @@ export class ClientConnection implements ParserHandler {
   async reauthorize(): Promise<void> {
     const auth = this.shard.auth;
     if (auth === null || this.creds === null) return;
-    const who = await auth.check(this.creds, this.nonce, this.shard.bcrypt);
-    if (this.closed) return;
+    let unchecked = false;
+    const ticket: BcryptTicket = { key: `${this.ip}\0reload`, deadline: Infinity, cancel: null };
+    const bcrypt = (password: string, hash: string): Promise<boolean> =>
+      this.shard.bcrypt(password, hash, ticket).then((v) => {
+        if (v === null) unchecked = true;
+        return v === true;
+      });
+    const who = await auth.check(this.creds, this.nonce, bcrypt, this.tlsIdentity);
+    if (this.closed || (who === null && unchecked)) return; // could not be checked: left as it was
     if (who === null || (this.acc.name !== who.account && this.subs.size > 0)) {
       this.sendErr(Errors.AUTH_VIOLATION);
       this.close(CloseReason.AUTH_VIOLATION);
@@ -606,6 +652,8 @@ export class ClientConnection implements ParserHandler {
     this.closedAt = Date.now();
     this.shard.rememberClosed(this);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
+    this.bcryptTicket?.cancel?.();
+    this.bcryptTicket = null;
     for (const sub of this.subs.values()) {
       sub.closed = true;
       this.shard.removeSubscription(sub);
