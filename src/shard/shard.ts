@@ -192,7 +192,10 @@ export class Shard {
     this.setAuthRequired();
     if (identity.wsConnectUrls.length > 0) this.infoBase['ws_connect_urls'] = identity.wsConnectUrls;
     // server.go: tls_required, or tls_available with allow_non_tls; tls_verify when verifying (omitempty).
-    if (opts.tls !== null && opts.tls.verify) this.infoBase['tls_verify'] = true;
+    if (opts.tls !== null) {
+      this.infoBase[opts.allowNonTls ? 'tls_available' : 'tls_required'] = true;
+      if (opts.tls.verify) this.infoBase['tls_verify'] = true;
+    }
     this.tracing = opts.trace;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
     this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
@@ -372,10 +375,11 @@ export class Shard {
     }
     if (conn.nonce !== null) info['nonce'] = conn.nonce;
     // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
-    const infoLine = (tlsRequired: boolean): Buffer => {
-      if (mode === 'tls') {
-        if (tlsRequired) info['tls_required'] = true;
-        else info['tls_available'] = true;
+    // `tlsFirst`: sent after a handshake_first handshake, it says tls_required (server.go createClient).
+    const infoLine = (tlsFirst = false): Buffer => {
+      if (tlsFirst) {
+        info['tls_required'] = true;
+        delete info['tls_available'];
       }
       return Buffer.from(`INFO ${JSON.stringify(info)} \r\n`);
     };
@@ -387,14 +391,14 @@ export class Shard {
     }
     if (over) {
       // INFO and the -ERR in plaintext, as nats-server's maxConnExceeded (before any TLS).
-      conn.queue(infoLine(!this.opts.allowNonTls));
+      conn.queue(infoLine());
       conn.sendErr(Errors.MAX_CONNECTIONS);
       conn.close(CloseReason.SERVER_SHUTDOWN);
       return null;
     }
     this.conns.set(cid, conn);
     if (this.readPauses > 0) conn.socket.pause();
-    if (mode !== 'tls') conn.queue(infoLine(false));
+    if (mode !== 'tls') conn.queue(infoLine());
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;
   }

@@ -50,10 +50,10 @@ function secureContext(t: TlsOptions): tls.SecureContext {
 }
 
 /**
- * Serves a freshly accepted client socket on a TLS port. `info(tlsRequired)` is the INFO line;
- * `allowNonTls` is the server's allow_non_tls.
+ * Serves a freshly accepted client socket on a TLS port. `info(tlsFirst)` is the INFO line (after a
+ * handshake_first handshake it says tls_required); `allowNonTls` is the server's allow_non_tls.
  */
-export function acceptTls(host: TlsHost, conn: ClientConnection, raw: net.Socket, t: TlsOptions, allowNonTls: boolean, info: (tlsRequired: boolean) => Buffer): void {
+export function acceptTls(host: TlsHost, conn: ClientConnection, raw: net.Socket, t: TlsOptions, allowNonTls: boolean, info: (tlsFirst: boolean) => Buffer): void {
   let settled = false;
   const early = (err?: Error): void => {
     if (settled) return;
@@ -109,6 +109,8 @@ export function acceptTls(host: TlsHost, conn: ClientConnection, raw: net.Socket
 
   const handshake = (pre: Buffer | null, infoAfter: boolean): void => {
     settle();
+    // Reads and their errors now surface on the TLS socket; one on the plain socket ends it too.
+    raw.on('error', () => conn.close(CloseReason.READ_ERROR, true));
     if (pre !== null) raw.unshift(pre);
     const ts = new tls.TLSSocket(raw, { isServer: true, secureContext: secureContext(t), requestCert: t.verify, rejectUnauthorized: t.verify });
     conn.socket = ts;
@@ -146,7 +148,7 @@ export function acceptTls(host: TlsHost, conn: ClientConnection, raw: net.Socket
 
   /** INFO in plaintext, then the client's first byte says TLS or not. */
   const infoFirst = (): void => {
-    raw.write(info(!allowNonTls));
+    raw.write(info(false));
     firstBytes(t.timeoutMs, (chunk) => {
       if (chunk !== null && chunk[0] === TLS_HANDSHAKE_RECORD) handshake(chunk, false);
       else if (allowNonTls) plaintext(chunk);
