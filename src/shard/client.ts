@@ -337,13 +337,15 @@ export class ClientConnection implements ParserHandler {
       this.shard.log.warn({ cid: this.cid, user: this.authUser, subject, queue: queue ?? undefined, sid }, 'Subscription Violation');
       return;
     }
-    if (!isInsertableSubject(subject)) {
-      this.sendErr(Errors.INVALID_SUBJECT);
-      return;
-    }
     const max = this.shard.opts.maxSubscriptions;
     if (max > 0 && this.subs.size >= max && !this.subs.has(sid)) {
       this.sendErr(Errors.MAX_SUBSCRIPTIONS);
+      return;
+    }
+    // The sublist's own check (Insert), after permissions and the subscription limit as in processSub;
+    // a sid already in use is not inserted again, so it is not checked either.
+    if (!isInsertableSubject(subject) && !this.subs.has(sid)) {
+      this.sendErr(Errors.INVALID_SUBJECT);
       return;
     }
     // A SUB with a sid already in use is ignored (client.go: "already have this sid").
