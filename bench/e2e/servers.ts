@@ -97,6 +97,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Extra flags for either server (both take the same, e.g. `-js -sd DIR`). */
   extraArgs?: string[];
+  /** Extra environment for tsnats (e.g. TSNATS_HOPTRACE). */
+  env?: Record<string, string>;
 }
 
 const children = new Set<ChildProcess>();
@@ -134,7 +136,8 @@ export async function startServer(spec: TargetSpec, opts: StartOptions = {}): Pr
     cmd = process.execPath;
     argv = [...nodeFlags, tsnatsMain, ...args];
   }
-  const env = spec.kind === 'tsnats' && spec.placement !== undefined ? { ...process.env, TSNATS_DEBUG_INFO: '1' } : process.env;
+  const env =
+    spec.kind === 'tsnats' ? { ...process.env, ...(spec.placement !== undefined ? { TSNATS_DEBUG_INFO: '1' } : {}), ...(opts.env ?? {}) } : process.env;
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(proc);
   let out = '';

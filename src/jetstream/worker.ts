@@ -9,6 +9,8 @@ import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
+import { hopTraceDir } from '../monitor/hoptrace.js';
+import { installJsHopTrace } from '../monitor/hoptrace-js.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -38,6 +40,8 @@ const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
 const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile });
+// TSNATS_HOPTRACE=<dir>: per-hop latency histograms (bench/README.md); off, nothing is patched.
+if (hopTraceDir() !== null) installJsHopTrace(hopTraceDir()!, data.peers);
 const link = new JsLink(data.peers, data.accounts.length, log);
 const js = new JetStream(
   link,

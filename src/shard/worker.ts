@@ -11,6 +11,8 @@ import type { PeerRings } from './peer.js';
 import type { ConnzQuery } from '../monitor/types.js';
 import { shardConnz, shardMetrics, shardSubsz } from './monitor-data.js';
 import { loadUws } from '../transport/uws.js';
+import { hopTraceDir } from '../monitor/hoptrace.js';
+import { installShardHopTrace } from '../monitor/hoptrace-shard.js';
 
 export interface ShardWorkerData {
   shardId: number;
@@ -46,6 +48,8 @@ export type FromShard =
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
 const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile });
+// TSNATS_HOPTRACE=<dir>: per-hop latency histograms (bench/README.md); off, nothing is patched.
+if (hopTraceDir() !== null) installShardHopTrace(hopTraceDir()!, data.shardId, data.peers, data.opts.jetstream.enabled);
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
 
 // bcrypt runs on the main thread's piscina pool, never on this event loop; a connection that goes
