@@ -171,18 +171,22 @@ export function installHopTrace(dir: string, thread: string, ringLabels: Map<Sha
   threadName = thread;
   const labelOf = (c: RingConsumer): string => ringLabels.get(c.ctl.buffer as SharedArrayBuffer) ?? 'ring';
 
+  const notifyCost = hist(`${thread}: ring publish that rings the doorbell (Atomics.notify)`);
   wrapMethod(RingProducer.prototype, 'publish', (orig) =>
     function (this: unknown): unknown {
       const self = this as { head: number; publishedHead: number; ctl: Int32Array };
       const ctl = self.ctl;
       const pend = self.head !== self.publishedHead;
+      const sleeping = pend && Atomics.load(ctl, SLEEPING) === 1;
       if (pend && Atomics.load(ctl, TAIL) === self.publishedHead) {
         // The consumer had everything: this publish starts its next batch. Stamp it (unless a
         // stamp is still waiting) with whether the consumer sleeps (the doorbell rings).
-        Atomics.store(ctl, BELL, Atomics.load(ctl, SLEEPING));
+        Atomics.store(ctl, BELL, sleeping ? 1 : 0);
         Atomics.compareExchange(ctl, STAMP, 0, stampOf(nowNs()));
       }
+      const t0 = sleeping ? nowNs() : 0;
       const r = orig.call(this);
+      if (sleeping) notifyCost.add(nowNs() - t0);
       if (pend) output(Output.RING);
       return r;
     },
@@ -193,17 +197,27 @@ export function installHopTrace(dir: string, thread: string, ringLabels: Map<Sha
       return orig.call(this, len);
     },
   );
+  const drainTime = hist(`${thread}: one ring drain (frames handled)`);
   wrapMethod(RingConsumer.prototype, 'drain', (orig) =>
     function (this: unknown, handler: unknown, maxBytes: unknown): unknown {
       const c = this as RingConsumer;
       const ctl = c.ctl;
-      const t0 = nowNs();
+      // The stamp first, then the clock: a stamp is written before its frames are published, so
+      // the time read after taking it is never earlier (the threads' clocks agree to well under 1 µs).
       const st = Atomics.load(ctl, HEAD) !== (c as unknown as { tail: number }).tail ? Atomics.exchange(ctl, STAMP, 0) : 0;
-      if (st !== 0) hist(`ring ${labelOf(c)}: publish → drain, ${Atomics.load(ctl, BELL) === 1 ? 'doorbell (consumer was asleep)' : 'consumer awake'}`).add(stampDiffNs(stampOf(t0), st));
+      const t0 = nowNs();
+      if (st !== 0) {
+        const d = stampDiffNs(stampOf(t0), st);
+        // A difference near 2^31 units is a stamp from a hair later than t0 (clock rounding): 0.
+        hist(`ring ${labelOf(c)}: publish → drain, ${Atomics.load(ctl, BELL) === 1 ? 'doorbell (consumer was asleep)' : 'consumer awake'}`).add(d > 100e9 ? 0 : d);
+      }
       const r0 = work.ring;
       const s0 = work.socket;
       const n = orig.call(this, handler, maxBytes) as number;
-      if (n > 0) originDone(Origin.DRAIN, t0, r0, s0);
+      if (n > 0) {
+        drainTime.add(nowNs() - t0);
+        originDone(Origin.DRAIN, t0, r0, s0);
+      }
       return n;
     },
   );
