@@ -66,6 +66,7 @@ export function ratioCheck(rows: RowResult[]): RatioVerdict[] {
 }
 
 export function ratioCheckTable(v: RatioVerdict[]): string {
+  if (v.every((x) => x.verdict === 'not-run')) return 'No row of this run has a target (bench/e2e/targets.ts): nothing checked.';
   const lines = ['| Row | ratio | target | verdict |', '|---|---:|---:|---|'];
   for (const x of v) {
     if (x.verdict === 'not-run') continue;
