@@ -4,8 +4,8 @@
 
 import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedConf } from './conf.js';
 import { parseDurationMs } from './duration.js';
-import { defaultOptions } from '../server/options.js';
-import type { WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
+import { defaultClusterOptions, defaultOptions } from '../server/options.js';
+import type { ClusterOptions, WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
 export class ConfigError extends Error {}
 
@@ -16,7 +16,7 @@ export interface LoadedConfig {
 }
 
 /** Blocks of features that come in later issues or that tsnats does not have: accepted with a warning. */
-const LATER_BLOCKS = new Set(['cluster', 'leafnodes', 'leaf', 'gateway', 'gateways', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
+const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
 
 class Reader {
   readonly parsed: ParsedConf;
@@ -221,6 +221,9 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
         break;
       case 'jetstream':
         o.jetstream = parseJetStream(r, p, v);
+        break;
+      case 'cluster':
+        o.cluster = parseCluster(r, p, r.map(p, v));
         break;
       default:
         if (LATER_BLOCKS.has(k)) r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
@@ -499,4 +502,98 @@ function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['j
     } else r.warn(p, `unknown field "${key}" in jetstream`);
   }
   return js;
+}
+
+/** cluster { ... } as opts.go parseCluster reads it. */
+function parseCluster(r: Reader, path: string, m: ConfMap): ClusterOptions {
+  const c = defaultClusterOptions();
+  for (const [key, v] of Object.entries(m)) {
+    const k = key.toLowerCase();
+    const p = join(path, key);
+    switch (k) {
+      case 'name':
+        c.name = r.str(p, v);
+        if (/\s/.test(c.name)) r.fail(p, 'cluster name cannot contain spaces or new lines');
+        break;
+      case 'listen': {
+        const l = parseListen(r, p, v);
+        if (l.host !== undefined) c.host = l.host;
+        c.port = l.port;
+        break;
+      }
+      case 'port':
+        c.port = r.int(p, v);
+        break;
+      case 'host':
+      case 'net':
+        c.host = r.str(p, v);
+        break;
+      case 'authorization': {
+        const am = r.map(p, v);
+        for (const [ak, av] of Object.entries(am)) {
+          const akl = ak.toLowerCase();
+          const ap = join(p, ak);
+          if (akl === 'user' || akl === 'username') c.username = r.str(ap, av);
+          else if (akl === 'pass' || akl === 'password') c.password = r.str(ap, av);
+          else if (akl === 'timeout') c.authTimeoutMs = typeof av === 'number' ? av * 1000 : r.duration(ap, av);
+          else if (akl === 'users') r.fail(ap, 'Cluster authorization does not allow multiple users');
+          else if (akl === 'token') r.fail(ap, 'Cluster authorization does not support tokens');
+          else if (akl === 'permissions') {
+            r.warn(ap, 'setting "permissions" within cluster authorization block is deprecated');
+            const perms = parsePermissions(r, ap, r.map(ap, av));
+            c.permissions ??= { import: perms.publish, export: perms.subscribe };
+          } else r.warn(ap, `unknown field "${ak}" in cluster authorization`);
+        }
+        break;
+      }
+      case 'routes':
+        c.routes = r.list(p, v).map((u, i) => {
+          const s = r.str(`${p}[${i}]`, u);
+          try {
+            new URL(s);
+          } catch {
+            r.fail(`${p}[${i}]`, `error parsing route url ["${s}"]`);
+          }
+          return s;
+        });
+        break;
+      case 'cluster_advertise':
+      case 'advertise':
+        c.advertise = r.str(p, v);
+        break;
+      case 'no_advertise':
+        c.noAdvertise = r.bool(p, v);
+        break;
+      case 'connect_retries':
+        c.connectRetries = r.int(p, v);
+        break;
+      case 'connect_backoff':
+        c.connectBackoff = r.bool(p, v);
+        break;
+      case 'pool_size':
+        c.poolSize = r.int(p, v);
+        break;
+      case 'permissions': {
+        const perms = parsePermissions(r, p, r.map(p, v));
+        if (perms.allowResponses !== null) r.fail(p, 'Cluster permissions do not support dynamic responses');
+        c.permissions = { import: perms.publish, export: perms.subscribe };
+        break;
+      }
+      case 'ping_interval':
+        c.pingIntervalMs = r.duration(p, v);
+        if (c.pingIntervalMs > 30_000) r.warn(p, "Cluster 'ping_interval' will reset to 30s which is the max for routes");
+        break;
+      case 'ping_max':
+        c.pingMax = r.int(p, v);
+        break;
+      case 'tls':
+      case 'compression':
+      case 'accounts':
+        r.warn(p, `cluster "${key}" is not supported by tsnats yet; ignored`);
+        break;
+      default:
+        r.warn(p, `unknown field "${key}" in cluster`);
+    }
+  }
+  return c;
 }
