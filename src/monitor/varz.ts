@@ -12,6 +12,8 @@ export interface VarzInput {
   httpPort: number;
   /** The JetStream worker's /jsz figures (null when JetStream is off or not answering). */
   jetstream?: Record<string, unknown> | null;
+  /** Clustering: the `cluster` block (ClusterOptsVarz) and the number of routes. */
+  cluster?: { block: Record<string, unknown>; routes: number };
 }
 
 let lastCpu = cpuUsage();
@@ -51,8 +53,8 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     cpu: Math.round(cpu * 100) / 100,
     connections: sum('connections'),
     total_connections: sum('totalConnections'),
-    routes: 0,
-    remotes: 0,
+    routes: v.cluster?.routes ?? 0,
+    remotes: v.cluster?.routes ?? 0,
     leafnodes: 0,
     in_msgs: sum('inMsgs'),
     out_msgs: sum('outMsgs'),
@@ -62,7 +64,7 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     subscriptions: sum('subscriptions'),
     config_load_time: v.start.toISOString(),
     system_account: v.opts.systemAccount,
-    cluster: {},
+    cluster: v.cluster?.block ?? {},
     gateway: {},
     leaf: {},
     jetstream: v.opts.jetstream.enabled ? varzJetStream(v) : {},

@@ -27,6 +27,8 @@ import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
+import { ClusterManager } from '../cluster/manager.js';
+import { routeMetrics } from '../cluster/metrics.js';
 
 interface ShardHandle {
   id: number;
@@ -87,6 +89,8 @@ export class Server {
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
   private readonly started = new Date();
   private portsFile = '';
+  /** The route table and cluster listener (src/cluster/), when clustering is configured. */
+  private cluster: ClusterManager | null = null;
   /** Options as they were merged from defaults, file and flags; a reload re-reads the file. */
   opts: ServerOptions;
   /** Re-applies the command-line flags over a reloaded file (set by main). */
@@ -105,6 +109,38 @@ export class Server {
       wsConnectUrls: [],
     };
     this.identity.serverName = opts.serverName || this.identity.serverId;
+    if (opts.cluster !== null) {
+      this.cluster = this.newClusterManager(opts);
+      this.identity.cluster = this.cluster.name;
+    }
+  }
+
+  /** The route table's view of this server (cluster/manager.ts ClusterHost). */
+  private newClusterManager(opts: ServerOptions): ClusterManager {
+    return new ClusterManager(opts.cluster!, {
+      log: this.log,
+      identity: this.identity,
+      nextCid: () => Atomics.add(this.cids, 0, 1) + 1,
+      shardLoads: () => (this.inline !== null ? [{ id: 0, load: this.inline.conns.size }] : this.shards.filter((s) => s.load !== Number.MAX_SAFE_INTEGER).map((s) => ({ id: s.id, load: s.load }))),
+      send: (id, m) => {
+        if (this.inline !== null) {
+          const sc = this.inline.cluster!;
+          queueMicrotask(() => sc.control(m));
+        } else this.shards[id]?.worker.postMessage({ type: 'cluster', m } satisfies ToShard);
+      },
+      handoff: (id, socket, cid) => {
+        if (this.inline !== null) return this.inline.cluster!.adoptSocket(socket, cid);
+        const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
+        const sh = this.shards[id];
+        if (handle === null || sh === undefined) return void socket.destroy();
+        sh.sender.send(handle, `r${cid}`, () => socket.destroy());
+      },
+      clientHost: () => this.opts.host,
+      clientPort: () => this.port,
+      clientAdvertise: () => this.opts.clientAdvertise,
+      maxPayload: () => this.opts.maxPayload,
+      jsPeer: () => this.jsPeer,
+    });
   }
 
   async start(): Promise<void> {
@@ -178,6 +214,7 @@ export class Server {
     } else {
       log.warn('Connection hand-off is not available on this platform: serving on the main thread');
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
+      if (this.inline.cluster !== null) this.inline.cluster.post = (m) => queueMicrotask(() => this.cluster?.onShardMessage(0, m));
     }
     listener.on('connection', (socket) => this.onConnection(socket));
     if (this.wsListener !== null) {
@@ -196,6 +233,7 @@ export class Server {
     }
     if (opts.auth !== null) log.info(`Authorization required: ${opts.auth.users.length} user(s), ${opts.auth.nkeys.length} nkey(s)${opts.auth.token !== null ? ', token' : ''}`);
     log.info(`Listening for client connections on ${opts.host}:${this.port}`);
+    if (this.cluster !== null) await this.cluster.start();
     if (opts.portsFileDir) this.writePortsFile();
     log.info('Server is ready');
   }
@@ -211,6 +249,7 @@ export class Server {
     const ports: Record<string, string[]> = { nats: hosts(this.opts.host).map((h) => `nats://${h}:${this.port}`) };
     if (this.http !== null) ports['monitoring'] = hosts(this.opts.httpHost).map((h) => `http://${h}:${this.httpPort}`);
     if (this.wsListener !== null) ports['websocket'] = hosts(this.opts.websocket!.host).map((h) => `${this.opts.websocket!.tls !== null ? 'wss' : 'ws'}://${h}:${this.wsPort}`);
+    if (this.cluster !== null) ports['cluster'] = this.cluster.portsFileUrls(hosts);
     this.portsFile = join(this.opts.portsFileDir, `nats-server_${process.pid}.ports`);
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
@@ -268,7 +307,11 @@ export class Server {
         const test = p.get('test');
         return buildSubsz(this.identity, p, await this.monitorQuery<SubszShard>('subsz', { ...q0, list, test: test === '' ? null : test }));
       },
-      routez: () => Promise.resolve(buildRoutez(this.identity)),
+      routez: (p) => {
+        if (this.cluster === null) return Promise.resolve(buildRoutez(this.identity));
+        const subs = p.get('subs');
+        return this.cluster.routez(subs === 'detail' ? 'detail' : subs === '1' || subs === 'true' ? 'list' : 'none');
+      },
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
       jsz: async () => {
         const base = buildJsz(this.identity, this.opts);
@@ -277,8 +320,9 @@ export class Server {
       },
       healthz: () => Promise.resolve(this.healthz()),
       metrics: async () => {
-        const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
-        return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
+        const [stats, metrics, routez] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0), this.cluster?.routez('none') ?? null]);
+        const text = buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
+        return routez === null ? text : text + routeMetrics(routez);
       },
     };
   }
@@ -295,7 +339,8 @@ export class Server {
 
   async varz(): Promise<Record<string, unknown>> {
     const [shards, jetstream] = await Promise.all([this.shardStats(), this.js !== null ? this.js.jsz() : Promise.resolve(null)]);
-    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream });
+    const cluster = this.cluster !== null ? { block: this.cluster.varzCluster(), routes: this.cluster.numRoutes() } : undefined;
+    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream, ...(cluster !== undefined ? { cluster } : {}) });
   }
 
   /** SIGHUP: re-read the config file and hand the new options to every shard. */
@@ -335,6 +380,7 @@ export class Server {
     const { lameDuckDurationMs, lameDuckGracePeriodMs } = this.opts;
     this.stopping = (async () => {
       await this.closeListeners();
+      this.cluster?.lameDuck();
       if (this.inline !== null) await this.inline.lameDuck(lameDuckDurationMs, lameDuckGracePeriodMs);
       for (const s of this.shards) s.worker.postMessage({ type: 'ldm', durationMs: lameDuckDurationMs, graceMs: lameDuckGracePeriodMs } satisfies ToShard);
       await Promise.all(this.shards.map((s) => s.stopped));
@@ -413,6 +459,8 @@ export class Server {
             const f = this.statsWaiting.get(m.id);
             this.statsWaiting.delete(m.id);
             f?.(m.stats);
+          } else if (m.type === 'cluster') {
+            this.cluster?.onShardMessage(id, m.m);
           }
         });
         worker.once('error', (err) => {
@@ -438,6 +486,7 @@ export class Server {
     dead.sender.close();
     if (this.wsApp !== null && dead.uwsDescriptor !== undefined) this.childApps(dead.uwsDescriptor, false);
     dead.load = Number.MAX_SAFE_INTEGER; // no new connections until replaced
+    this.cluster?.shardGone(id);
     this.renewRings(id);
     for (const s of this.shards) if (s.id !== id) s.worker.postMessage({ type: 'peer-reset', rings: this.ringsTo(s.id, id) } satisfies ToShard);
     this.js?.resetPeer(this.ringsTo(this.jsPeer, id));
@@ -447,6 +496,7 @@ export class Server {
         (h) => {
           this.shards[id] = h;
           if (this.wsApp !== null && h.uwsDescriptor !== undefined) this.addChild(h.uwsDescriptor);
+          this.cluster?.shardStarted(id);
           this.log.info({ shard: id }, 'replacement shard ready');
         },
         (err: unknown) => this.log.error({ shard: id, err: String(err) }, 'replacement shard failed to start'),
@@ -517,6 +567,7 @@ export class Server {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
       this.log.info('Initiating Shutdown...');
+      this.cluster?.stop();
       await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
@@ -532,6 +583,7 @@ export class Server {
    */
   private async closeListeners(): Promise<void> {
     for (const l of [this.listener, this.wsListener]) l?.close();
+    this.cluster?.closeListener();
     // uWS order (DESIGN.md): the acceptor lets go of the children before any shard closes its App.
     if (this.wsApp !== null) {
       for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.childApps(sh.uwsDescriptor, false);
