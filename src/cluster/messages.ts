@@ -51,7 +51,7 @@ export interface RoutezEntry {
   out_bytes: number;
   subscriptions: number;
   subscriptions_list?: string[];
-  subscriptions_list_detail?: { account: string; subject: string; qgroup?: string; sid: string; msgs: number; cid: number }[];
+  subscriptions_list_detail?: { subject: string; qgroup?: string; sid: string; msgs: number; cid: number }[];
 }
 
 export type ToShardCluster =

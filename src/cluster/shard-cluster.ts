@@ -13,7 +13,7 @@
 import net from 'node:net';
 import type { Shard } from '../shard/shard.js';
 import type { Account } from '../shard/account.js';
-import { InterestFlags, INTEREST_HEADER, type Peer } from '../shard/peer.js';
+import { InterestFlags, INTEREST_HEADER, interestFrame, type Peer } from '../shard/peer.js';
 import type { ClusterOptions } from '../server/options.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { goDuration, natsUptime } from '../monitor/types.js';
@@ -410,7 +410,7 @@ export class ShardCluster {
       if (subs !== 'none' && r.subs.size > 0) {
         const list = [...r.subs.entries()].map(([sid, ri]) => ({ ri, sid: `${this.shard.accounts[ri.acc]!.name} ${sid.slice(sid.indexOf(' ') + 1)}` }));
         if (subs === 'detail') {
-          e.subscriptions_list_detail = list.map(({ ri, sid }) => ({ account: this.shard.accounts[ri.acc]!.name, subject: ri.subject, ...(ri.queue !== null ? { qgroup: ri.queue } : {}), sid, msgs: 0, cid: r.cid }));
+          e.subscriptions_list_detail = list.map(({ ri, sid }) => ({ subject: ri.subject, ...(ri.queue !== null ? { qgroup: ri.queue } : {}), sid, msgs: 0, cid: r.cid }));
         } else e.subscriptions_list = list.map(({ ri }) => ri.subject);
       }
       out.push(e);
@@ -418,11 +418,19 @@ export class ShardCluster {
     return out;
   }
 
-  /** Number of route subscriptions here (for /subsz num_subscriptions, as nats-server counts them). */
-  routeSubscriptions(): number {
-    let n = 0;
-    for (const r of this.routes.values()) n += r.subs.size;
-    return n;
+  /** The interest of the routes hosted here, as INTEREST frames for a replaced peer shard. */
+  routeInterestFrames(): Buffer[] {
+    const out: Buffer[] = [];
+    for (const r of this.routes.values()) for (const ri of r.subs.values()) out.push(interestFrame(ri.acc, ri.subject, ri.queue, ri.weight, InterestFlags.ROUTE));
+    return out;
+  }
+
+  /**
+   * /subsz counts route subscriptions (they are in the sublists) but lists only local ones, as
+   * nats-server's Subsz does (sl.localSubs).
+   */
+  subsz(r: { num_subscriptions: number }): void {
+    for (const route of this.routes.values()) r.num_subscriptions += route.subs.size;
   }
 
   shutdown(): void {

@@ -358,6 +358,7 @@ export class Server {
       next.port = this.opts.port;
       next.shards = this.opts.shards;
       next.accounts = this.opts.accounts;
+      next.cluster = this.opts.cluster;
       this.opts = next;
       this.log.level = next.trace ? 'trace' : next.debug ? 'debug' : 'info';
       if (this.inline !== null) this.inline.reload(next);

@@ -95,6 +95,7 @@ export function shardSubsz(shard: Shard, withList: boolean, test: string | null)
     if (!withList) continue;
     for (const s of c.subs.values()) if (test === null || subjectMatches(s.subject, test)) r.list.push(subDetail(c, s));
   }
+  shard.cluster?.subsz(r);
   return r;
 }
 

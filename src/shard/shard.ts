@@ -210,13 +210,14 @@ export class Shard {
     this.tracing = opts.trace;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
     this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
+    // Before the pumps start: the first frames drained may be interest the cluster counts.
+    this.cluster = opts.cluster !== null ? new ShardCluster(this, opts.cluster) : null;
     for (const rings of peers) {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
       void this.pump(peer);
     }
-    this.cluster = opts.cluster !== null ? new ShardCluster(this, opts.cluster) : null;
     const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(opts.pingIntervalMs, opts.writeDeadlineMs > 0 ? opts.writeDeadlineMs : Infinity) / 4)));
     this.timer = setInterval(() => this.onTick(), tick);
     this.timer.unref();
@@ -944,6 +945,7 @@ export class Shard {
         if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(acc.idx, sub.subject, sub.queue, 1));
       }
     }
+    if (this.cluster !== null) for (const f of this.cluster.routeInterestFrames()) this.enqueueFrame(peer, f);
     this.publishRings();
     void this.pump(peer);
     this.checkPongs();
