@@ -75,7 +75,6 @@ const OPS = new Map<number, number>([
   [opHashOf('PONG'), RouteOp.PONG],
   [opHashOf('+OK'), RouteOp.OK],
 ]);
-const RMSG_HASH = opHashOf('RMSG');
 
 export interface RouteParserHandler {
   /** Set to true to stop parsing (the connection was closed, or waits for a verdict). */
@@ -150,11 +149,12 @@ export class RouteParser {
           break;
         }
         case S.OP_NAME: {
-          // The hot op is RMSG: test it first without the loop.
+          // The hot op is RMSG: recognised at once when its name is whole in this read.
           if (this.opLen === 0 && i + 4 < len && (buf[i]! | 0x20) === 0x72 && (buf[i + 1]! | 0x20) === 0x6d && (buf[i + 2]! | 0x20) === 0x73 && (buf[i + 3]! | 0x20) === 0x67 && (buf[i + 4] === SPACE || buf[i + 4] === TAB)) {
-            this.opHash = RMSG_HASH;
-            this.opLen = 4;
-            i += 4;
+            this.argOp = RouteOp.RMSG;
+            this.state = S.OP_SPC;
+            i += 5;
+            break;
           }
           let b = buf[i]!;
           while (b !== SPACE && b !== TAB && b !== CR && b !== LF) {
