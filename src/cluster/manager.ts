@@ -389,8 +389,9 @@ export class ClusterManager {
     if (a === null || this.stopping) return;
     a.attempts++;
     const text = `Error trying to connect to route (attempt ${a.attempts}): ${err}`;
-    // server.go shouldReportConnectErr: the first failure is an error, the repeats are debug.
-    if (a.attempts === 1) this.host.log.error({ route: a.url.redacted }, text);
+    // server.go shouldReportConnectErr: on a first connect the first failure (and every 3600th) is an
+    // error, the others debug; a reconnect reports every failure (reconnect_error_reports: 1).
+    if (!a.first || a.attempts === 1 || a.attempts % 3600 === 0) this.host.log.error({ route: a.url.redacted }, text);
     else this.host.log.debug({ route: a.url.redacted }, text);
     if (!a.tryForever && (this.opts.connectRetries <= 0 || a.attempts > this.opts.connectRetries)) {
       if (a.implicitId !== null) this.implicitPending.delete(a.implicitId);
