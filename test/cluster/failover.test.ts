@@ -138,3 +138,34 @@ test('a node with a wrong route password is not admitted and none of its message
     await stopAll(nodes);
   }
 });
+
+test('a shard hosting routes dies: it is replaced and the routes come back', { timeout: 120_000 }, async () => {
+  const nodes: ClusterNode[] = [];
+  const conns: NatsConnection[] = [];
+  try {
+    // One shard on A: it hosts both the route A solicited and the one B solicited.
+    const b = await startNode({ clusterName: 'crash' });
+    const a = await startNode({ clusterName: 'crash', shards: 1, routes: [b.routeUrl], env: { TSNATS_DEBUG_HOOKS: '1' } });
+    nodes.push(a, b);
+    await waitMesh([a, b]);
+    const victim = await connect({ servers: a.hostport, reconnect: false });
+    conns.push(victim);
+    victim.publish('$TSNATS.DEBUG.SHARD_EXIT');
+    // (No flush: the shard dies before it could answer.)
+    await waitFor(() => /replacement shard ready/.test(a.output()), 'the replacement shard', 20_000);
+    await waitMesh([a, b]);
+    const sa = await connect({ servers: a.hostport });
+    const pb = await connect({ servers: b.hostport });
+    conns.push(sa, pb);
+    let got = 0;
+    sa.subscribe('after.crash', { callback: () => void got++ });
+    await sa.flush();
+    await waitInterest(b, 'after.crash', 1);
+    for (let i = 0; i < 10; i++) pb.publish('after.crash', 'x');
+    await pb.flush();
+    await waitFor(() => got === 10, () => `${got} of 10 over the new route`, 10_000);
+  } finally {
+    await Promise.all(conns.map((c) => c.close().catch(() => {})));
+    await stopAll(nodes);
+  }
+});
