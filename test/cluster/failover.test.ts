@@ -114,7 +114,7 @@ test('a node with a wrong route password is not admitted and none of its message
     await waitMesh([a, b]);
     const bad = await startNode({ clusterName: 'auth', routes: [`nats://ru:wrong@127.0.0.1:${a.clusterPort}`, `nats://ru:wrong@127.0.0.1:${b.clusterPort}`] });
     nodes.push(bad);
-    await waitFor(() => /Authorization Violation/.test(bad.output()), 'the refusal in the bad node log', 10_000);
+    await waitFor(() => /Authorization Error/.test(a.output()) && /Authorization Error/.test(b.output()), 'both nodes refusing it', 10_000);
     let got = 0;
     const sub = await connect({ servers: a.hostport });
     const sub2 = await connect({ servers: b.hostport });
@@ -132,7 +132,6 @@ test('a node with a wrong route password is not admitted and none of its message
     assert.equal(got, 0);
     for (const n of [a, b]) assert.equal((await n.json('/routez'))['num_routes'], 1);
     assert.equal((await bad.json('/routez'))['num_routes'], 0);
-    assert.match(a.output(), /Authorization Error/);
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => {})));
     await stopAll(nodes);
