@@ -22,6 +22,10 @@ import { accountInfo } from './api/account-api.js';
 import { streamApi } from './api/stream-api.js';
 import { directGet, directGetLastBySubject, msgDelete, msgGet } from './api/msg-api.js';
 import { nowNs, nsToRfc3339, rfc3339ToNs } from './types.js';
+import { Advisories } from './advisories.js';
+import { JsDomain } from './domain.js';
+import { accountResources } from './account-resources.js';
+import { defaultTiers, type TieredLimits } from './account-limits.js';
 import type { Logger } from '../log.js';
 import type { ApiErrorBody, ConsumerPlugin, EngineLike, JsHost, JsInbound, StreamConfig, StreamLike, StreamStore } from './types.js';
 
@@ -41,6 +45,10 @@ export interface JetStreamOptions {
   /** Shown as stream info's cluster.leader, as nats-server shows its own name. */
   serverName?: string;
   serverId?: string;
+  /** `jetstream { domain }`: `$JS.<domain>.API.>` is served too, and replies carry the domain. */
+  domain?: string;
+  /** Limits of the JetStream accounts by ring index (unlimited when absent). */
+  accountLimits?: Record<number, TieredLimits>;
 }
 
 /** One JetStream-enabled account (nats-server's jsAccount). */
@@ -50,6 +58,8 @@ export interface JsAccount {
   readonly streams: Map<string, Stream>;
   /** Literal subject → the stream capturing it (or null); cleared whenever streams change. */
   readonly subjectCache: Map<string, Stream | null>;
+  /** JetStreamAccountLimits by tier ('' = flat). */
+  limits: TieredLimits;
   apiTotal: number;
   apiErrors: number;
 }
@@ -69,6 +79,9 @@ export class JetStream implements EngineLike {
   readonly serverName: string | null;
   /** max_mem_store / max_file_store: usage, reservations and the checks against them. */
   readonly resources: ServerResources;
+  readonly domain: JsDomain | null;
+  /** `$JS.EVENT.ADVISORY.>` / `$JS.EVENT.METRIC.>` events. */
+  readonly advisories: Advisories;
   private readonly accts = new Map<number, JsAccount>();
   /** An API handler is waiting for I/O; requests queue (copied) until it is done. */
   private busy = false;
@@ -84,10 +97,13 @@ export class JetStream implements EngineLike {
     this.accountNames = opts.accounts;
     this.serverName = opts.serverName ?? null;
     this.resources = new ServerResources(opts.maxMemory, opts.maxStore, () => this.allStreams(), this.log);
+    this.domain = opts.domain ? new JsDomain(opts.domain) : null;
+    this.advisories = new Advisories(host, { domain: opts.domain, serverName: opts.serverName });
     for (const idx of opts.jsAccounts) {
       const name = opts.accounts[idx];
       if (name === undefined) continue;
-      this.accts.set(idx, { idx, name, streams: new Map(), subjectCache: new Map(), apiTotal: 0, apiErrors: 0 });
+      const limits = opts.accountLimits?.[idx] ?? defaultTiers();
+      this.accts.set(idx, { idx, name, streams: new Map(), subjectCache: new Map(), limits, apiTotal: 0, apiErrors: 0 });
     }
   }
 
@@ -100,8 +116,12 @@ export class JetStream implements EngineLike {
       this.host.subscribe(a.idx, '$JS.API.>');
       this.host.subscribe(a.idx, '$JS.ACK.>');
       this.host.subscribe(a.idx, '$JS.FC.>');
+      if (this.domain !== null) this.host.subscribe(a.idx, this.domain.subscription);
     }
-    for (const idx of this.opts.noJsAccounts ?? []) this.host.subscribe(idx, '$JS.API.>');
+    for (const idx of this.opts.noJsAccounts ?? []) {
+      this.host.subscribe(idx, '$JS.API.>');
+      if (this.domain !== null) this.host.subscribe(idx, this.domain.subscription);
+    }
   }
 
   private async recoverAccount(a: JsAccount): Promise<void> {
@@ -153,6 +173,12 @@ export class JetStream implements EngineLike {
   // ---- messages from the rings ------------------------------------------------------------------
 
   onMessage(m: JsInbound): void {
+    // `$JS.<domain>.API.>`: the domain's subject mappings (m is the link's own reusable object).
+    if (this.domain !== null && m.subject.startsWith(this.domain.prefix)) {
+      const mapped = this.domain.map(m.subject);
+      if (mapped === null) return;
+      m.subject = mapped;
+    }
     const a = this.accts.get(m.acc);
     if (a === undefined) {
       const body = m.reply !== null ? disabledAccountReply(m.subject) : null;
@@ -162,8 +188,8 @@ export class JetStream implements EngineLike {
     const subject = m.subject;
     if (subject.charCodeAt(0) === 36 /* $ */) {
       if (subject.startsWith(API_PREFIX)) {
-        this.apiTotal++;
-        a.apiTotal++;
+        // Counted when answered (reply / replyError), as nats-server's sendAPIResponse does.
+        this.advisories.apiRequest(a.idx, a.name, subject, m.reply, m.data);
         if (this.busy) this.queue.push(copyInbound(m));
         else this.runApi(a, m);
         return;
@@ -256,16 +282,28 @@ export class JetStream implements EngineLike {
     return this.accts.get(acc)?.streams.get(name);
   }
 
+  /** An API response (sendAPIResponse): counted in the API statistics, audited, sent. */
   reply(acc: number, to: string | null, body: Record<string, unknown>): void {
+    this.apiTotal++;
+    const a = this.accts.get(acc);
+    if (a !== undefined) a.apiTotal++;
     if (to === null || to === '') return;
-    this.host.publish(acc, to, null, null, Buffer.from(JSON.stringify(body)));
+    const json = JSON.stringify(body);
+    this.host.publish(acc, to, null, null, Buffer.from(json));
+    this.advisories.apiResponse(acc, to, json);
   }
 
+  /** An API error response (sendAPIErrResponse): counted as an error too. */
   replyError(acc: number, to: string | null, type: string, err: ApiErrorBody): void {
     this.apiErrors++;
     const a = this.accts.get(acc);
     if (a !== undefined) a.apiErrors++;
     this.reply(acc, to, apiError(type, err));
+  }
+
+  /** The account's limits by tier (the consumer plugin's max_consumers / max_ack_pending). */
+  limitsFor(acc: number): TieredLimits | null {
+    return this.accts.get(acc)?.limits ?? null;
   }
 
   // ---- streams (used by api/) -------------------------------------------------------------------
@@ -311,7 +349,8 @@ export class JetStream implements EngineLike {
   }
 
   private register(a: JsAccount, s: Stream): void {
-    s.resources = this.resources;
+    s.resources = accountResources(this.resources, a);
+    if (this.domain !== null) s.setDomain(this.domain.name);
     a.streams.set(s.name, s);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.subscribe(a.idx, subj);
@@ -333,8 +372,11 @@ export class JetStream implements EngineLike {
     a.streams.delete(s.name);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);
+    // mset.stop(deleteFlag, advisory): each consumer's delete advisory, then the stream's.
+    for (const c of s.consumers.keys()) this.advisories.consumerAction(a.idx, s.name, c, 'delete');
     await s.destroy();
     if (s.dir !== null) rmSync(s.dir, { recursive: true, force: true });
+    this.advisories.streamAction(a.idx, s.name, 'delete');
   }
 
   /** True when another stream of the account has a subject colliding with one of these. */

@@ -9,6 +9,7 @@ import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
+import type { TieredLimits } from './account-limits.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -34,6 +35,16 @@ export type FromJs =
   | { type: 'stopped' }
   | { type: 'jsz'; id: number; data: unknown };
 
+/** Each configured account's `jetstream { ... }` limits, by ring index. */
+function accountLimits(o: ServerOptions, names: string[]): Record<number, TieredLimits> {
+  const out: Record<number, TieredLimits> = {};
+  for (const a of o.accounts) {
+    const i = names.indexOf(a.name);
+    if (i >= 0 && a.jetstreamLimits) out[i] = a.jetstreamLimits;
+  }
+  return out;
+}
+
 const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
@@ -52,6 +63,8 @@ const js = new JetStream(
     noJsAccounts: data.noJsAccounts,
     serverName: data.serverName,
     serverId: data.serverId,
+    domain: o.jetstream.domain ?? '',
+    accountLimits: accountLimits(o, data.accounts),
   },
   createConsumerPlugin(),
 );

@@ -8,16 +8,21 @@ import type { Logger } from '../log.js';
 import type { ServerOptions } from './options.js';
 import type { PeerRings } from '../shard/peer.js';
 import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
-import { buildAccounts } from '../shard/account.js';
+import { buildAccounts, GLOBAL_ACCOUNT } from '../shard/account.js';
 
-/** Account names by ring index, and those with JetStream (nats-server: the ones that enable it, else all but the system account). */
+/**
+ * Account names by ring index, and which have JetStream (jetstream.go enableJetStreamAccounts): with
+ * no accounts configured besides $G and the system account, $G has it; otherwise exactly the accounts
+ * whose config enables it. The others (not the system account) get 10039 from the API.
+ */
 export function jetStreamAccounts(opts: ServerOptions): { names: string[]; enabled: number[]; disabled: number[] } {
   const names = buildAccounts(opts).map((a) => a.name);
-  const explicit = opts.accounts.filter((a) => a.jetstream).map((a) => a.name);
+  const others = opts.accounts.filter((a) => a.name !== GLOBAL_ACCOUNT && a.name !== opts.systemAccount);
+  const explicit = new Set(opts.accounts.filter((a) => a.jetstream).map((a) => a.name));
   const enabled: number[] = [];
   const disabled: number[] = [];
   names.forEach((n, i) => {
-    if (explicit.length > 0 ? explicit.includes(n) : n !== opts.systemAccount) enabled.push(i);
+    if (others.length === 0 ? n === GLOBAL_ACCOUNT || (explicit.has(n) && n !== opts.systemAccount) : explicit.has(n) && n !== opts.systemAccount) enabled.push(i);
     else if (n !== opts.systemAccount) disabled.push(i);
   });
   return { names, enabled, disabled };
