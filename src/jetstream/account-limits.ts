@@ -155,14 +155,17 @@ export function checkMaxBytes(tiers: TieredLimits, cfg: LimitedStream): ApiError
   return null;
 }
 
-/** Bytes of one tier ('' = all): what jsa.usage[tier].total holds on a single server. */
+/**
+ * Bytes of one tier ('' = all): what jsa.usage[tier].total holds. `bytes` is what each stream holds
+ * where it is counted: this server's copy on a single server, the sum over its peers for a meta layer.
+ */
 export function tierUsage(streams: Iterable<LimitedStreamUsage>, tier: string): { memory: number; storage: number } {
   let memory = 0;
   let storage = 0;
   for (const s of streams) {
     if (tier !== '' && tierName(s.num_replicas) !== tier) continue;
-    if (s.storage === 'memory') memory += s.bytes * replicasOf(s);
-    else storage += s.bytes * replicasOf(s);
+    if (s.storage === 'memory') memory += s.bytes;
+    else storage += s.bytes;
   }
   return { memory, storage };
 }

@@ -174,10 +174,12 @@ export class JetStream implements EngineLike {
 
   onMessage(m: JsInbound): void {
     // `$JS.<domain>.API.>`: the domain's subject mappings (m is the link's own reusable object).
+    let viaDomain = false;
     if (this.domain !== null && m.subject.startsWith(this.domain.prefix)) {
       const mapped = this.domain.map(m.subject);
       if (mapped === null) return;
       m.subject = mapped;
+      viaDomain = true;
     }
     const a = this.accts.get(m.acc);
     if (a === undefined) {
@@ -205,6 +207,7 @@ export class JetStream implements EngineLike {
     }
     const s = this.streamFor(a, subject);
     if (s !== null) s.process(m);
+    else if (viaDomain && m.reply !== null) noResponders(this.host, a.idx, m.reply);
   }
 
   private streamFor(a: JsAccount, subject: string): Stream | null {
@@ -446,6 +449,16 @@ export class JetStream implements EngineLike {
       accounts: this.accts.size,
     };
   }
+}
+
+const NO_RESPONDERS = Buffer.from('NATS/1.0 503\r\n\r\n', 'latin1');
+
+/**
+ * A `$JS.<domain>.API.$KV.>` / `$OBJ.>` publish no stream captures: nats-server's mapping leaves it
+ * without a subscriber, so the publisher gets no responders rather than waiting for a timeout.
+ */
+function noResponders(host: JsHost, acc: number, reply: string): void {
+  host.publish(acc, reply, null, NO_RESPONDERS, null);
 }
 
 /** A copy of an inbound message that outlives the ring (for queued API requests). */

@@ -10,6 +10,7 @@ import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
 import type { TieredLimits } from './account-limits.js';
+import { CrossAccount } from './cross-account.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -69,6 +70,7 @@ const js = new JetStream(
   createConsumerPlugin(),
 );
 link.onMessage = (m) => js.onMessage(m);
+link.cross = new CrossAccount(o);
 if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
   // Test hook: a message on $JS.API.TSNATS.DEBUG.EXIT ends this thread, as a crash would.
   link.onMessage = (m) => {
