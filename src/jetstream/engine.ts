@@ -26,6 +26,8 @@ import { Advisories } from './advisories.js';
 import { JsDomain } from './domain.js';
 import { accountResources } from './account-resources.js';
 import { defaultTiers, type TieredLimits } from './account-limits.js';
+import { assetHealth } from './healthz.js';
+import type { AssetHealth, HealthzOptions } from '../monitor/healthz.js';
 import type { Logger } from '../log.js';
 import type { ApiErrorBody, ConsumerPlugin, EngineLike, JsHost, JsInbound, StreamConfig, StreamLike, StreamStore } from './types.js';
 
@@ -417,6 +419,22 @@ export class JetStream implements EngineLike {
       consumers += s.consumers.size;
     }
     return { memory, storage, streams: a.streams.size, consumers, messages, bytes: memory + storage };
+  }
+
+  /** /healthz's asset check (healthz.ts): the store's stream directories against the live streams. */
+  healthz(o: HealthzOptions): AssetHealth {
+    return assetHealth(
+      {
+        storeDir: this.opts.storeDir,
+        account: (name) => {
+          const idx = this.accountNames.indexOf(name);
+          if (idx < 0) return null;
+          const a = this.accts.get(idx);
+          return { stream: (s) => a?.streams.get(s) };
+        },
+      },
+      o,
+    );
   }
 
   /** Numbers for /jsz. */

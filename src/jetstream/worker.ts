@@ -10,6 +10,7 @@ import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
 import type { TieredLimits } from './account-limits.js';
+import type { HealthzOptions } from '../monitor/healthz.js';
 import { CrossAccount } from './cross-account.js';
 
 export interface JsWorkerData {
@@ -29,12 +30,14 @@ export interface JsWorkerData {
 export type ToJs =
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
-  | { type: 'jsz'; id: number };
+  | { type: 'jsz'; id: number }
+  | { type: 'healthz'; id: number; opts: HealthzOptions };
 export type FromJs =
   | { type: 'ready' }
   | { type: 'failed'; error: string }
   | { type: 'stopped' }
-  | { type: 'jsz'; id: number; data: unknown };
+  | { type: 'jsz'; id: number; data: unknown }
+  | { type: 'healthz'; id: number; data: unknown };
 
 /** Each configured account's `jetstream { ... }` limits, by ring index. */
 function accountLimits(o: ServerOptions, names: string[]): Record<number, TieredLimits> {
@@ -85,6 +88,7 @@ if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
 port.on('message', (m: ToJs) => {
   if (m.type === 'peer-reset') link.resetPeer(m.rings);
   else if (m.type === 'jsz') port.postMessage({ type: 'jsz', id: m.id, data: js.jsz() } satisfies FromJs);
+  else if (m.type === 'healthz') port.postMessage({ type: 'healthz', id: m.id, data: js.healthz(m.opts) } satisfies FromJs);
   else if (m.type === 'shutdown') {
     void js
       .stop()

@@ -9,6 +9,7 @@ import type { ServerOptions } from './options.js';
 import type { PeerRings } from '../shard/peer.js';
 import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
 import { buildAccounts, GLOBAL_ACCOUNT } from '../shard/account.js';
+import type { AssetHealth, HealthzOptions } from '../monitor/healthz.js';
 
 /**
  * Account names by ring index, and which have JetStream (jetstream.go enableJetStreamAccounts): with
@@ -56,7 +57,7 @@ export class JetStreamHandle {
         }
         else if (m.type === 'failed') reject(new Error(`JetStream failed to start: ${m.error}`));
         else if (m.type === 'stopped') onStopped();
-        else if (m.type === 'jsz') {
+        else if (m.type === 'jsz' || m.type === 'healthz') {
           const f = this.waiting.get(m.id);
           this.waiting.delete(m.id);
           f?.(m.data);
@@ -94,6 +95,17 @@ export class JetStreamHandle {
       const id = ++this.seq;
       this.waiting.set(id, resolve as (d: unknown) => void);
       w.postMessage({ type: 'jsz', id } satisfies ToJs);
+    });
+  }
+
+  /** /healthz's asset check by the worker, or null when it is not running. */
+  healthz(opts: HealthzOptions): Promise<AssetHealth | null> {
+    const w = this.worker;
+    if (w === null) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const id = ++this.seq;
+      this.waiting.set(id, resolve as (d: unknown) => void);
+      w.postMessage({ type: 'healthz', id, opts } satisfies ToJs);
     });
   }
 
