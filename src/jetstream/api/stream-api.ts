@@ -248,7 +248,8 @@ function names(js: JetStream, a: JsAccount, m: JsInbound): void {
   const all = filtered(a, req.filter);
   const offset = Math.min(req.offset, all.length);
   const streams = all.slice(offset, offset + NAMES_LIMIT).map((s) => s.name);
-  js.reply(a.idx, m.reply, { type: STREAM_NAMES, total: all.length, offset, limit: NAMES_LIMIT, streams });
+  // Go's nil slice: no stream at all marshals as null (consumer names start from an empty slice).
+  js.reply(a.idx, m.reply, { type: STREAM_NAMES, total: all.length, offset, limit: NAMES_LIMIT, streams: all.length === 0 ? null : streams });
 }
 
 function list(js: JetStream, a: JsAccount, m: JsInbound): void {

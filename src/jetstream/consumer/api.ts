@@ -173,8 +173,9 @@ export function addConsumer(reg: ConsumerRegistry, js: EngineLike, stream: Strea
     const wq = checkWorkQueue(cfg, name, others());
     if (wq !== null) return { error: wq };
   }
-  const durable = cfg.durable_name !== undefined;
-  const dir = stream.dir !== null && durable && cfg.mem_storage !== true ? consumerDir(stream.dir, name) : null;
+  // Every consumer of a file stream keeps its state on disk unless it asks for memory, ephemerals
+  // too (nats-server restores them after a restart, so a KV watcher's ordered consumer resumes).
+  const dir = stream.dir !== null && cfg.mem_storage !== true ? consumerDir(stream.dir, name) : null;
   let c: Consumer;
   try {
     c = new Consumer({ js, stream, name, config: cfg, created: nowNs(), dir });
