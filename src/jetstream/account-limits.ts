@@ -142,7 +142,10 @@ export function checkStreamUpdate(tiers: TieredLimits, streams: readonly Limited
   const diff = Math.max(cfg.max_bytes - old.max_bytes, 0);
   const offset = old.max_bytes > 0 ? Math.max(replicasOf(cfg) - replicasOf(old), 0) * old.max_bytes : 0;
   const grown = { ...cfg, max_bytes: diff };
-  return checkStreamLimits(sel.limits, grown, tieredReservation(streams, sel.tier, cfg), offset);
+  // The reservation leaves this stream out: its current max_bytes counts again (2.10's form).
+  let reserved = tieredReservation(streams, sel.tier, cfg);
+  reserved += sel.tier === '' && replicasOf(old) > 1 ? old.max_bytes * replicasOf(old) : old.max_bytes;
+  return checkStreamLimits(sel.limits, grown, reserved, offset);
 }
 
 /** Account.maxBytesLimits + checkStreamCfg: max_bytes required (10113) or above the per-stream cap (10122). */
