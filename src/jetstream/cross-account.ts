@@ -42,7 +42,11 @@ export class CrossAccount {
   /** By exporting account index: reply tokens of service-import requests it serves. */
   private readonly responses: (Map<string, ResponseRoute> | undefined)[] = [];
 
-  constructor(opts: ServerOptions) {
+  /** Accounts with JetStream: only their reply tokens can be answered by this worker. */
+  private readonly jsAccounts: Set<number>;
+
+  constructor(opts: ServerOptions, jsAccounts: readonly number[]) {
+    this.jsAccounts = new Set(jsAccounts);
     for (const a of buildAccounts(opts)) {
       if (a.streamImports === null) continue;
       this.streamImports[a.idx] = a.streamImports.map((si) => ({ into: si.into.idx, subject: si.subject, prefix: si.prefix }));
@@ -52,6 +56,7 @@ export class CrossAccount {
   /** A RESPONSE frame from a shard: a service-import reply token and where its replies go. */
   onResponseFrame(buf: Buffer, s: number): void {
     const acc = buf.readUInt16LE(s + 2);
+    if (!this.jsAccounts.has(acc) || (buf[s + 1]! & 2) !== 0) return;
     const into = buf.readUInt16LE(s + 4);
     const tl = buf.readUInt16LE(s + 6);
     const rl = buf.readUInt16LE(s + 8);
@@ -64,24 +69,32 @@ export class CrossAccount {
     m.set(token, { into, reply, expires: now + RESPONSE_TTL_MS, stream: buf[s + 1] === 1 });
   }
 
-  /** Sends copies of a message published in `acc` to the accounts it crosses into. */
-  forward(acc: number, subject: string, to: string | null, emit: CrossEmit): void {
+  /**
+   * Sends copies of a message published in `acc` to the accounts it crosses into. Returns the
+   * singleton reply token this message answered (the shards may forget it), or null.
+   */
+  forward(acc: number, subject: string, to: string | null, emit: CrossEmit): { token: string; into: number; reply: string } | null {
     const route = to ?? subject;
     const m = this.responses[acc];
+    let answered: { token: string; into: number; reply: string } | null = null;
     if (m !== undefined && m.size > 0 && route.startsWith('_R_.')) {
       const r = m.get(route);
       if (r !== undefined) {
         if (!r.stream || r.expires < Date.now()) m.delete(route);
-        if (r.expires >= Date.now()) emit(r.into, to === null ? r.reply : subject, to === null ? null : r.reply);
+        if (r.expires >= Date.now()) {
+          emit(r.into, to === null ? r.reply : subject, to === null ? null : r.reply);
+          if (!r.stream) answered = { token: route, into: r.into, reply: r.reply };
+        }
       }
     }
     const sis = this.streamImports[acc];
-    if (sis === undefined) return;
+    if (sis === undefined) return answered;
     for (const si of sis) {
       if (!subjectMatches(si.subject, route)) continue;
       if (to === null) emit(si.into, si.prefix + subject, null);
       else emit(si.into, subject, si.prefix + to);
     }
+    return answered;
   }
 
   /** Whether someone in another account receives what is published on `subject` in `acc`. */

@@ -10,7 +10,7 @@
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
-import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
+import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
 import type { CrossAccount } from './cross-account.js';
@@ -116,7 +116,9 @@ export class JsLink implements JsHost {
     this.sendLocal(acc, subject, to, reply, hdr, data);
     // Imports and reply tokens: copies into other accounts (a bounded chain, never a loop).
     if (this.cross !== null && depth < MAX_CROSSINGS) {
-      this.cross.forward(acc, subject, to, (into, s, t) => this.send(into, s, t === s ? null : t, reply, hdr, data, depth + 1));
+      const answered = this.cross.forward(acc, subject, to, (into, s, t) => this.send(into, s, t === s ? null : t, reply, hdr, data, depth + 1));
+      // The shards keep every reply token until it is answered or expires: tell them this one was.
+      if (answered !== null) this.broadcast(responseFrame(acc, answered.into, answered.token, answered.reply, false, true));
     }
   }
 

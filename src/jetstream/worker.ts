@@ -73,7 +73,7 @@ const js = new JetStream(
   createConsumerPlugin(),
 );
 link.onMessage = (m) => js.onMessage(m);
-link.cross = new CrossAccount(o);
+link.cross = new CrossAccount(o, data.jsAccounts);
 if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
   // Test hook: a message on $JS.API.TSNATS.DEBUG.EXIT ends this thread, as a crash would.
   link.onMessage = (m) => {

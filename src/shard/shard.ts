@@ -494,7 +494,10 @@ export class Shard {
     const rl = buf.readUInt16LE(s + 8);
     const token = buf.toString('latin1', s + RESPONSE_HEADER, s + RESPONSE_HEADER + tl);
     const reply = buf.toString('latin1', s + RESPONSE_HEADER + tl, s + RESPONSE_HEADER + tl + rl);
-    acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS, stream: buf[s + 1] === 1 });
+    const flags = buf[s + 1]!;
+    // The JetStream worker answered a singleton request itself: nobody else will.
+    if ((flags & 2) !== 0) acc.responses.delete(token);
+    else acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS, stream: (flags & 1) !== 0 });
   }
 
   // ---- routing -------------------------------------------------------------------------------
