@@ -246,7 +246,11 @@ export class RouteConnection implements RouteParserHandler, OutConn {
     const hash = this.sc.opts.password;
     if (!/^\$2[abxy]?\$/.test(hash)) return finish(pass === hash);
     this.suspend();
-    this.shard.bcrypt(pass, hash).then(finish, () => finish(false));
+    const ticket = { key: `${this.ip}\0route:${user}`, deadline: this.start + this.sc.opts.authTimeoutMs, cancel: null };
+    this.shard.bcrypt(pass, hash, ticket).then(
+      (v) => finish(v === true),
+      () => finish(false),
+    );
   }
 
   /**
