@@ -11,7 +11,21 @@ import { MsgFlags } from '../shard/peer.js';
 import type { RouteParser } from './route-parser.js';
 
 export function deliverFromRoute(shard: Shard, acc: Account, p: RouteParser, buf: Buffer, start: number, end: number): void {
-  const r = acc.sublist.matchBytes(p.paBuf, p.paSubjectStart, p.paSubjectEnd);
+  // Matched by the RMSG subject. A JetStream delivery comes as `RMSG <deliver subject> $JS.ACK...@<stream
+  // subject>` (client.go processMsgResults "remapped"): shown with the stream subject, acked on the rest.
+  const rs = p.paSubjectStart;
+  const re = p.paSubjectEnd;
+  let remapped = false;
+  if (p.paReplyEnd - p.paReplyStart > JS_ACK.length && hasPrefix(p.paBuf, p.paReplyStart, JS_ACK)) {
+    const li = p.paBuf.lastIndexOf(AT, p.paReplyEnd - 1);
+    if (li > p.paReplyStart && li < p.paReplyEnd - 1) {
+      p.paSubjectStart = li + 1;
+      p.paSubjectEnd = p.paReplyEnd;
+      p.paReplyEnd = li;
+      remapped = true;
+    }
+  }
+  const r = acc.sublist.matchBytes(p.paBuf, rs, re);
   const touched = shard.touched;
   let nt = 0;
   const psubs = r.psubs;
@@ -70,11 +84,20 @@ export function deliverFromRoute(shard: Shard, acc: Account, p: RouteParser, buf
   }
   for (let i = 0; i < nt; i++) {
     const t = touched[i]!;
-    shard.forward(t.peer!, t, p, buf, start, end, acc.idx, MsgFlags.FROM_ROUTE);
+    if (remapped) shard.forward(t.peer!, t, p, buf, start, end, acc.idx, MsgFlags.FROM_ROUTE, rs, re);
+    else shard.forward(t.peer!, t, p, buf, start, end, acc.idx, MsgFlags.FROM_ROUTE);
     t.touched = false;
     t.plain = false;
     t.ngroups = 0;
   }
+}
+
+const JS_ACK = Buffer.from('$JS.ACK.');
+const AT = 0x40;
+
+function hasPrefix(buf: Buffer, s: number, prefix: Buffer): boolean {
+  for (let i = 0; i < prefix.length; i++) if (buf[s + i] !== prefix[i]) return false;
+  return true;
 }
 
 /** Is `qb` one of the blank-separated queue names in buf[s, e)? */

@@ -465,7 +465,8 @@ export class RouteConnection implements RouteParserHandler, OutConn {
   /**
    * Appends one RMSG/HMSG for a message this server routes to the peer (client.go
    * msgHeaderForRouteOrLeaf): `RMSG <acc> <subject> [+ <reply> | '|'] [<queue> ...] [<reply>] <size>`.
-   * The subject is `m.paBuf[ss, se)` (a JetStream delivery goes by its deliver subject).
+   * The subject is `m.paBuf[ss, se)`: a JetStream delivery goes by its deliver subject, and its
+   * reply carries the subject it is shown with after an '@' (processMsgResults), as nats-server's.
    */
   writeRouted(t: ForwardTarget, m: MsgArgs, ss: number, se: number, buf: Buffer, start: number, end: number, acc: Account): void {
     if (this.closed) return;
@@ -479,10 +480,12 @@ export class RouteConnection implements RouteParserHandler, OutConn {
     const name = this.sc.accountNames[acc.idx]!;
     const sb = m.paBuf;
     const replyLen = m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0;
+    // A DELIVER (routed by another subject than it shows) with a reply: `<reply>@<shown subject>`.
+    const shown = ss !== m.paSubjectStart && replyLen > 0 ? m.paSubjectEnd - m.paSubjectStart + 1 : 0;
     let qlen = 0;
     const ng = t.ngroups;
     for (let g = 0; g < ng; g++) qlen += t.groups[g]!.length + 1;
-    const need = 5 + name.length + 1 + (se - ss) + 1 + 2 + replyLen + 1 + qlen + 24 + size + 2;
+    const need = 5 + name.length + 1 + (se - ss) + 1 + 2 + replyLen + shown + 1 + qlen + 24 + size + 2;
     if (this.out.length - this.outPos < need) this.grow(need);
     const o = this.out;
     let pos = copyBytes(o, this.outPos, hdr >= 0 ? HMSG_PREFIX : RMSG_PREFIX, 0, 5);
@@ -493,18 +496,14 @@ export class RouteConnection implements RouteParserHandler, OutConn {
     if (ng > 0) {
       if (replyLen > 0) {
         pos = copyBytes(o, pos, QUEUES_WITH_REPLY, 0, 2);
-        pos = copyBytes(o, pos, sb, m.paReplyStart, m.paReplyEnd);
-        o[pos++] = 32;
+        pos = this.writeReply(o, pos, m, shown);
       } else pos = copyBytes(o, pos, QUEUES_ONLY, 0, 2);
       for (let g = 0; g < ng; g++) {
         const q = t.groups[g]!;
         pos = copyBytes(o, pos, q, 0, q.length);
         o[pos++] = 32;
       }
-    } else if (replyLen > 0) {
-      pos = copyBytes(o, pos, sb, m.paReplyStart, m.paReplyEnd);
-      o[pos++] = 32;
-    }
+    } else if (replyLen > 0) pos = this.writeReply(o, pos, m, shown);
     if (hdr >= 0) {
       pos = writeUint(o, pos, hdr);
       o[pos++] = 32;
@@ -519,6 +518,17 @@ export class RouteConnection implements RouteParserHandler, OutConn {
     this.outMsgs++;
     this.outBytes += size;
     if (!this.dirty) this.shard.markDirty(this);
+  }
+
+  /** The reply and a blank; with `shown`, `<reply>@<shown subject>`. */
+  private writeReply(o: Buffer, pos: number, m: MsgArgs, shown: number): number {
+    pos = copyBytes(o, pos, m.paBuf, m.paReplyStart, m.paReplyEnd);
+    if (shown > 0) {
+      o[pos++] = 0x40;
+      pos = copyBytes(o, pos, m.paBuf, m.paSubjectStart, m.paSubjectEnd);
+    }
+    o[pos++] = 32;
+    return pos;
   }
 
   /** RS+ (or RS- when `n` is 0) for this server's interest in one subject [and queue] (route.go sendRouteSubProtos). */

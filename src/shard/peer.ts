@@ -156,31 +156,38 @@ interface Scratch {
   readonly groups: Buffer[];
 }
 
-/** Bytes of a MSG frame body for this message and the groups chosen for the peer. */
-export function msgFrameSize(m: MsgArgs, start: number, end: number, peer: Scratch): number {
-  let n = MSG_HEADER + (m.paSubjectEnd - m.paSubjectStart) + (m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0) + (end - start);
+/**
+ * Bytes of a MSG frame body for this message and the groups chosen for the peer; `re - rs` the
+ * length of a DELIVER frame's route subject (0 for a plain MSG).
+ */
+export function msgFrameSize(m: MsgArgs, start: number, end: number, peer: Scratch, rs = 0, re = 0): number {
+  let n = MSG_HEADER + (m.paSubjectEnd - m.paSubjectStart) + (m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0) + (re - rs) + (end - start);
   for (let g = 0; g < peer.ngroups; g++) n += 2 + peer.groups[g]!.length;
   return n;
 }
 
-/** `flags`: extra MsgFlags (FROM_ROUTE). */
-export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Scratch, acc: number, flags = 0): void {
+/**
+ * `flags`: extra MsgFlags (FROM_ROUTE). With `rs < re`, a DELIVER frame: routed by m.paBuf[rs, re)
+ * (a JetStream delivery that came in over a route), shown with m's subject.
+ */
+export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Scratch, acc: number, flags = 0, rs = 0, re = 0): void {
   const sb = m.paBuf;
   const subjLen = m.paSubjectEnd - m.paSubjectStart;
   const replyLen = m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0;
   o[at] = FrameKind.MSG;
-  o[at + 1] = (peer.plain ? MsgFlags.PLAIN : 0) | flags;
+  o[at + 1] = (peer.plain ? MsgFlags.PLAIN : 0) | flags | (re > rs ? MsgFlags.DELIVER : 0);
   o.writeUInt16LE(peer.ngroups, at + 2);
   o.writeUInt16LE(subjLen, at + 4);
   o.writeUInt16LE(replyLen, at + 6);
   o.writeInt32LE(m.paHdr, at + 8);
   o.writeUInt32LE(end - start, at + 12);
   o.writeUInt16LE(acc, at + 16);
-  o.writeUInt16LE(0, at + 18);
+  o.writeUInt16LE(re - rs, at + 18);
   // copyBytes, not Buffer#copy: the flamegraph of 1:1 across shards showed Buffer#copy's per-call
   // view creation (_copyActual) as the hottest frame for these 10-20 byte runs.
   let pos = copyBytes(o, at + MSG_HEADER, sb, m.paSubjectStart, m.paSubjectEnd);
   if (replyLen > 0) pos = copyBytes(o, pos, sb, m.paReplyStart, m.paReplyEnd);
+  if (re > rs) pos = copyBytes(o, pos, sb, rs, re);
   for (let g = 0; g < peer.ngroups; g++) {
     const q = peer.groups[g]!;
     o.writeUInt16LE(q.length, pos);

@@ -639,16 +639,19 @@ export class Shard {
     return n;
   }
 
-  /** One MSG frame to `peer` for the targets chosen in `t`; `flags`: MsgFlags.FROM_ROUTE or 0. */
-  forward(peer: Peer, t: ForwardTarget, m: MsgArgs, buf: Buffer, start: number, end: number, acc: number, flags: number): void {
-    const len = msgFrameSize(m, start, end, t);
+  /**
+   * One MSG frame to `peer` for the targets chosen in `t`; `flags`: MsgFlags.FROM_ROUTE or 0; a
+   * route subject m.paBuf[rs, re) (rs < re) makes it a DELIVER frame.
+   */
+  forward(peer: Peer, t: ForwardTarget, m: MsgArgs, buf: Buffer, start: number, end: number, acc: number, flags: number, rs = 0, re = 0): void {
+    const len = msgFrameSize(m, start, end, t, rs, re);
     const at = peer.reserve(len);
     if (at >= 0) {
-      writeMsgFrame(peer.out.data, at, m, buf, start, end, t, acc, flags);
+      writeMsgFrame(peer.out.data, at, m, buf, start, end, t, acc, flags, rs, re);
       peer.out.commit(len);
     } else {
       const f = Buffer.allocUnsafe(len);
-      writeMsgFrame(f, 0, m, buf, start, end, t, acc, flags);
+      writeMsgFrame(f, 0, m, buf, start, end, t, acc, flags, rs, re);
       this.overflow(peer, f);
     }
     peer.enqueued = (peer.enqueued + 1) | 0;
