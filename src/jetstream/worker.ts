@@ -37,7 +37,7 @@ export type FromJs =
 const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
-const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile });
+const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile, channel: o.workerLog });
 const link = new JsLink(data.peers, data.accounts.length, log);
 const js = new JetStream(
   link,

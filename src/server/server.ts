@@ -520,7 +520,9 @@ export class Server {
       await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
-      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => setTimeout(r, 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       await this.finish();
     })();
     return this.stopping;
