@@ -1,0 +1,18 @@
+// Child process of library.test.ts: starts a server with every listener, serves a client and a
+// monitoring request, stops. It must print nothing (the library's default logger is silent).
+import net from 'node:net';
+import { startServer } from 'tsnats';
+
+const s = await startServer({ jetstream: true, httpPort: 0, websocket: { port: 0, noTls: true } });
+await new Promise<void>((resolve, reject) => {
+  const c = net.connect(s.port, '127.0.0.1', () => c.write('CONNECT {}\r\nPING\r\n'));
+  c.on('data', (d: Buffer) => {
+    if (d.toString().includes('PONG')) {
+      c.destroy();
+      resolve();
+    }
+  });
+  c.on('error', reject);
+});
+await fetch(`${s.monitorUrl}/varz`);
+await s.stop();
