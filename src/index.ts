@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
+import type { Logger as PinoLogger, LoggerOptions } from 'pino';
 import { loadConfigSources, type ConfigBlock, type ConfigValue } from './config/object.js';
 import type { ConfMap } from './config/conf.js';
 import { createLogger, relayWorkerLogs, silentLogger, type Logger } from './log.js';
@@ -164,7 +164,7 @@ interface Resolved {
 }
 
 /** The options of one library server: the config layers, then the library's defaults where nothing was said. */
-function resolve(input: StartOptions | string): Resolved {
+async function resolve(input: StartOptions | string): Promise<Resolved> {
   const o: StartOptions = typeof input === 'string' ? { config: input } : { ...input };
   const { config, configFile, logger, shards, nativeFree, ...keys } = o;
   const object: Record<string, ConfigValue> = {};
@@ -202,6 +202,8 @@ function resolve(input: StartOptions | string): Resolved {
     if (isPinoLogger(logger)) log = logger;
     else {
       const level = logger.level ?? (opts.trace ? 'trace' : opts.debug ? 'debug' : 'info');
+      // pino only when asked for: loading it costs start-up time the silent default does not pay.
+      const { pino } = await import('pino');
       log = pino({ ...logger, level });
     }
     // The workers log at the user's level (at most trace, at least info) and the relay re-logs on `log`.
@@ -231,7 +233,7 @@ function wsHostGiven(keys: ConfMap): boolean {
  * whatever it had started) when the configuration is wrong or a port is taken.
  */
 export async function startServer(options: StartOptions | string = {}): Promise<ServerHandle> {
-  const r = resolve(options);
+  const r = await resolve(options);
   for (const w of r.warnings) r.log.warn(w);
   const server = new Server(r.opts, r.log);
   const cleanUp = (): void => {

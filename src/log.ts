@@ -55,9 +55,27 @@ export function formatRecord(rec: Record<string, unknown>, logtime: boolean): st
   return line + '\n';
 }
 
-/** A logger that prints nothing (the library's default: `logger: false`). */
+/**
+ * A logger that prints nothing (the library's default, `logger: false`), without loading pino:
+ * the methods tsnats calls on a logger, as no-ops.
+ */
 export function silentLogger(): Logger {
-  return pino({ level: 'silent' }, { write(): void {} });
+  const noop = (): void => {};
+  const log = {
+    level: 'silent',
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: noop,
+    error: noop,
+    fatal: noop,
+    silent: noop,
+    flush: noop,
+    isLevelEnabled: (): boolean => false,
+    bindings: (): Record<string, unknown> => ({}),
+    child: (): Logger => log as unknown as Logger,
+  };
+  return log as unknown as Logger;
 }
 
 export function createLogger(opts: LogOptions = {}): Logger {

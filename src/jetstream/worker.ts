@@ -9,6 +9,8 @@ import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
+import { jszAccountDetails } from './jsz-detail.js';
+import type { JszQuery } from '../monitor/jsz.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -27,7 +29,7 @@ export interface JsWorkerData {
 export type ToJs =
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
-  | { type: 'jsz'; id: number };
+  | { type: 'jsz'; id: number; detail?: JszQuery };
 export type FromJs =
   | { type: 'ready' }
   | { type: 'failed'; error: string }
@@ -69,7 +71,10 @@ if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
 
 port.on('message', (m: ToJs) => {
   if (m.type === 'peer-reset') link.resetPeer(m.rings);
-  else if (m.type === 'jsz') port.postMessage({ type: 'jsz', id: m.id, data: js.jsz() } satisfies FromJs);
+  else if (m.type === 'jsz') {
+    const details = m.detail !== undefined ? jszAccountDetails(js, m.detail) : undefined;
+    port.postMessage({ type: 'jsz', id: m.id, data: details !== undefined ? { ...js.jsz(), account_details: details } : js.jsz() } satisfies FromJs);
+  }
   else if (m.type === 'shutdown') {
     void js
       .stop()

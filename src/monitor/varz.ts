@@ -21,7 +21,8 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
   const sum = (k: keyof ShardStats): number => v.shards.reduce((a, s) => a + s[k], 0);
   const now = new Date();
   const cpuNow = cpuUsage();
-  const last = cpuSamples.get(v.identity) ?? { cpu: { user: 0, system: 0 }, at: v.start.getTime() };
+  // The first /varz: the process's average since it started (a library server may start late in it).
+  const last = cpuSamples.get(v.identity) ?? { cpu: { user: 0, system: 0 }, at: Date.now() - process.uptime() * 1000 };
   const elapsed = Math.max(1, Date.now() - last.at) * 1000;
   const cpu = ((cpuNow.user - last.cpu.user + cpuNow.system - last.cpu.system) / elapsed) * 100;
   cpuSamples.set(v.identity, { cpu: cpuNow, at: Date.now() });

@@ -9,6 +9,7 @@ import type { ServerOptions } from './options.js';
 import type { PeerRings } from '../shard/peer.js';
 import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
 import { buildAccounts } from '../shard/account.js';
+import type { JszQuery } from '../monitor/jsz.js';
 
 /** Account names by ring index, and those with JetStream (nats-server: the ones that enable it, else all but the system account). */
 export function jetStreamAccounts(opts: ServerOptions): { names: string[]; enabled: number[]; disabled: number[] } {
@@ -82,13 +83,13 @@ export class JetStreamHandle {
   }
 
   /** The worker's /jsz figures, or null when it is not running. */
-  jsz(): Promise<Record<string, unknown> | null> {
+  jsz(detail?: JszQuery): Promise<Record<string, unknown> | null> {
     const w = this.worker;
     if (w === null) return Promise.resolve(null);
     return new Promise((resolve) => {
       const id = ++this.seq;
       this.waiting.set(id, resolve as (d: unknown) => void);
-      w.postMessage({ type: 'jsz', id } satisfies ToJs);
+      w.postMessage({ type: 'jsz', id, ...(detail !== undefined ? { detail } : {}) } satisfies ToJs);
     });
   }
 

@@ -11,6 +11,7 @@ import { Piscina } from 'piscina';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
+import { parseJszQuery } from '../monitor/jsz.js';
 import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
 import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubszShard } from '../monitor/types.js';
@@ -270,9 +271,10 @@ export class Server {
       },
       routez: () => Promise.resolve(buildRoutez(this.identity)),
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
-      jsz: async () => {
+      jsz: async (p) => {
+        const q = parseJszQuery(p);
         const base = buildJsz(this.identity, this.opts);
-        const live = this.js !== null ? await this.js.jsz() : null;
+        const live = this.js !== null ? await this.js.jsz(q) : null;
         return live === null ? base : { ...base, ...live };
       },
       healthz: () => Promise.resolve(this.healthz()),

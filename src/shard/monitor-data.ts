@@ -107,5 +107,5 @@ export function shardMetrics(shard: Shard): ShardMetrics {
   // The first sample: utilisation since the thread started.
   const d = prev === undefined ? now : performance.eventLoopUtilization(now, prev);
   lastElu.set(shard, now);
-  return { shard: shard.id, elu: d.utilization, rings: shard.ringUsage() };
+  return { shard: shard.id, elu: d.utilization, activeMs: now.active, idleMs: now.idle, rings: shard.ringUsage() };
 }
