@@ -43,6 +43,7 @@ export function jszAccountDetails(js: JetStream, q: JszQuery): Record<string, un
           sd['consumer_detail'] = [...s.consumers.values()].map((c) => {
             const ci = { ...c.info() };
             if (!q.config) delete ci['config'];
+            delete ci['cluster']; // nats-server's jsz shows a single server's consumers without it
             return ci;
           });
         }
