@@ -116,7 +116,11 @@ export interface StartOptions extends ServerConfig {
    * that logger (its level decides; `debug`/`trace` config keys apply when no level is given).
    */
   logger?: boolean | LoggerOptions | PinoLogger;
-  /** Worker shards. Library default 1 (the CLI's: one per core). */
+  /**
+   * Shards. Library default `0`: connections are served on the calling thread (starts in well under
+   * a millisecond, no thread to stop; it shares your event loop). `N ≥ 1`: N worker-thread shards
+   * as the CLI runs (default there: one per core), for isolation and parallelism.
+   */
   shards?: number;
   /** Serve HTTP and WebSocket on pure Node even where uWS loads (the CLI's `--native-free`). */
   nativeFree?: boolean;
@@ -178,13 +182,13 @@ async function resolve(input: StartOptions | string): Promise<Resolved> {
     ...base,
     host: '127.0.0.1',
     port: 0,
-    shards: 1,
     ...file,
   };
   // Monitoring and WebSocket bind where the clients do unless told otherwise (nats-server's http host defaults to host).
   if (file.httpHost === undefined) opts.httpHost = opts.host;
   if (opts.websocket !== null && !wsHostGiven(loaded.keys)) opts.websocket = { ...opts.websocket, host: opts.host };
-  if (shards !== undefined) opts.shards = shards;
+  // Only the object says 0 (inline); a config file's `shards` is at least 1, as for the CLI.
+  opts.shards = shards !== undefined ? Math.max(0, Math.trunc(shards)) : file.shards ?? 0;
   if (nativeFree !== undefined) opts.nativeFree = nativeFree;
   let tempStore: string | null = null;
   if (opts.jetstream.enabled && opts.jetstream.storeDir === '') {

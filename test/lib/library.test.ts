@@ -44,10 +44,6 @@ function resources(): string[] {
   return process.getActiveResourcesInfo().sort();
 }
 
-function tempStores(): Set<string> {
-  return new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('tsnats-js-')));
-}
-
 /** Polls until `f` returns true (stopping a worker thread is joined asynchronously). */
 async function eventually(f: () => boolean, what: () => string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -79,8 +75,8 @@ async function baseline(): Promise<{ resources: string[]; threads: number | null
 describe('library: startServer from the package by name', { timeout: 120_000 }, () => {
   test('two JetStream servers started in parallel, used with the official client, stopped: nothing left behind', async () => {
     const base = await baseline();
-    const storesBefore = tempStores();
-    const [a, b] = await Promise.all([startServer({ jetstream: true, httpPort: 0 }), startServer({ jetstream: true, websocket: { port: 0, noTls: true } })]);
+    // One serving on this thread (the library's default), one with two worker-thread shards as the CLI runs.
+    const [a, b] = await Promise.all([startServer({ jetstream: true, httpPort: 0 }), startServer({ jetstream: true, shards: 2, websocket: { port: 0, noTls: true } })]);
     assert.notEqual(a.port, b.port);
     assert.equal(a.url, `nats://127.0.0.1:${a.port}`);
     assert.match(a.monitorUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -90,7 +86,7 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
     assert.notEqual(a.storeDir, b.storeDir);
     for (const h of [a, b]) assert.ok(h.storeDir !== undefined && existsSync(h.storeDir), `store dir ${h.storeDir}`);
     const during = threads();
-    if (base.threads !== null) assert.ok(during! >= base.threads + 4, `shard + JetStream worker per server: ${base.threads} → ${during}`);
+    if (base.threads !== null) assert.ok(during! >= base.threads + 4, `a JetStream worker each, and two shards: ${base.threads} → ${during}`);
 
     for (const h of [a, b]) {
       const nc = await connect({ servers: h.url });
@@ -125,7 +121,6 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
     await b[Symbol.asyncDispose]();
     for (const port of [a.port, b.port, monitorPort, Number(new URL(b.websocketUrl!).port)]) assert.equal(await accepts(port), false, `port ${port} still accepts`);
     for (const h of [a, b]) assert.equal(existsSync(h.storeDir!), false, `temporary store ${h.storeDir} removed`);
-    assert.deepEqual([...tempStores()].filter((n) => !storesBefore.has(n)), [], 'no new tsnats-js-* directory left in the temp dir');
     await assertBaseline(base);
   });
 
@@ -210,9 +205,20 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
   test('a start that fails (port taken) rejects and leaves nothing running, not even its temporary store', async () => {
     await using first = await startServer();
     const base = await baseline();
-    const stores = tempStores();
-    await assert.rejects(startServer({ port: first.port, jetstream: true, httpPort: 0 }), /EADDRINUSE/);
-    assert.deepEqual([...tempStores()].filter((n) => !stores.has(n)), []);
+    // A private temp dir (os.tmpdir() follows $TMPDIR), so that other test files' stores do not count.
+    const tmp = mkdtempSync(join(tmpdir(), 'tsnats-lib-tmp-'));
+    const saved = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    try {
+      const start = startServer({ port: first.port, jetstream: true, httpPort: 0 });
+      assert.equal(readdirSync(tmp).filter((n) => n.startsWith('tsnats-js-')).length, 1, 'the temporary store was made in the private temp dir');
+      await assert.rejects(start, /EADDRINUSE/);
+      assert.deepEqual(readdirSync(tmp), [], 'and removed');
+    } finally {
+      if (saved === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = saved;
+      rmSync(tmp, { recursive: true, force: true });
+    }
     await assertBaseline(base);
   });
 
@@ -225,7 +231,7 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
       },
     });
     {
-      await using s = await startServer({ logger: pino({ level: 'debug' }, dest), jetstream: true });
+      await using s = await startServer({ logger: pino({ level: 'debug' }, dest), jetstream: true, shards: 1 });
       const nc = await connect({ servers: s.url });
       await nc.flush();
       await nc.close();
@@ -233,6 +239,15 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
     }
     assert.ok(lines.some((l) => l['msg'] === 'Server is ready'));
     assert.ok(lines.some((l) => l['msg'] === 'Server Exiting..'));
+    // The default (a shard on this thread) logs straight to the same logger.
+    lines.length = 0;
+    {
+      await using s = await startServer({ logger: pino({ level: 'debug' }, dest) });
+      const nc = await connect({ servers: s.url });
+      await nc.flush();
+      await nc.close();
+      await eventually(() => lines.some((l) => l['msg'] === 'Client connection created'), () => JSON.stringify(lines.map((l) => l['msg'])));
+    }
 
     // Nothing printed: a process that starts and uses a server with every listener says nothing.
     const child = spawn(process.execPath, [join(repoRoot, 'dist', 'test', 'lib', 'quiet-child.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
