@@ -13,6 +13,9 @@ import { Writable } from 'node:stream';
 import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { connect } from '@nats-io/transport-node';
+import { wsconnect } from '@nats-io/nats-core';
+import WebSocket from 'ws';
+import bcrypt from 'bcryptjs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startServer, ConfigError, type ServerHandle } from 'tsnats';
 import { delay } from '../helpers/wait.js';
@@ -201,6 +204,29 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  for (const shards of [0, 2]) {
+    test(`TCP and WebSocket clients, bcrypt passwords and monitoring, shards: ${shards}`, async () => {
+      const g = globalThis as { WebSocket?: unknown };
+      g.WebSocket ??= WebSocket; // Node 20 has no global WebSocket
+      const hash = bcrypt.hashSync('s3cret', 4);
+      await using s = await startServer({ shards, httpPort: 0, websocket: { port: 0, noTls: true }, authorization: { users: [{ user: 'app', password: hash }] } });
+      const tcp = await connect({ servers: s.url, user: 'app', pass: 's3cret' });
+      const ws = await wsconnect({ servers: s.websocketUrl!, user: 'app', pass: 's3cret' });
+      try {
+        const got = tcp.subscribe('to.tcp', { max: 1 });
+        await tcp.flush();
+        ws.publish('to.tcp', 'over websocket');
+        for await (const m of got) assert.equal(m.string(), 'over websocket');
+        const connz = (await (await fetch(`${s.monitorUrl}/connz`)).json()) as { num_connections: number };
+        assert.equal(connz.num_connections, 2);
+        await assert.rejects(connect({ servers: s.url, user: 'app', pass: 'wrong', reconnect: false }));
+      } finally {
+        await ws.close();
+        await tcp.close();
+      }
+    });
+  }
 
   test('a start that fails (port taken) rejects and leaves nothing running, not even its temporary store', async () => {
     await using first = await startServer();
