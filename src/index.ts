@@ -192,7 +192,7 @@ async function resolve(input: StartOptions | string): Promise<Resolved> {
   if (nativeFree !== undefined) opts.nativeFree = nativeFree;
   let tempStore: string | null = null;
   if (opts.jetstream.enabled && opts.jetstream.storeDir === '') {
-    tempStore = mkdtempSync(join(tmpdir(), 'tsnats-js-'));
+    tempStore = mkdtempSync(join(tmpdir(), 'tsnats-store-'));
     opts.jetstream = { ...opts.jetstream, storeDir: tempStore };
   }
   let log: Logger;

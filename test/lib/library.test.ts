@@ -237,7 +237,7 @@ describe('library: startServer from the package by name', { timeout: 120_000 }, 
     process.env['TMPDIR'] = tmp;
     try {
       const start = startServer({ port: first.port, jetstream: true, httpPort: 0 });
-      assert.equal(readdirSync(tmp).filter((n) => n.startsWith('tsnats-js-')).length, 1, 'the temporary store was made in the private temp dir');
+      assert.equal(readdirSync(tmp).filter((n) => n.startsWith('tsnats-store-')).length, 1, 'the temporary store was made in the private temp dir');
       await assert.rejects(start, /EADDRINUSE/);
       assert.deepEqual(readdirSync(tmp), [], 'and removed');
     } finally {
