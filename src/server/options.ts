@@ -194,6 +194,11 @@ export interface ServerOptions {
   jetstream: JetStreamOptions;
   /** null: no clustering. */
   cluster: ClusterOptions | null;
+  /**
+   * Where the worker threads log: '' stderr or log_file (the CLI); 'off' nowhere; otherwise the name
+   * of a BroadcastChannel whose records the main thread hands to its own logger (the library).
+   */
+  workerLog: string;
 }
 
 export interface JetStreamOptions {
@@ -245,6 +250,7 @@ export function defaultOptions(): ServerOptions {
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
     cluster: null,
+    workerLog: '',
   };
 }
 
