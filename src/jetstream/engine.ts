@@ -22,6 +22,8 @@ import { accountInfo } from './api/account-api.js';
 import { streamApi } from './api/stream-api.js';
 import { directGet, directGetLastBySubject, msgDelete, msgGet } from './api/msg-api.js';
 import { nowNs, nsToRfc3339, rfc3339ToNs } from './types.js';
+import { InternalSubs } from './internal.js';
+import { Sourcing } from './sourcing/manager.js';
 import type { Logger } from '../log.js';
 import type { ApiErrorBody, ConsumerPlugin, EngineLike, JsHost, JsInbound, StreamConfig, StreamLike, StreamStore } from './types.js';
 
@@ -69,6 +71,10 @@ export class JetStream implements EngineLike {
   readonly serverName: string | null;
   /** max_mem_store / max_file_store: usage, reservations and the checks against them. */
   readonly resources: ServerResources;
+  /** The engine's internal subscriptions (mirror/source inboxes and deliver subjects, snapshots). */
+  readonly internal: InternalSubs;
+  /** Mirrors and sources of the streams. */
+  readonly sourcing: Sourcing;
   private readonly accts = new Map<number, JsAccount>();
   /** An API handler is waiting for I/O; requests queue (copied) until it is done. */
   private busy = false;
@@ -84,6 +90,8 @@ export class JetStream implements EngineLike {
     this.accountNames = opts.accounts;
     this.serverName = opts.serverName ?? null;
     this.resources = new ServerResources(opts.maxMemory, opts.maxStore, () => this.allStreams(), this.log);
+    this.internal = new InternalSubs(host);
+    this.sourcing = new Sourcing(this);
     for (const idx of opts.jsAccounts) {
       const name = opts.accounts[idx];
       if (name === undefined) continue;
@@ -102,6 +110,8 @@ export class JetStream implements EngineLike {
       this.host.subscribe(a.idx, '$JS.FC.>');
     }
     for (const idx of this.opts.noJsAccounts ?? []) this.host.subscribe(idx, '$JS.API.>');
+    // Mirrors and sources start once every stream is back (an origin may be recovered later).
+    for (const s of this.allStreams()) this.sourcing.attach(s);
   }
 
   private async recoverAccount(a: JsAccount): Promise<void> {
@@ -139,6 +149,7 @@ export class JetStream implements EngineLike {
 
   /** Flushes and closes every store (server shutdown); the data stays. */
   async stop(): Promise<void> {
+    this.sourcing.stopAll();
     for (const a of this.accts.values()) {
       for (const s of a.streams.values()) {
         try {
@@ -153,6 +164,12 @@ export class JetStream implements EngineLike {
   // ---- messages from the rings ------------------------------------------------------------------
 
   onMessage(m: JsInbound): void {
+    // Internal subscriptions first; a delivery the engine made to itself goes nowhere else.
+    const to = m.to;
+    if (this.internal.size > 0 || (to !== undefined && to !== null)) {
+      if (this.internal.dispatch(m.acc, to ?? m.subject, m)) return;
+      if (to !== undefined && to !== null) return;
+    }
     const a = this.accts.get(m.acc);
     if (a === undefined) {
       const body = m.reply !== null ? disabledAccountReply(m.subject) : null;
@@ -290,6 +307,7 @@ export class JetStream implements EngineLike {
     }
     const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
     this.register(a, s);
+    this.sourcing.attach(s);
     return s;
   }
 
@@ -323,13 +341,16 @@ export class JetStream implements EngineLike {
     const after = new Set(cfg.subjects);
     for (const subj of after) if (!before.has(subj)) this.host.subscribe(a.idx, subj);
     for (const subj of before) if (!after.has(subj)) this.host.unsubscribe(a.idx, subj);
+    const old = s.config;
     s.update(cfg);
+    this.sourcing.updated(s, old);
     a.subjectCache.clear();
     if (s.dir !== null) this.writeMeta(s.dir, cfg, s.created);
   }
 
   /** Removes the stream at once (no more messages reach it), then destroys consumers and store. */
   async deleteStream(a: JsAccount, s: Stream): Promise<void> {
+    this.sourcing.detach(s);
     a.streams.delete(s.name);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);

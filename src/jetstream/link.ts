@@ -10,8 +10,9 @@
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
-import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
+import { FrameKind, MSG_HEADER, MsgFlags, Peer, RESPONSE_HEADER, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
+import type { AccountRoutes } from './crossing.js';
 import type { JsHost, JsInbound } from './types.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
@@ -20,6 +21,43 @@ const DRAIN_SLICE = 256 * 1024;
 const PUBLISH_EVERY = 64;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** One of the engine's own subscriptions, in the per-account sublist that drives the loopback. */
+interface OwnSub {
+  readonly subject: string;
+  readonly queue: null;
+}
+
+/**
+ * The engine's own interest per account: what it publishes that it also listens to (an API request
+ * of a mirror's, an answer to its inbox, a republish onto a stream's subject) comes back to it, as
+ * an internal client's message does in nats-server. A first-character filter keeps the common case
+ * (inbox replies, deliveries to clients) at one array read.
+ */
+class OwnInterest {
+  readonly sublist = new Sublist<OwnSub>();
+  readonly first = new Uint32Array(256);
+  wild = 0;
+
+  add(sub: OwnSub): void {
+    this.sublist.insert(sub);
+    const c = sub.subject.charCodeAt(0);
+    if ((c === 42 || c === 62) && (sub.subject.length === 1 || sub.subject.charCodeAt(1) === 46)) this.wild++;
+    else this.first[c & 255]!++;
+  }
+
+  remove(sub: OwnSub): void {
+    this.sublist.remove(sub);
+    const c = sub.subject.charCodeAt(0);
+    if ((c === 42 || c === 62) && (sub.subject.length === 1 || sub.subject.charCodeAt(1) === 46)) this.wild--;
+    else this.first[c & 255]!--;
+  }
+
+  matches(subject: string): boolean {
+    if (this.wild === 0 && this.first[subject.charCodeAt(0) & 255] === 0) return false;
+    return this.sublist.match(subject).psubs.length > 0;
+  }
+}
 
 export class JsLink implements JsHost {
   readonly log: Logger;
@@ -41,15 +79,33 @@ export class JsLink implements JsHost {
   private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
   private readonly picks: Peer[] = [];
   private readonly sublistOfBound = (acc: number): Sublist<RemoteInterest> | undefined => this.sublists[acc];
+  /** Per account index: the engine's own subscriptions (loopback). */
+  private readonly own: OwnInterest[] = [];
+  private readonly ownSubs = new Map<string, OwnSub>();
+  private loopQueue: JsInbound[] = [];
+  private loopScheduled = false;
+  private readonly drainLoopBound = (): void => this.drainLoop();
+  private readonly wantsBound = (acc: number, subject: string): boolean => this.localInterest(acc, subject);
+  /** Imports and exports between accounts (set by the worker when accounts are configured). */
+  private routes: AccountRoutes | null = null;
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
-    for (let i = 0; i < accounts; i++) this.sublists.push(new Sublist<RemoteInterest>());
+    for (let i = 0; i < accounts; i++) {
+      this.sublists.push(new Sublist<RemoteInterest>());
+      this.own.push(new OwnInterest());
+    }
     for (const rings of peers) {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
     }
+  }
+
+  /** Cross-account routing of what the engine publishes (crossing.ts). */
+  setRoutes(routes: AccountRoutes): void {
+    this.routes = routes;
+    routes.announce = (exporter, importer, token, reply) => this.broadcast(responseFrame(exporter, importer, token, reply));
   }
 
   /** Starts draining every inbound ring. */
@@ -69,7 +125,15 @@ export class JsLink implements JsHost {
     const key = `${acc}\0${subject}`;
     const n = this.subs.get(key) ?? 0;
     this.subs.set(key, n + 1);
-    if (n === 0) this.broadcast(interestFrame(acc, subject, null, 1));
+    if (n === 0) {
+      const own = this.own[acc];
+      if (own !== undefined) {
+        const sub: OwnSub = { subject, queue: null };
+        this.ownSubs.set(key, sub);
+        own.add(sub);
+      }
+      this.broadcast(interestFrame(acc, subject, null, 1));
+    }
   }
 
   unsubscribe(acc: number, subject: string): void {
@@ -81,14 +145,27 @@ export class JsLink implements JsHost {
       return;
     }
     this.subs.delete(key);
+    const sub = this.ownSubs.get(key);
+    if (sub !== undefined) {
+      this.ownSubs.delete(key);
+      this.own[acc]?.remove(sub);
+    }
     this.broadcast(interestFrame(acc, subject, null, -1));
   }
 
   hasInterest(acc: number, subject: string): boolean {
+    if (this.localInterest(acc, subject)) return true;
+    // Shadow interest: an account importing this subject wants it.
+    return this.routes !== null && this.routes.importerWants(acc, subject, this.wantsBound);
+  }
+
+  /** Some shard's client, or the engine itself, wants subject in acc. */
+  private localInterest(acc: number, subject: string): boolean {
     const sl = this.sublists[acc];
     if (sl === undefined) return false;
     const r = sl.match(subject);
-    return r.psubs.length > 0 || r.qsubs.length > 0;
+    if (r.psubs.length > 0 || r.qsubs.length > 0) return true;
+    return this.own[acc]!.matches(subject);
   }
 
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
@@ -102,6 +179,46 @@ export class JsLink implements JsHost {
   }
 
   private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    this.toShards(acc, subject, to, reply, hdr, data);
+    const own = this.own[acc];
+    if (own !== undefined && own.matches(to ?? subject)) this.loopback(acc, subject, to, reply, hdr, data);
+    const routes = this.routes;
+    if (routes !== null && routes.crosses(acc)) {
+      routes.route(acc, to ?? subject, reply, (acc2, key2, reply2) => {
+        // Deliveries keep showing the stream subject; the import changes where they are routed.
+        const subject2 = to === null ? key2 : subject;
+        const to2 = to === null ? null : key2;
+        this.toShards(acc2, subject2, to2, reply2, hdr, data);
+        if (this.own[acc2]?.matches(key2)) this.loopback(acc2, subject2, to2, reply2, hdr, data);
+      });
+    }
+  }
+
+  /** The engine's own message for one of its own subscriptions: handed back on a later turn. */
+  private loopback(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    this.loopQueue.push({ acc, subject, to, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: data === null ? Buffer.alloc(0) : Buffer.from(data) });
+    if (!this.loopScheduled) {
+      this.loopScheduled = true;
+      setImmediate(this.drainLoopBound);
+    }
+  }
+
+  private drainLoop(): void {
+    this.loopScheduled = false;
+    const q = this.loopQueue;
+    this.loopQueue = [];
+    for (const m of q) {
+      if (this.closing) return;
+      try {
+        this.onMessage(m);
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle an internal message');
+      }
+    }
+  }
+
+  /** Routes to the shards whose clients want it (by `to` when given, showing `subject`). */
+  private toShards(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     const sl = this.sublists[acc];
     if (sl === undefined) return;
     const r = sl.match(to ?? subject);
@@ -282,7 +399,8 @@ export class JsLink implements JsHost {
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
     if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
-    if (kind !== FrameKind.MSG) return; // RESPONSE frames: service imports are resolved in the shards
+    if (kind === FrameKind.RESPONSE) return this.applyResponse(buf, s);
+    if (kind !== FrameKind.MSG) return;
     const acc = buf.readUInt16LE(s + 16);
     if (acc >= this.sublists.length) return;
     const ngroups = buf.readUInt16LE(s + 2);
@@ -305,5 +423,17 @@ export class JsLink implements JsHost {
       // A bug in one request must not take the worker (and every stream) down.
       this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle a message');
     }
+  }
+
+  /** A shard made a service-import reply token for a request into an account: where answers go. */
+  private applyResponse(buf: Buffer, s: number): void {
+    if (this.routes === null) return;
+    const acc = buf.readUInt16LE(s + 2);
+    const into = buf.readUInt16LE(s + 4);
+    const tl = buf.readUInt16LE(s + 6);
+    const rl = buf.readUInt16LE(s + 8);
+    const token = buf.toString('latin1', s + RESPONSE_HEADER, s + RESPONSE_HEADER + tl);
+    const reply = buf.toString('latin1', s + RESPONSE_HEADER + tl, s + RESPONSE_HEADER + tl + rl);
+    this.routes.applyResponse(acc, into, token, reply);
   }
 }

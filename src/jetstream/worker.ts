@@ -9,6 +9,7 @@ import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
+import { AccountRoutes } from './crossing.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -39,6 +40,8 @@ const port = parentPort!;
 const o = data.opts;
 const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile });
 const link = new JsLink(data.peers, data.accounts.length, log);
+// What the engine publishes crosses accounts through imports and exports, as a client's would.
+if (o.accounts.length > 0) link.setRoutes(new AccountRoutes(o));
 const js = new JetStream(
   link,
   {

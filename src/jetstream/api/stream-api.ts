@@ -6,6 +6,7 @@
 import { JsErr } from '../errors.js';
 import { checkConfigUpdate, checkCreateOnly, checkStreamConfig, decodeConfig, sameConfig, subjectsCollide } from '../stream-config.js';
 import { isEmptyRequest, parseObject, strField, uintField } from './request.js';
+import { checkTransforms } from '../sourcing/config.js';
 import type { JetStream, JsAccount } from '../engine.js';
 import type { Stream } from '../stream.js';
 import type { ApiErrorBody, JsInbound, PurgeRequest } from '../types.js';
@@ -59,7 +60,7 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
 
   // acc.addStream: checkStreamCfg, then an existing stream (same config: answer as created), then
   // subject overlap with the account's other streams.
-  const r = checkStreamConfig(raw);
+  const r = checkStreamConfig(raw, (n) => a.streams.get(n)?.config);
   if (!r.ok) return js.replyError(a.idx, m.reply, STREAM_CREATE, r.error);
   const cfg = r.config;
   const existing = a.streams.get(name);
@@ -70,6 +71,9 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
   // js.checkAllLimits (checkBytesLimits with checkServer): max_bytes must fit the server's limit.
   const resErr = js.resources.checkStream(cfg, null);
   if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, resErr);
+  // addStream: the transforms of mirror, sources and input, then the overlap with other streams.
+  const trErr = checkTransforms(cfg);
+  if (trErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamCreate(trErr));
   if (js.overlaps(a, cfg.subjects, null, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.subjectOverlap());
 
   let s: Stream;
@@ -90,7 +94,7 @@ function createdBody(s: Stream): Record<string, unknown> {
 function update(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
   const raw = decodeConfig(m.data);
   if (raw === null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.invalidJson());
-  const r = checkStreamConfig(raw);
+  const r = checkStreamConfig(raw, (n) => a.streams.get(n)?.config);
   if (!r.ok) return js.replyError(a.idx, m.reply, STREAM_UPDATE, r.error);
   if (name !== r.config.name) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamNameMismatch());
   const s = a.streams.get(name);
@@ -101,6 +105,8 @@ function update(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
   const resErr = js.resources.checkStream(u.config, s.config);
   if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, resErr);
   if (js.overlaps(a, u.config.subjects, s, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.subjectOverlap());
+  const trErr = checkTransforms(u.config);
+  if (trErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamUpdate(trErr));
   js.updateStream(a, s, u.config);
   const { info } = s.info(null);
   js.reply(a.idx, m.reply, { type: STREAM_UPDATE, ...info });

@@ -151,8 +151,8 @@ export function addConsumer(reg: ConsumerRegistry, js: EngineLike, stream: Strea
   }
   if (action === 'update') return { error: ConsumerErr.doesNotExist() };
   const max = stream.config.max_consumers;
-  if (max > 0 && stream.consumers.size >= max) return { error: ConsumerErr.maxConsumers() };
-  if (stream.config.retention === 'workqueue') {
+  if (max > 0 && publicCount(stream) >= max) return { error: ConsumerErr.maxConsumers() };
+  if (stream.config.retention === 'workqueue' && cfg.direct !== true) {
     const wq = checkWorkQueue(cfg, name, others());
     if (wq !== null) return { error: wq };
   }
@@ -199,9 +199,17 @@ function offsetOf(m: JsInbound): number {
   return typeof o === 'number' && o > 0 ? Math.floor(o) : 0;
 }
 
+/** Consumers other than the direct ones of mirrors and sources (numPublicConsumers). */
+function publicCount(stream: StreamLike): number {
+  let n = 0;
+  for (const c of stream.consumers.values()) if (c.direct !== true) n++;
+  return n;
+}
+
+/** The consumers names and list show: not the direct ones (getPublicConsumers). */
 function sortedConsumers(stream: StreamLike): Consumer[] {
   const out: Consumer[] = [];
-  for (const c of stream.consumers.values()) if (c instanceof Consumer) out.push(c);
+  for (const c of stream.consumers.values()) if (c instanceof Consumer && c.cfg.direct !== true) out.push(c);
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;
 }

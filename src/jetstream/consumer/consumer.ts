@@ -119,6 +119,10 @@ export class Consumer implements ConsumerLike {
     }
   }
 
+  get direct(): boolean {
+    return this.cfg.direct === true;
+  }
+
   get isPush(): boolean {
     return this.cfg.deliver_subject !== undefined;
   }
