@@ -218,9 +218,10 @@ export function checkConsumerConfig(c: ConsumerConfig, stream: StreamConfig): Ap
       if (i !== j && subjectsCollide(filters[i]!, filters[j]!)) return ConsumerErr.overlappingFilters();
     }
   }
-  // A filter must be able to match something the stream stores.
+  // A filter must be able to match something the stream stores (2.9's validFilteredSubject; a stream
+  // that transforms its input or reads other streams stores subjects of its own: not checked).
   const subjects = stream.subjects ?? [];
-  if (subjects.length > 0) {
+  if (subjects.length > 0 && stream.subject_transform === undefined && stream.mirror === undefined && (stream.sources ?? []).length === 0) {
     for (const f of filters) if (!subjects.some((s) => subjectsCollide(s, f))) return ConsumerErr.filterNotSubset();
   }
   const badStart = (dp: string, start: string): ApiErrorBody =>
