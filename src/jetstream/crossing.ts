@@ -123,7 +123,7 @@ export class AccountRoutes {
       this.transforms.set(im, tr);
     }
     if (tr === null) return im.remote.includes('*') || im.remote.includes('>') ? null : im.remote;
-    return tr.match(subject);
+    return tr.transformSubject(subject);
   }
 }
 
