@@ -321,6 +321,17 @@ export class JetStream implements EngineLike {
     });
   }
 
+  /** A stream directory put in place by a restore: opened as on recovery, then served. */
+  async openRestoredStream(a: JsAccount, dir: string, cfg: StreamConfig, created: number): Promise<Stream> {
+    const store = await this.openFileStore(dir, cfg);
+    const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
+    s.rebuildDedupe();
+    this.register(a, s);
+    if (this.plugin !== null) await this.plugin.restore(this, s);
+    this.sourcing.attach(s);
+    return s;
+  }
+
   /** meta.json: the config and creation time, replaced atomically. */
   writeMeta(dir: string, cfg: StreamConfig, created: number): void {
     const tmp = join(dir, `${META_FILE}.tmp`);

@@ -26,6 +26,8 @@ export function syncSubject(prefix: string): string {
 export class InternalSubs {
   private readonly host: JsHost;
   private readonly byAcc = new Map<number, Map<string, InternalHandler>>();
+  /** `<prefix>.>` subscriptions (a snapshot's ack subjects carry the chunk size and index). */
+  private readonly prefixes: { acc: number; prefix: string; handler: InternalHandler }[] = [];
   /** Number of internal subscriptions (0: onMessage skips the lookup). */
   size = 0;
 
@@ -53,6 +55,21 @@ export class InternalSubs {
     this.host.unsubscribe(acc, subject);
   }
 
+  /** Everything below `prefix` (subscribed as `<prefix>.>`). */
+  subscribePrefix(acc: number, prefix: string, handler: InternalHandler): void {
+    this.prefixes.push({ acc, prefix: `${prefix}.`, handler });
+    this.size++;
+    this.host.subscribe(acc, `${prefix}.>`);
+  }
+
+  unsubscribePrefix(acc: number, prefix: string): void {
+    const i = this.prefixes.findIndex((p) => p.acc === acc && p.prefix === `${prefix}.`);
+    if (i < 0) return;
+    this.prefixes.splice(i, 1);
+    this.size--;
+    this.host.unsubscribe(acc, `${prefix}.>`);
+  }
+
   has(acc: number, subject: string): boolean {
     return this.size > 0 && this.byAcc.get(acc)?.has(subject) === true;
   }
@@ -60,8 +77,16 @@ export class InternalSubs {
   /** Hands m to the internal subscription on `subject`; false when there is none. */
   dispatch(acc: number, subject: string, m: JsInbound): boolean {
     const h = this.byAcc.get(acc)?.get(subject);
-    if (h === undefined) return false;
-    h(m);
-    return true;
+    if (h !== undefined) {
+      h(m);
+      return true;
+    }
+    for (const p of this.prefixes) {
+      if (p.acc === acc && subject.startsWith(p.prefix)) {
+        p.handler(m);
+        return true;
+      }
+    }
+    return false;
   }
 }

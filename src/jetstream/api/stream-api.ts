@@ -7,6 +7,7 @@ import { JsErr } from '../errors.js';
 import { checkConfigUpdate, checkCreateOnly, checkStreamConfig, decodeConfig, sameConfig, subjectsCollide } from '../stream-config.js';
 import { isEmptyRequest, parseObject, strField, uintField } from './request.js';
 import { checkTransforms } from '../sourcing/config.js';
+import { restoreRequest, snapshotRequest } from '../snapshot/snapshot.js';
 import type { JetStream, JsAccount } from '../engine.js';
 import type { Stream } from '../stream.js';
 import type { ApiErrorBody, JsInbound, PurgeRequest } from '../types.js';
@@ -45,6 +46,10 @@ export function streamApi(js: JetStream, a: JsAccount, t: string[], m: JsInbound
       return del(js, a, name, m);
     case 'PURGE':
       return purge(js, a, name, m);
+    case 'SNAPSHOT':
+      return snapshotRequest(js, a, name, m);
+    case 'RESTORE':
+      return restoreRequest(js, a, name, m);
     default:
       return;
   }

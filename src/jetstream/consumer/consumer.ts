@@ -647,6 +647,12 @@ export class Consumer implements ConsumerLike {
 
   // ---- persistence -------------------------------------------------------------------------------
 
+  /** A durable consumer's files as they would be persisted now (stream snapshots). */
+  snapshotFiles(): { meta: string; state: string } | null {
+    if (this.dir === null || this.closed) return null;
+    return { meta: JSON.stringify({ created: this.created, config: this.cfg }), state: JSON.stringify(this.snapshot()) };
+  }
+
   private snapshot(): ConsumerStateFile {
     const s = this.acks.snapshot();
     return {
