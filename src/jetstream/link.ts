@@ -69,7 +69,7 @@ export class JsLink implements JsHost {
   private readonly sublists: Sublist<RemoteInterest>[] = [];
   /** This engine's subscriptions: `acc\0subject` → reference count. */
   private readonly subs = new Map<string, number>();
-  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0) };
+  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0), to: null };
   private currentPeer: Peer | null = null;
   private publishPending = false;
   /** Messages written since the rings were last published. */
@@ -196,7 +196,8 @@ export class JsLink implements JsHost {
 
   /** The engine's own message for one of its own subscriptions: handed back on a later turn. */
   private loopback(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
-    this.loopQueue.push({ acc, subject, to, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: data === null ? Buffer.alloc(0) : Buffer.from(data) });
+    // Same shape as ring messages (one hidden class through onMessage).
+    this.loopQueue.push({ acc, subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: data === null ? Buffer.alloc(0) : Buffer.from(data), to });
     if (!this.loopScheduled) {
       this.loopScheduled = true;
       setImmediate(this.drainLoopBound);

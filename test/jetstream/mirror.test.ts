@@ -163,6 +163,35 @@ describe('mirrors', { timeout: 120_000 }, () => {
     }
   });
 
+  test('a mirror rides out an origin outage and catches up when it is back (2.10 first_seq)', { skip: usingNatsServer && 'first_seq is nats-server 2.10' }, async () => {
+    const env = await startJetStream(openJs, { prefix: 'tsnats-mirror-outage-' });
+    try {
+      const { jsm, js } = env;
+      await jsm.streams.add({ name: 'U', subjects: ['u.>'] });
+      for (let i = 1; i <= 5; i++) await js.publish(`u.${i}`, `v${i}`);
+      await jsm.streams.add({ name: 'UM', mirror: { name: 'U' } });
+      await waitInfo(jsm, 'UM', (s) => s.last_seq === 5, 'the mirror');
+      // The origin goes away: after the health check the mirror reports why it cannot follow.
+      await jsm.streams.delete('U');
+      const deadline = Date.now() + 40_000;
+      let err: unknown;
+      while (Date.now() < deadline) {
+        err = ((await jsm.streams.info('UM')).mirror as unknown as Record<string, unknown>)['error'];
+        if (err !== undefined) break;
+        await delay(250);
+      }
+      assert.deepEqual(err, { code: 404, err_code: 10059, description: 'stream not found' });
+      // It comes back (continuing its sequences) and gets new messages: the mirror catches up.
+      await jsm.streams.add({ name: 'U', subjects: ['u.>'], first_seq: 6 });
+      for (let i = 6; i <= 8; i++) await js.publish(`u.${i}`, `v${i}`);
+      await waitInfo(jsm, 'UM', (s) => s.last_seq === 8 && s.messages === 8, 'the mirror after the outage', 60_000);
+      assert.equal((await jsm.streams.getMessage('UM', { seq: 7 }))?.string(), 'v7');
+      assert.equal(((await jsm.streams.info('UM')).mirror as unknown as Record<string, unknown>)['error'], undefined);
+    } finally {
+      await env.close();
+    }
+  });
+
   test('mirror config errors as nats-server', async () => {
     const env = await startJetStream(openJs, { prefix: 'tsnats-mirror-err-' });
     try {
