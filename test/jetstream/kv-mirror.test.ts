@@ -11,6 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { startJetStream, openNc } from '../helpers/jetstream.js';
 import { crossAccountDir, removeDir, startCrossAccount, EXTERNAL_B } from '../helpers/cross-account.js';
 import { delay, waitFor } from '../helpers/wait.js';
+import { usingNatsServer } from '../helpers/server.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -92,6 +93,31 @@ describe('KV mirrors', { timeout: 120_000 }, () => {
       assert.deepEqual((st.mirror as unknown as Record<string, unknown>)['external'], { api: EXTERNAL_B.api, deliver: EXTERNAL_B.deliver });
     } finally {
       await x.stop();
+    }
+  });
+
+  test('a KV bucket sourcing two buckets holds their keys under its own name (2.10)', { skip: usingNatsServer && 'KV sources use subject transforms (nats-server 2.10)' }, async () => {
+    const env = await startJetStream(openNc, { prefix: 'tsnats-kvs-' });
+    try {
+      const kvm = new Kvm(env.nc);
+      const s1 = await kvm.create('S1');
+      const s2 = await kvm.create('S2');
+      await s1.put('a', '1');
+      await s2.put('b', '2');
+      const agg = await kvm.create('AGG', { sources: [{ name: 'S1' }, { name: 'S2' }] });
+      const deadline = Date.now() + 15_000;
+      while ((await keys(agg)).length < 2 && Date.now() < deadline) await delay(100);
+      assert.deepEqual(await keys(agg), ['a', 'b']);
+      assert.equal((await agg.get('a'))?.string(), '1');
+      await s2.put('b', '3');
+      await s1.delete('a');
+      for (let i = 0; i < 150 && (await agg.get('b'))?.string() !== '3'; i++) await delay(100);
+      assert.equal((await agg.get('b'))?.string(), '3');
+      for (let i = 0; i < 150 && (await agg.get('a'))?.operation !== 'DEL'; i++) await delay(100);
+      assert.equal((await agg.get('a'))?.operation, 'DEL');
+      assert.deepEqual(await keys(agg), ['b']);
+    } finally {
+      await env.close();
     }
   });
 

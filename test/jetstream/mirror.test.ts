@@ -131,6 +131,14 @@ describe('mirrors', { timeout: 120_000 }, () => {
       const m = await jsm.direct.getMessage('PM', { last_by_subj: 'p.8' });
       assert.equal(m?.string(), 'v8');
       assert.equal(m?.seq, 8);
+      // From a start time: the origin's messages from the eighth on.
+      // The stored time in full (nanoseconds): two messages may share a millisecond.
+      const t8 = (await jsm.streams.getMessage('P', { seq: 8 }))!.timestamp;
+      await jsm.streams.add({ name: 'PT', mirror: { name: 'P', opt_start_time: t8 } as never });
+      await waitInfo(jsm, 'PT', (s) => s.last_seq === 10, 'the mirror from a start time');
+      const pt = await jsm.streams.info('PT');
+      assert.equal(pt.state.first_seq, 8);
+      assert.equal(pt.state.messages, 3);
     } finally {
       await env.close();
     }

@@ -103,6 +103,23 @@ describe('republish and input subject transforms', { timeout: 60_000 }, () => {
     assert.equal(hdrs(got[0]!)['Nats-Sequence'], '2');
   });
 
+  test('a republished message is stored by a stream capturing its subject', async () => {
+    const { jsm, js } = c;
+    await jsm.streams.add({ name: 'FROM', subjects: ['from.>'], republish: { src: 'from.>', dest: 'copy.>' } });
+    await jsm.streams.add({ name: 'COPY', subjects: ['copy.>'] });
+    await js.publish('from.x', 'payload');
+    let n = 0;
+    for (let i = 0; i < 100 && n === 0; i++) {
+      n = (await jsm.streams.info('COPY')).state.messages;
+      if (n === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(n, 1);
+    const m = await jsm.streams.getMessage('COPY', { seq: 1 });
+    assert.equal(m?.subject, 'copy.x');
+    assert.equal(m?.string(), 'payload');
+    assert.equal(m?.header.get('Nats-Stream'), 'FROM');
+  });
+
   test('republish config errors: a cycle and an invalid transform (10052)', async () => {
     const { jsm } = c;
     const cycle = await apiError(jsm.streams.add({ name: 'RC', subjects: ['rc.>'], republish: { src: 'rc.>', dest: 'rc.out.>' } }));
