@@ -215,6 +215,9 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
       case 'tls':
         o.tls = parseTls(r, p, r.map(p, v));
         break;
+      case 'allow_non_tls':
+        o.allowNonTls = r.bool(p, v);
+        break;
       case 'websocket':
       case 'ws':
         o.websocket = parseWebsocket(r, p, r.map(p, v));
@@ -320,8 +323,9 @@ function parseUser(r: Reader, path: string, m: ConfMap, account: string, users: 
     return;
   }
   if (user === null) return r.fail(path, 'user entry has no "user"');
-  if (password === null) return r.fail(path, `user "${user}" has no password`);
-  users.push({ user, password, account, permissions });
+  // A user without a password is valid (opts.go parseUsers): one named by its TLS certificate
+  // (verify_and_map), the no_auth_user, or one that logs in with its name alone.
+  users.push({ user, password: password ?? '', account, permissions });
 }
 
 function parseSubjectPermission(r: Reader, path: string, v: ConfValue): SubjectPermission {
@@ -442,13 +446,31 @@ function parseTls(r: Reader, path: string, m: ConfMap): TlsOptions {
     if (k === 'cert_file') t.certFile = r.str(p, v);
     else if (k === 'key_file') t.keyFile = r.str(p, v);
     else if (k === 'ca_file') t.caFile = r.str(p, v);
-    else if (k === 'verify' || k === 'verify_and_map') t.verify = r.bool(p, v);
+    else if (k === 'verify') t.verify = r.bool(p, v);
+    else if (k === 'verify_and_map') t.verify = t.map = r.bool(p, v);
     else if (k === 'timeout') t.timeoutMs = typeof v === 'number' ? v * 1000 : r.duration(p, v);
-    else if (k === 'handshake_first' || k === 'first') t.handshakeFirst = r.bool(p, v);
+    else if (k === 'handshake_first' || k === 'first' || k === 'immediate') parseHandshakeFirst(r, p, v, t);
     else r.warn(p, `unknown field "${key}" in tls`);
   }
   if (t.certFile === '' || t.keyFile === '') r.fail(path, 'tls needs cert_file and key_file');
   return t;
+}
+
+/** opts.go parseTLS handshake_first: a boolean, "auto" (fallback after 50 ms) or a fallback duration. */
+function parseHandshakeFirst(r: Reader, path: string, v: ConfValue, t: TlsOptions): void {
+  if (typeof v === 'boolean') {
+    t.handshakeFirst = v;
+    return;
+  }
+  const s = r.str(path, v).toLowerCase();
+  if (s === 'true' || s === 'on' || s === 'false' || s === 'off') t.handshakeFirst = s === 'true' || s === 'on';
+  else if (s === 'auto' || s === 'auto_fallback') {
+    t.handshakeFirst = true;
+    t.handshakeFirstFallbackMs = 50;
+  } else {
+    t.handshakeFirst = true;
+    t.handshakeFirstFallbackMs = r.duration(path, v);
+  }
 }
 
 function parseWebsocket(r: Reader, path: string, m: ConfMap): WebsocketOptions {

@@ -72,6 +72,10 @@ export interface TlsOptions {
   verify: boolean;
   timeoutMs: number;
   handshakeFirst: boolean;
+  /** verify_and_map: the client certificate names the user (auth.go checkClientTLSCertSubject). */
+  map?: boolean;
+  /** handshake_first: "auto" or a duration: clients that send nothing by then get INFO first instead. */
+  handshakeFirstFallbackMs?: number;
 }
 
 /** websocket { ... } (nats-server websocket.go). */
@@ -127,6 +131,8 @@ export interface ServerOptions {
   accounts: AccountEntry[];
   systemAccount: string;
   tls: TlsOptions | null;
+  /** allow_non_tls: with tls {}, plaintext clients are served too (INFO tls_available). */
+  allowNonTls: boolean;
   websocket: WebsocketOptions | null;
   /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
   nativeFree: boolean;
@@ -175,6 +181,7 @@ export function defaultOptions(): ServerOptions {
     accounts: [],
     systemAccount: '$SYS',
     tls: null,
+    allowNonTls: false,
     websocket: null,
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Piscina } from 'piscina';
+import { BcryptService } from '../auth/bcrypt-pool.js';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
@@ -81,7 +81,7 @@ export class Server {
   private http: MonitorServer | null = null;
   /** uWS when it loads (and not --native-free); null: the native-free engines. */
   private uws: Uws | null = null;
-  private pool: Piscina | null = null;
+  private bcrypt: BcryptService | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
@@ -178,6 +178,11 @@ export class Server {
     } else {
       log.warn('Connection hand-off is not available on this platform: serving on the main thread');
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
+      this.inline.bcrypt = (password, hash, ticket) => {
+        const h = this.bcryptService().compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
+        ticket.cancel = h.cancel;
+        return h.verdict;
+      };
     }
     listener.on('connection', (socket) => this.onConnection(socket));
     if (this.wsListener !== null) {
@@ -215,9 +220,10 @@ export class Server {
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
 
-  private bcryptPool(): Piscina {
-    this.pool ??= new Piscina({ filename: new URL('../auth/bcrypt-worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 30_000 });
-    return this.pool;
+  /** bcrypt: a pool with the cores the shards leave, behind a fair queue (src/auth/bcrypt-pool.ts). */
+  private bcryptService(): BcryptService {
+    this.bcrypt ??= new BcryptService(handoffSupported() ? Math.max(1, this.opts.shards) : 1);
+    return this.bcrypt;
   }
 
   /** Every shard's figures (plus the inline shard's). */
@@ -399,12 +405,11 @@ export class Server {
           else if (m.type === 'load') handle.load = m.conns;
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
-            this.bcryptPool()
-              .run({ password: m.password, hash: m.hash })
-              .then(
-                (ok: boolean) => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
-                () => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok: false } satisfies ToShard),
-              );
+            this.bcryptService().request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>
+              worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+            );
+          } else if (m.type === 'bcrypt-cancel') {
+            this.bcrypt?.cancel(worker.threadId, m.id);
           } else if (m.type === 'monitor') {
             const f = this.monitorWaiting.get(m.id);
             this.monitorWaiting.delete(m.id);
@@ -558,7 +563,7 @@ export class Server {
     if (this.js !== null) await this.js.stop();
     if (this.http !== null) await this.http.close();
     this.wsApp?.close();
-    if (this.pool !== null) await this.pool.destroy();
+    if (this.bcrypt !== null) await this.bcrypt.destroy();
     if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
     if (this.portsFile) rmSync(this.portsFile, { force: true });
     this.log.info('Server Exiting..');
