@@ -10,15 +10,17 @@
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
-import { FrameKind, MSG_HEADER, MsgFlags, Peer, RESPONSE_HEADER, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
+import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
-import type { AccountRoutes } from './crossing.js';
 import type { JsHost, JsInbound } from './types.js';
+import type { CrossAccount } from './cross-account.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
 /** Publish the rings at least every this many messages within one turn. */
 const PUBLISH_EVERY = 64;
+/** Most account boundaries one message crosses (import chains). */
+const MAX_CROSSINGS = 4;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -79,15 +81,15 @@ export class JsLink implements JsHost {
   private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
   private readonly picks: Peer[] = [];
   private readonly sublistOfBound = (acc: number): Sublist<RemoteInterest> | undefined => this.sublists[acc];
+  private readonly localInterestBound = (acc: number, subject: string): boolean => this.localInterest(acc, subject);
+  /** Cross-account routing of what this worker publishes (set by the worker when accounts import). */
+  cross: CrossAccount | null = null;
   /** Per account index: the engine's own subscriptions (loopback). */
   private readonly own: OwnInterest[] = [];
   private readonly ownSubs = new Map<string, OwnSub>();
   private loopQueue: JsInbound[] = [];
   private loopScheduled = false;
   private readonly drainLoopBound = (): void => this.drainLoop();
-  private readonly wantsBound = (acc: number, subject: string): boolean => this.localInterest(acc, subject);
-  /** Imports and exports between accounts (set by the worker when accounts are configured). */
-  private routes: AccountRoutes | null = null;
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
@@ -102,10 +104,9 @@ export class JsLink implements JsHost {
     }
   }
 
-  /** Cross-account routing of what the engine publishes (crossing.ts). */
-  setRoutes(routes: AccountRoutes): void {
-    this.routes = routes;
-    routes.announce = (exporter, importer, token, reply) => this.broadcast(responseFrame(exporter, importer, token, reply));
+  /** A reply token made here for a request into another account's service: the shards learn it. */
+  announceResponse(exporter: number, importer: number, token: string, reply: string, stream: boolean): void {
+    this.broadcast(responseFrame(exporter, importer, token, reply, stream));
   }
 
   /** Starts draining every inbound ring. */
@@ -155,8 +156,8 @@ export class JsLink implements JsHost {
 
   hasInterest(acc: number, subject: string): boolean {
     if (this.localInterest(acc, subject)) return true;
-    // Shadow interest: an account importing this subject wants it.
-    return this.routes !== null && this.routes.importerWants(acc, subject, this.wantsBound);
+    // Shadow interest: an account importing this subject (or awaiting an answer on it) wants it.
+    return this.cross !== null && this.cross.hasInterest(acc, subject, this.localInterestBound);
   }
 
   /** Some shard's client, or the engine itself, wants subject in acc. */
@@ -178,19 +179,15 @@ export class JsLink implements JsHost {
     else this.send(acc, subject, to, reply, hdr, data);
   }
 
-  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
-    this.toShards(acc, subject, to, reply, hdr, data);
+  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null, depth = 0): void {
+    this.sendLocal(acc, subject, to, reply, hdr, data);
     const own = this.own[acc];
     if (own !== undefined && own.matches(to ?? subject)) this.loopback(acc, subject, to, reply, hdr, data);
-    const routes = this.routes;
-    if (routes !== null && routes.crosses(acc)) {
-      routes.route(acc, to ?? subject, reply, (acc2, key2, reply2) => {
-        // Deliveries keep showing the stream subject; the import changes where they are routed.
-        const subject2 = to === null ? key2 : subject;
-        const to2 = to === null ? null : key2;
-        this.toShards(acc2, subject2, to2, reply2, hdr, data);
-        if (this.own[acc2]?.matches(key2)) this.loopback(acc2, subject2, to2, reply2, hdr, data);
-      });
+    // Imports and reply tokens: copies into other accounts (a bounded chain, never a loop).
+    if (this.cross !== null && depth < MAX_CROSSINGS) {
+      const answered = this.cross.forward(acc, subject, to, reply, (into, s, t, r) => this.send(into, s, t === s ? null : t, r, hdr, data, depth + 1));
+      // The shards keep every reply token until it is answered or expires: tell them this one was.
+      if (answered !== null) this.broadcast(responseFrame(acc, answered.into, answered.token, answered.reply, false, true));
     }
   }
 
@@ -219,7 +216,7 @@ export class JsLink implements JsHost {
   }
 
   /** Routes to the shards whose clients want it (by `to` when given, showing `subject`). */
-  private toShards(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+  private sendLocal(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     const sl = this.sublists[acc];
     if (sl === undefined) return;
     const r = sl.match(to ?? subject);
@@ -400,7 +397,11 @@ export class JsLink implements JsHost {
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
     if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
-    if (kind === FrameKind.RESPONSE) return this.applyResponse(buf, s);
+    if (kind === FrameKind.RESPONSE) {
+      // A service-import reply token: replies this worker sends to it cross into the requester's account.
+      this.cross?.onResponseFrame(buf, s);
+      return;
+    }
     if (kind !== FrameKind.MSG) return;
     const acc = buf.readUInt16LE(s + 16);
     if (acc >= this.sublists.length) return;
@@ -424,17 +425,5 @@ export class JsLink implements JsHost {
       // A bug in one request must not take the worker (and every stream) down.
       this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle a message');
     }
-  }
-
-  /** A shard made a service-import reply token for a request into an account: where answers go. */
-  private applyResponse(buf: Buffer, s: number): void {
-    if (this.routes === null) return;
-    const acc = buf.readUInt16LE(s + 2);
-    const into = buf.readUInt16LE(s + 4);
-    const tl = buf.readUInt16LE(s + 6);
-    const rl = buf.readUInt16LE(s + 8);
-    const token = buf.toString('latin1', s + RESPONSE_HEADER, s + RESPONSE_HEADER + tl);
-    const reply = buf.toString('latin1', s + RESPONSE_HEADER + tl, s + RESPONSE_HEADER + tl + rl);
-    this.routes.applyResponse(acc, into, token, reply);
   }
 }

@@ -10,7 +10,8 @@ import { SubjectTransform } from './transform.js';
 import { Republisher } from './republish.js';
 import { renderStreamConfig } from './sourcing/config.js';
 import { StoreError, StoreRefusal, nowNs, nsToRfc3339 } from './types.js';
-import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StorageType, StreamConfig, StreamLike, StreamStore } from './types.js';
+import type { PublishLimits } from './account-resources.js';
+import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StreamConfig, StreamLike, StreamStore } from './types.js';
 
 // Headers nats-server reads on publish (server/stream.go constants).
 const MSG_ID = 'Nats-Msg-Id';
@@ -55,8 +56,8 @@ export class Stream implements StreamLike {
   /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
   private ackPrefix: string;
   private closed = false;
-  /** The server's max_mem_store / max_file_store (set by the engine when it registers the stream). */
-  resources: { limitsExceeded(storage: StorageType): boolean } | null = null;
+  /** The server's and the account's limits (set by the engine when it registers the stream). */
+  resources: PublishLimits | null = null;
   /** Input subject transform (`subject_transform`) and republish, from the config. */
   private itr: SubjectTransform | null = null;
   private republisher: Republisher | null = null;
@@ -141,8 +142,11 @@ export class Stream implements StreamLike {
 
     const size = (hdr === null ? 0 : hdr.length) + m.data.length;
     if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
-    // js.limitsExceeded(stype): the server's usage of this storage type is already past its limit.
-    if (this.resources !== null && this.resources.limitsExceeded(cfg.storage)) return this.ackError(reply, JsErr.insufficientResources());
+    // js.limitsExceeded(stype), then jsa.wouldExceedLimits: the server's and the account's limits.
+    if (this.resources !== null) {
+      const limitErr = this.resources.check(cfg, subject.length + size);
+      if (limitErr !== null) return this.ackError(reply, limitErr);
+    }
 
     this.commit(subject, hdr, m.data, reply, msgId, rollup, undefined);
   }
@@ -170,7 +174,7 @@ export class Stream implements StreamLike {
     }
     const size = (hdr === null ? 0 : hdr.length) + data.length;
     if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return false;
-    if (this.resources !== null && this.resources.limitsExceeded(cfg.storage)) return false;
+    if (this.resources !== null && this.resources.check(cfg, subject.length + size) !== null) return false;
     return this.commit(subject, hdr, data, null, '', rollup, ts);
   }
 
@@ -256,6 +260,11 @@ export class Stream implements StreamLike {
 
   private sendAck(reply: string, body: string): void {
     this.host.publish(this.acc, reply, null, null, Buffer.from(body));
+  }
+
+  /** `jetstream { domain }`: pub acks carry it (mset.pubAck: `{"stream":..., "domain":..., "seq":`). */
+  setDomain(domain: string): void {
+    this.ackPrefix = `{"stream":${JSON.stringify(this.name)}, "domain":${JSON.stringify(domain)}, "seq":`;
   }
 
   // ---- de-duplication (nats-server's ddmap / ddarr) ---------------------------------------------

@@ -226,14 +226,6 @@ export class SubjectTransform {
     return null;
   }
 
-  /**
-   * TransformSubject: applies the destination to a subject already known to match, without checking
-   * it is literal (a service import's mapping; a filtered consumer-create subject carries wildcards).
-   */
-  transformSubject(subject: string): string {
-    return this.passthrough ? subject : this.transformTokens(subject.split('.'));
-  }
-
   /** TransformTokenizedSubject: applies the destination to an already matching subject. */
   transformTokens(tokens: string[]): string {
     if (this.ph.length === 0) return this.dest;

@@ -3,6 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TieredLimits } from '../jetstream/account-limits.js';
 
 export interface SubjectPermission {
   allow: string[] | null;
@@ -35,6 +36,8 @@ export interface ExportEntry {
   subject: string;
   /** Accounts allowed to import; null: public. */
   accounts: string[] | null;
+  /** Service exports: how many replies a request may get (nats-server's response_type). */
+  responseType?: 'singleton' | 'stream' | 'chunked';
 }
 
 export interface ImportEntry {
@@ -51,6 +54,8 @@ export interface AccountEntry {
   exports: ExportEntry[];
   imports: ImportEntry[];
   jetstream: boolean;
+  /** The account's JetStream limits by tier ('' = flat), when its `jetstream` block sets any. */
+  jetstreamLimits?: TieredLimits | null;
 }
 
 export interface AuthOptions {
@@ -149,6 +154,8 @@ export interface JetStreamOptions {
   syncIntervalMs: number;
   /** sync_interval: always — fsync after every write. */
   syncAlways: boolean;
+  /** nats-server's JetStream domain (`$JS.<domain>.API.>`); '' = none. */
+  domain?: string;
 }
 
 export function defaultOptions(): ServerOptions {

@@ -27,6 +27,7 @@ import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
+import { healthz } from '../monitor/healthz.js';
 
 interface ShardHandle {
   id: number;
@@ -281,22 +282,15 @@ export class Server {
         const live = this.js !== null ? await this.js.jsz() : null;
         return live === null ? base : { ...base, ...live };
       },
-      healthz: () => Promise.resolve(this.healthz()),
+      healthz: (p) => {
+        const js = this.js;
+        return healthz(p, { jetstream: js === null ? null : { running: js.running, assets: (o) => js.healthz(o) } });
+      },
       metrics: async () => {
         const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
         return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
       },
     };
-  }
-
-  /**
-   * /healthz as monitor.go's healthz on a single server: JetStream, when configured, must be running
-   * (503 "JetStream not enabled" while its worker is down); a server without JetStream is healthy
-   * whatever `js-enabled-only` says, as nats-server's.
-   */
-  private healthz(): { code: number; body: Record<string, unknown> } {
-    if (this.js !== null && !this.js.running) return { code: 503, body: { status: 'unavailable', error: 'JetStream not enabled' } };
-    return { code: 200, body: { status: 'ok' } };
   }
 
   async varz(): Promise<Record<string, unknown>> {

@@ -493,7 +493,10 @@ export class Shard {
     const rl = buf.readUInt16LE(s + 8);
     const token = buf.toString('latin1', s + RESPONSE_HEADER, s + RESPONSE_HEADER + tl);
     const reply = buf.toString('latin1', s + RESPONSE_HEADER + tl, s + RESPONSE_HEADER + tl + rl);
-    acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS });
+    const flags = buf[s + 1]!;
+    // The JetStream worker answered a singleton request itself: nobody else will.
+    if ((flags & 2) !== 0) acc.responses.delete(token);
+    else acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS, stream: (flags & 1) !== 0 });
   }
 
   // ---- routing -------------------------------------------------------------------------------
@@ -592,12 +595,12 @@ export class Shard {
     if (acc.serviceImports !== null) {
       for (const im of acc.serviceImports) {
         if (!subjectMatches(im.local, subject)) continue;
-        const remote = im.local === im.remote ? subject : im.remote;
+        const remote = im.transform !== null ? im.transform(subject) : im.local === im.remote ? subject : im.remote;
         let token: string | null = null;
         if (reply !== null) {
           token = `_R_.${randomToken()}`;
-          im.from.responses.set(token, { into: acc, reply, expires: Date.now() + RESPONSE_TTL_MS });
-          if (this.peerList.length > 0) this.broadcast(responseFrame(im.from.idx, acc.idx, token, reply));
+          im.from.responses.set(token, { into: acc, reply, expires: Date.now() + RESPONSE_TTL_MS, stream: im.streamResponse });
+          if (this.peerList.length > 0) this.broadcast(responseFrame(im.from.idx, acc.idx, token, reply, im.streamResponse));
         }
         n += this.routeIn(im.from, null, msgView(remote, token, m.paHdr, end - start), buf, start, end);
       }
@@ -605,7 +608,7 @@ export class Shard {
     if (acc.responses.size > 0 && subject.startsWith('_R_.')) {
       const r = acc.responses.get(subject);
       if (r !== undefined) {
-        acc.responses.delete(subject); // a singleton response, as nats-server's default
+        if (!r.stream) acc.responses.delete(subject); // a singleton response, as nats-server's default
         n += this.routeIn(r.into, null, msgView(r.reply, null, m.paHdr, end - start), buf, start, end);
       }
     }
