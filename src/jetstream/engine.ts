@@ -448,7 +448,7 @@ export class JetStream implements EngineLike {
       if (s.config.storage === 'memory') memory += st.bytes;
       else storage += st.bytes;
       messages += st.messages;
-      consumers += s.consumers.size;
+      consumers += s.publicConsumerCount();
     }
     return { memory, storage, streams: a.streams.size, consumers, messages, bytes: memory + storage };
   }

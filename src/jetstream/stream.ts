@@ -380,10 +380,15 @@ export class Stream implements StreamLike {
       if (deletedDetails) state['deleted'] = this.deletedSeqs(st.first_seq, st.last_seq);
       state['num_deleted'] = st.num_deleted;
     }
-    let consumers = 0;
-    for (const c of this.consumers.values()) if (c.direct !== true) consumers++;
-    state['consumer_count'] = consumers;
+    state['consumer_count'] = this.publicConsumerCount();
     return { state, subjectsTotal };
+  }
+
+  /** Consumers other than the direct ones of mirrors and sources (numPublicConsumers). */
+  publicConsumerCount(): number {
+    let n = 0;
+    for (const c of this.consumers.values()) if (c.direct !== true) n++;
+    return n;
   }
 
   /** Interior gaps between first and last (the store keeps no list, so walk the messages). */
