@@ -68,6 +68,16 @@ async function restore(nc: NatsConnection, stream: string, meta: ApiReply, data:
   return (await nc.request(r.deliver_subject!, new Uint8Array(0), { timeout: 60_000 })).json<ApiReply>();
 }
 
+/** The subjects of the messages arriving on subject, in order. */
+function collectSubjects(nc: NatsConnection, subject: string): string[] {
+  const out: string[] = [];
+  const sub = nc.subscribe(subject);
+  void (async () => {
+    for await (const m of sub) out.push(m.subject);
+  })();
+  return out;
+}
+
 /** seq → subject|payload|header|time of every message. */
 async function contents(jsm: JetStreamManager, stream: string): Promise<Map<number, string>> {
   const si = await jsm.streams.info(stream);
@@ -123,6 +133,8 @@ describe('stream snapshot and restore', { timeout: 180_000 }, () => {
       const before = await jsm.streams.info('SNAP');
       const pullBefore = await jsm.consumers.info('SNAP', 'PULL');
 
+      const advA = collectSubjects(nc, '$JS.EVENT.ADVISORY.STREAM.>');
+      await nc.flush();
       const snap = await snapshot(nc, 'SNAP', 64 * 1024);
       assert.equal(snap.meta.type, 'io.nats.jetstream.api.v1.stream_snapshot_response');
       assert.equal(snap.meta.config?.name, 'SNAP');
@@ -132,13 +144,21 @@ describe('stream snapshot and restore', { timeout: 180_000 }, () => {
       if (!usingNatsServer) assert.equal(snap.status, '204');
       assert.equal(snap.data.subarray(0, 10).toString('latin1'), '\xff\x06\x00\x00S2sTwO', 'an S2 stream');
 
+      for (let i = 0; i < 100 && !advA.includes('$JS.EVENT.ADVISORY.STREAM.SNAPSHOT_COMPLETE.SNAP'); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(advA, ['$JS.EVENT.ADVISORY.STREAM.SNAPSHOT_CREATE.SNAP', '$JS.EVENT.ADVISORY.STREAM.SNAPSHOT_COMPLETE.SNAP']);
+
       b = await startJetStream(openJs, { dir: dirB });
+      const advB = collectSubjects(b.nc, '$JS.EVENT.ADVISORY.STREAM.>');
+      await b.nc.flush();
       const created = await restore(b.nc, 'SNAP', snap.meta, snap.data);
       assert.equal(created.error, undefined, JSON.stringify(created.error));
       assert.equal(created.type, 'io.nats.jetstream.api.v1.stream_create_response');
       assert.equal(created.state?.messages, before.state.messages);
       assert.equal(created.state?.first_seq, before.state.first_seq);
       assert.equal(created.state?.last_seq, before.state.last_seq);
+      for (let i = 0; i < 100 && advB.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(advB.includes('$JS.EVENT.ADVISORY.STREAM.RESTORE_CREATE.SNAP'), advB.join());
+      assert.ok(advB.includes('$JS.EVENT.ADVISORY.STREAM.RESTORE_COMPLETE.SNAP'), advB.join());
       const after = await b.jsm.streams.info('SNAP');
       assert.equal(after.state.num_deleted, before.state.num_deleted);
       assert.equal(after.config.max_msgs_per_subject, 50);

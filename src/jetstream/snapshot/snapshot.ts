@@ -88,10 +88,12 @@ export function snapshotRequest(js: JetStream, a: JsAccount, name: string, m: Js
     return fail(SourceErr.streamSnapshot(err instanceof Error ? err.message : String(err)));
   }
   const { state } = s.stateJson('', false);
+  const startNs = nowNs();
   js.reply(a.idx, m.reply, { type: SNAPSHOT_RESPONSE, config: renderStreamConfig(s.config), state });
+  js.advisories.snapshotCreate(a.idx, name, state);
   js.log.info(`Starting snapshot for stream '${a.name} > ${name}'`);
   const size = typeof chunkSize === 'number' && chunkSize > 0 ? chunkSize : DEFAULT_CHUNK;
-  new SnapshotSender(js, a, s, deliver, size, files, staged).start();
+  new SnapshotSender(js, a, s, deliver, size, files, staged, startNs).start();
 }
 
 interface SnapshotFile {
@@ -159,6 +161,7 @@ class SnapshotSender {
   private readonly staged: string;
   private readonly ackPrefix: string;
   private readonly maxInflight: number;
+  private readonly startNs: number;
   private inflight = 0;
   private index = 0;
   private sent = 0;
@@ -177,7 +180,8 @@ class SnapshotSender {
   private framedAny = false;
   private ended = false;
 
-  constructor(js: JetStream, a: JsAccount, s: Stream, deliver: string, chunkSize: number, files: SnapshotFile[], staged: string) {
+  constructor(js: JetStream, a: JsAccount, s: Stream, deliver: string, chunkSize: number, files: SnapshotFile[], staged: string, startNs: number) {
+    this.startNs = startNs;
     this.js = js;
     this.a = a;
     this.s = s;
@@ -239,6 +243,7 @@ class SnapshotSender {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
     rmSync(this.staged, { recursive: true, force: true });
+    this.js.advisories.snapshotComplete(this.a.idx, this.s.name, this.startNs, nowNs());
     const how = hdr === STATUS_DONE || hdr === null ? 'Completed' : 'Aborted';
     this.js.log.info(`${how} snapshot of ${this.sent} bytes for stream '${this.a.name} > ${this.s.name}'`);
   }
@@ -344,6 +349,8 @@ export function restoreRequest(js: JetStream, a: JsAccount, name: string, m: JsI
   const deliver = `$JS.SNAPSHOT.RESTORE.${name}.${nuid()}`;
   js.log.info(`Starting restore for stream '${a.name} > ${name}'`);
   const started = Date.now();
+  const startNs = nowNs();
+  js.advisories.restoreCreate(a.idx, name);
   let total = 0;
   let last = Date.now();
   let finished = false;
@@ -390,6 +397,7 @@ export function restoreRequest(js: JetStream, a: JsAccount, name: string, m: JsI
     js.internal.unsubscribe(a.idx, deliver);
     closeSync(fd);
     void finishRestore(js, a, cfg, tmp)
+      .finally(() => js.advisories.restoreComplete(a.idx, name, startNs, nowNs(), total))
       .then(
         (s) => {
           const { info } = s.info(null);
