@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { headers } from '@nats-io/nats-core';
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
-import { startJetStream, openJs, apiError, jsStoreDir, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
+import { startJetStream, openJs, openJsV2, apiError, jsStoreDir, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
 import { usingNatsServer } from '../helpers/server.js';
 import { delay } from '../helpers/wait.js';
 
@@ -195,6 +195,37 @@ describe('mirrors', { timeout: 120_000 }, () => {
       await waitInfo(jsm, 'UM', (s) => s.last_seq === 8 && s.messages === 8, 'the mirror after the outage', 60_000);
       assert.equal((await jsm.streams.getMessage('UM', { seq: 7 }))?.string(), 'v7');
       assert.equal(((await jsm.streams.info('UM')).mirror as unknown as Record<string, unknown>)['error'], undefined);
+    } finally {
+      await env.close();
+    }
+  });
+
+  test('the nats v2 client: a mirror and a republishing stream through jsm/js, and its KV view of a mirror', async () => {
+    const env = await startJetStream(openJsV2, { prefix: 'tsnats-mirror-v2-' });
+    try {
+      const { nc, jsm, js } = env;
+      const got: string[] = [];
+      const sub = nc.subscribe('v2out.>', { callback: (_e, m) => got.push(`${m.subject}|${m.headers?.get('Nats-Sequence')}`) });
+      await jsm.streams.add({ name: 'V2', subjects: ['v2.>'], republish: { src: 'v2.>', dest: 'v2out.>' } });
+      await js.publish('v2.a', 'one');
+      await js.publish('v2.b', 'two');
+      const si = await jsm.streams.add({ name: 'V2M', mirror: { name: 'V2' } });
+      assert.equal(si.config.mirror?.name, 'V2');
+      for (let i = 0; i < 150 && (await jsm.streams.info('V2M')).state.last_seq < 2; i++) await delay(100);
+      const info = await jsm.streams.info('V2M');
+      assert.equal(info.state.messages, 2);
+      assert.equal(info.mirror?.name, 'V2');
+      assert.equal((await jsm.streams.getMessage('V2M', { seq: 2 })).subject, 'v2.b');
+      for (let i = 0; i < 100 && got.length < 2; i++) await delay(20);
+      assert.deepEqual(got, ['v2out.a|1', 'v2out.b|2']);
+      sub.unsubscribe();
+      // The v2 KV view of an origin bucket reads the same through direct gets its mirror may answer.
+      const kv = await js.views.kv('V2KV');
+      await kv.put('k', 'v');
+      await jsm.streams.add({ name: 'KV_V2KVM', mirror: { name: 'KV_V2KV' }, mirror_direct: true, allow_direct: true } as never);
+      for (let i = 0; i < 150 && (await jsm.streams.info('KV_V2KVM')).state.messages < 1; i++) await delay(100);
+      assert.equal((await jsm.streams.info('KV_V2KVM')).state.messages, 1);
+      for (let i = 0; i < 10; i++) assert.equal(new TextDecoder().decode((await kv.get('k'))?.value), 'v');
     } finally {
       await env.close();
     }

@@ -7,6 +7,8 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Objm } from '@nats-io/obj';
 import { createInbox, headers, type NatsConnection } from '@nats-io/nats-core';
 import { AckPolicy, type JetStreamManager, type StreamConfig, type StreamState } from '@nats-io/jetstream';
 import { startJetStream, openJs, jsStoreDir, type JetStreamEnv, type JsClient } from '../helpers/jetstream.js';
@@ -191,6 +193,29 @@ describe('stream snapshot and restore', { timeout: 180_000 }, () => {
       await b?.close();
     }
     a = undefined;
+  });
+
+  test('an object store bucket backed up and restored reads back the same object (@nats-io/obj)', async () => {
+    const a = await startJetStream(openJs, { prefix: 'tsnats-snap-obj-a-' });
+    let b: JetStreamEnv<JsClient> | undefined;
+    try {
+      const data = randomBytes(600 * 1024);
+      const os = await new Objm(a.nc).create('files');
+      const put = await os.putBlob({ name: 'blob.bin' }, data);
+      const snap = await snapshot(a.nc, 'OBJ_files', 128 * 1024);
+      assert.equal(snap.meta.error, undefined);
+      b = await startJetStream(openJs, { prefix: 'tsnats-snap-obj-b-' });
+      const created = await restore(b.nc, 'OBJ_files', snap.meta, snap.data);
+      assert.equal(created.error, undefined, JSON.stringify(created.error));
+      const restored = await new Objm(b.nc).open('files');
+      const info = await restored.info('blob.bin');
+      assert.equal(info?.digest, put.digest);
+      const got = await restored.getBlob('blob.bin');
+      assert.ok(got !== null && Buffer.from(got).equals(data), 'the same bytes');
+    } finally {
+      await a.close();
+      await b?.close();
+    }
   });
 
   test('snapshot and restore request errors', async () => {
