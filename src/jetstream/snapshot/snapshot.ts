@@ -30,6 +30,7 @@ import type { JetStream, JsAccount } from '../engine.js';
 import type { Stream } from '../stream.js';
 import type { ConsumerLike, JsInbound, StreamConfig } from '../types.js';
 import { SourceErr } from '../sourcing/errors.js';
+import { checkNewStream } from '../account-limits.js';
 import { renderStreamConfig } from '../sourcing/config.js';
 import { S2Reader, S2_BLOCK, frame } from './s2.js';
 import { TarReader, tarEnd, tarHeader, tarPadding } from './tar.js';
@@ -334,7 +335,8 @@ export function restoreRequest(js: JetStream, a: JsAccount, name: string, m: JsI
   const r = checkStreamConfig(rawCfg, (n) => a.streams.get(n)?.config);
   if (!r.ok) return fail(r.error);
   const cfg = r.config;
-  const resErr = js.resources.checkStream(cfg, null);
+  // jsNonClusteredStreamLimitsCheck: the account's limits, then the server's.
+  const resErr = checkNewStream(a.limits, [...a.streams.values()].map((x) => x.config), cfg, () => js.resources.checkStream(cfg, null));
   if (resErr !== null) return fail(resErr);
   if (a.streams.has(name)) return fail(SourceErr.streamNameExistRestoreFailed());
   let tmp: string;
