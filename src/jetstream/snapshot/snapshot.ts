@@ -17,7 +17,8 @@
 // `nats` CLI, which stores the bytes without looking inside; nats-server cannot read our blocks,
 // nor we its.
 
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isValidSubject } from '../../sublist/subject.js';
@@ -106,8 +107,9 @@ interface SnapshotFile {
 }
 
 /**
- * A point-in-time copy of the stream's files: meta.json, the message blocks (appended records only
- * become visible to the copy up to now), and the durable consumers' config and current state.
+ * The stream's files as of now: meta.json, the message blocks (hard links, read only up to their
+ * size now, so records appended later stay out; a copy where links are not possible), and the
+ * consumers' config and current state.
  */
 function stage(js: JetStream, s: Stream, consumers: boolean): { files: SnapshotFile[]; staged: string } {
   const staged = join(stagingDir(js), `snap-${nuid()}`);
@@ -124,7 +126,11 @@ function stage(js: JetStream, s: Stream, consumers: boolean): { files: SnapshotF
     const blocks = existsSync(msgs) ? readdirSync(msgs).filter((f) => f.endsWith('.blk')).sort((x, y) => parseInt(x, 10) - parseInt(y, 10)) : [];
     for (const b of blocks) {
       const to = join(staged, 'msgs', b);
-      copyFileSync(join(msgs, b), to);
+      try {
+        linkSync(join(msgs, b), to);
+      } catch {
+        copyFileSync(join(msgs, b), to);
+      }
       add(`msgs/${b}`, to);
     }
     if (consumers) {
@@ -423,7 +429,7 @@ async function finishRestore(js: JetStream, a: JsAccount, cfg: StreamConfig, arc
   const into = join(stagingDir(js), `restore-${nuid()}`);
   mkdirSync(into, { recursive: true });
   try {
-    unpack(archive, into);
+    await unpack(archive, into);
     let meta: { config?: { name?: string }; created?: string };
     try {
       meta = JSON.parse(readFileSync(join(into, 'meta.json'), 'utf8')) as typeof meta;
@@ -446,9 +452,9 @@ async function finishRestore(js: JetStream, a: JsAccount, cfg: StreamConfig, arc
   }
 }
 
-/** Decompresses and unpacks an archive file into a directory. */
-function unpack(archive: string, into: string): void {
-  const fd = openSync(archive, 'r');
+/** Decompresses and unpacks an archive file into a directory, yielding between reads. */
+async function unpack(archive: string, into: string): Promise<void> {
+  const fh = await open(archive, 'r');
   let out = -1;
   try {
     const tar = new TarReader({
@@ -468,13 +474,13 @@ function unpack(archive: string, into: string): void {
     const s2 = new S2Reader();
     const buf = Buffer.allocUnsafe(256 * 1024);
     for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n <= 0) break;
-      for (const d of s2.push(Buffer.from(buf.subarray(0, n)))) tar.push(d);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead <= 0) break;
+      for (const d of s2.push(Buffer.from(buf.subarray(0, bytesRead)))) tar.push(d);
     }
     if (!s2.done) throw new Error('truncated snapshot');
   } finally {
     if (out >= 0) closeSync(out);
-    closeSync(fd);
+    await fh.close();
   }
 }
