@@ -94,7 +94,8 @@ export function snapshotRequest(js: JetStream, a: JsAccount, name: string, m: Js
   js.reply(a.idx, m.reply, { type: SNAPSHOT_RESPONSE, config: renderStreamConfig(s.config), state });
   js.advisories.snapshotCreate(a.idx, name, state);
   js.log.info(`Starting snapshot for stream '${a.name} > ${name}'`);
-  const size = typeof chunkSize === 'number' && chunkSize > 0 ? chunkSize : DEFAULT_CHUNK;
+  // Clamped to 1 KiB .. 1 MiB as nats-server does since 2.11 (a chunk is one message).
+  const size = typeof chunkSize === 'number' && chunkSize > 0 ? Math.min(Math.max(1024, chunkSize), 1024 * 1024) : DEFAULT_CHUNK;
   new SnapshotSender(js, a, s, deliver, size, files, staged, startNs).start();
 }
 
