@@ -142,6 +142,11 @@ export interface ServerOptions {
   /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
   nativeFree: boolean;
   jetstream: JetStreamOptions;
+  /**
+   * Where the worker threads log: '' stderr or log_file (the CLI); 'off' nowhere; otherwise the name
+   * of a BroadcastChannel whose records the main thread hands to its own logger (the library).
+   */
+  workerLog: string;
 }
 
 export interface JetStreamOptions {
@@ -192,6 +197,7 @@ export function defaultOptions(): ServerOptions {
     websocket: null,
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
+    workerLog: '',
   };
 }
 
