@@ -12,6 +12,8 @@ export interface VarzInput {
   httpPort: number;
   /** The JetStream worker's /jsz figures (null when JetStream is off or not answering). */
   jetstream?: Record<string, unknown> | null;
+  /** The mqtt block as monitor.go MQTTOptsVarz shows it ({} when off). */
+  mqtt?: Record<string, unknown>;
 }
 
 let lastCpu = cpuUsage();
@@ -65,6 +67,7 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     cluster: {},
     gateway: {},
     leaf: {},
+    mqtt: v.mqtt ?? {},
     jetstream: v.opts.jetstream.enabled ? varzJetStream(v) : {},
     tsnats_version: v.identity.tsnatsVersion,
     tsnats_shards: v.shards.length,

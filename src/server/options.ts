@@ -3,6 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MqttOptions } from '../mqtt/config.js';
 
 export interface SubjectPermission {
   allow: string[] | null;
@@ -131,6 +132,8 @@ export interface ServerOptions {
   /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
   nativeFree: boolean;
   jetstream: JetStreamOptions;
+  /** mqtt { } (src/mqtt/config.ts); null: no MQTT listener. */
+  mqtt: MqttOptions | null;
 }
 
 export interface JetStreamOptions {
@@ -178,6 +181,7 @@ export function defaultOptions(): ServerOptions {
     websocket: null,
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
+    mqtt: null,
   };
 }
 

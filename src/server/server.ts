@@ -27,6 +27,9 @@ import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
+import { bindMqttListener, mqttListenUrl, mqttPortsUrls, MQTT_TAG, type MqttListener } from '../mqtt/listener.js';
+import { mqttOf } from '../mqtt/shard-mqtt.js';
+import { mqttVarz, validateMqttOptions } from '../mqtt/config.js';
 
 interface ShardHandle {
   id: number;
@@ -55,6 +58,8 @@ export class Server {
   private listener: net.Server | null = null;
   private wsListener: net.Server | null = null;
   wsPort = 0;
+  /** The MQTT listener (src/mqtt/listener.ts), when an mqtt block is configured. */
+  private mqtt: MqttListener | null = null;
   private shards: ShardHandle[] = [];
   /** Used when the hand-off cannot load: one shard on the main thread. */
   private inline: Shard | null = null;
@@ -113,6 +118,8 @@ export class Server {
     log.info(`Node.js: ${process.version}`);
     log.info(`Server name: ${this.identity.serverName}`);
     log.info(`ID: ${this.identity.serverId}`);
+    const mqttInvalid = validateMqttOptions(opts);
+    if (mqttInvalid !== null) throw new Error(mqttInvalid);
     if (opts.pidFile) writeFileSync(opts.pidFile, String(process.pid));
     if (opts.httpPort !== 0 || opts.websocket !== null) {
       const u = await loadUws(opts.nativeFree);
@@ -157,6 +164,8 @@ export class Server {
       this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
     }
 
+    this.mqtt = await bindMqttListener(opts);
+
     const n = handoffSupported() ? Math.max(1, opts.shards) : 1;
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
@@ -188,6 +197,10 @@ export class Server {
       for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.addChild(sh.uwsDescriptor);
       log.info(`Listening for websocket clients on ws://${opts.websocket!.host}:${this.wsPort} (uWS, one child App per shard)`);
     }
+    if (this.mqtt !== null) {
+      this.mqtt.server.on('connection', (socket) => this.onConnection(socket, 'mqtt'));
+      log.info(`Listening for MQTT clients on ${mqttListenUrl(opts, this.mqtt.port)}`);
+    }
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
     if (opts.httpPort !== 0) {
       this.http = this.uws !== null ? await startUwsMonitor(this.uws, opts.httpHost, opts.httpPort, this.monitorSource()) : await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
@@ -211,6 +224,7 @@ export class Server {
     const ports: Record<string, string[]> = { nats: hosts(this.opts.host).map((h) => `nats://${h}:${this.port}`) };
     if (this.http !== null) ports['monitoring'] = hosts(this.opts.httpHost).map((h) => `http://${h}:${this.httpPort}`);
     if (this.wsListener !== null) ports['websocket'] = hosts(this.opts.websocket!.host).map((h) => `${this.opts.websocket!.tls !== null ? 'wss' : 'ws'}://${h}:${this.wsPort}`);
+    if (this.mqtt !== null) ports['mqtt'] = mqttPortsUrls(this.opts, this.mqtt.port, hosts);
     this.portsFile = join(this.opts.portsFileDir, `nats-server_${process.pid}.ports`);
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
@@ -295,7 +309,7 @@ export class Server {
 
   async varz(): Promise<Record<string, unknown>> {
     const [shards, jetstream] = await Promise.all([this.shardStats(), this.js !== null ? this.js.jsz() : Promise.resolve(null)]);
-    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream });
+    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream, mqtt: mqttVarz(this.opts, this.mqtt?.port ?? 0) });
   }
 
   /** SIGHUP: re-read the config file and hand the new options to every shard. */
@@ -485,10 +499,14 @@ export class Server {
     }, 100);
   }
 
-  private onConnection(socket: net.Socket, kind: 'client' | 'ws' = 'client'): void {
+  private onConnection(socket: net.Socket, kind: 'client' | 'ws' | 'mqtt' = 'client'): void {
     const cid = Atomics.add(this.cids, 0, 1) + 1;
     if (this.inline !== null) {
       if (kind === 'ws') void this.inline.acceptWs(socket, cid).then(() => socket.resume());
+      else if (kind === 'mqtt') {
+        mqttOf(this.inline).adoptSocket(socket, cid);
+        socket.resume();
+      }
       else {
         this.inline.addConnection(socket, cid, this.opts.tls !== null ? 'tls' : 'data');
         socket.resume();
@@ -506,7 +524,7 @@ export class Server {
     target.load++;
     const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
     if (handle === null) return;
-    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : ''}${cid}`, () => {
+    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : kind === 'mqtt' ? MQTT_TAG : ''}${cid}`, () => {
       // Sent (or the shard is gone): either way main's own copy of the descriptor goes now.
       socket.destroy();
     });
@@ -531,7 +549,7 @@ export class Server {
    * in the main-thread fallback those are the live clients, closed only after this.
    */
   private async closeListeners(): Promise<void> {
-    for (const l of [this.listener, this.wsListener]) l?.close();
+    for (const l of [this.listener, this.wsListener, this.mqtt?.server ?? null]) l?.close();
     // uWS order (DESIGN.md): the acceptor lets go of the children before any shard closes its App.
     if (this.wsApp !== null) {
       for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.childApps(sh.uwsDescriptor, false);

@@ -30,6 +30,7 @@ export const CloseReason = {
   AUTH_VIOLATION: 'Authentication Failure',
   AUTH_TIMEOUT: 'Authentication Timeout',
   TLS_HANDSHAKE: 'TLS Handshake Failure',
+  DUPLICATE_CLIENT_ID: 'Duplicate Client ID',
 } as const;
 export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -41,6 +42,8 @@ const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
 const RTT_REMEASURE_MS = 60 * 60 * 1000;
 
 export class ClientConnection implements ParserHandler {
+  /** Speaks the NATS client protocol (INFO, PING, -ERR); false for MQTT connections. */
+  readonly natsProtocol: boolean = true;
   readonly cid: number;
   readonly shard: Shard;
   /** The client's byte stream: a net.Socket, a TLSSocket once TLS is up, or a WebSocket adapter. */
@@ -78,7 +81,7 @@ export class ClientConnection implements ParserHandler {
   authUser = '';
   /** The CONNECT credentials, kept to authenticate again on a config reload. */
   creds: Record<string, unknown> | null = null;
-  private authTimer: NodeJS.Timeout | null = null;
+  protected authTimer: NodeJS.Timeout | null = null;
   /** Parsing waits for an asynchronous step (a bcrypt check); input read meanwhile is kept here. */
   private suspended = false;
   private pendingInput: Buffer | null = null;
@@ -485,7 +488,7 @@ export class ClientConnection implements ParserHandler {
   // ---- outbound ------------------------------------------------------------------------------
 
   /** Makes room for `need` bytes: the current chunk's unsent part is queued, a new chunk started. */
-  private grow(need: number): void {
+  protected grow(need: number): void {
     if (this.outPos > this.outStart) {
       const part = this.out.subarray(this.outStart, this.outPos);
       this.outQueue.push(part);
