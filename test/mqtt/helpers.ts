@@ -48,7 +48,7 @@ export async function startMqttServer(o: MqttServerOptions = {}): Promise<MqttSe
   const lines = [
     `server_name: mqtt_test_${Math.floor(Math.random() * 1e9)}`,
     `jetstream { store_dir: "${storeDir}" }`,
-    `mqtt { host: "127.0.0.1", port: -1 ${o.mqtt ?? ''} }`,
+    `mqtt {\n  host: "127.0.0.1"\n  port: -1\n  ${o.mqtt ?? ''}\n}`,
     o.websocket ? 'websocket { host: "127.0.0.1", port: -1, no_tls: true }' : '',
     o.conf ?? '',
   ];
@@ -75,19 +75,22 @@ export async function startMqttServer(o: MqttServerOptions = {}): Promise<MqttSe
 export interface Connected {
   client: MqttClient;
   connack: IConnackPacket;
+  /** Every message received, from the first byte on (a resumed session's come right after CONNACK). */
+  got: Received[];
 }
 
 /** Connects with the npm mqtt client (no automatic reconnect); rejects on error or a refused CONNACK. */
 export function connectMqtt(url: string, opts: IClientOptions = {}): Promise<Connected> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, protocolVersion: 4, ...opts });
+    const got = collect(client);
     const timer = setTimeout(() => {
       client.end(true);
       reject(new Error('MQTT connect timed out'));
     }, 15_000);
     client.once('connect', (connack) => {
       clearTimeout(timer);
-      resolve({ client, connack });
+      resolve({ client, connack, got });
     });
     client.once('error', (err) => {
       clearTimeout(timer);
