@@ -40,12 +40,17 @@ export const ErrCode = {
 } as const;
 
 interface Pending {
-  resolve: (r: JsResponse) => void;
-  reject: (e: Error) => void;
+  done: (err: Error | null, r: JsResponse | null) => void;
   deadline: number;
   kind: string;
   subject: string;
+  /** Only success or failure matters (a QoS 1/2 store): the acknowledgement is not parsed. */
+  lean: boolean;
 }
+
+/** The response given for a lean request that succeeded. */
+const STORED: JsResponse = Object.freeze({}) as JsResponse;
+const ERROR_KEY = Buffer.from('"error"');
 
 const JS_API = '$JS.API.';
 
@@ -80,8 +85,16 @@ export class JsaClient {
   /** Registers a reply subject and returns the promise of its response. */
   expect(reply: string, kind: string, subject: string): Promise<JsResponse> {
     return new Promise<JsResponse>((resolve, reject) => {
-      this.pending.set(reply, { resolve, reject, deadline: Date.now() + JSA_TIMEOUT_MS, kind, subject });
+      this.pending.set(reply, { done: (err, r) => (err !== null ? reject(err) : resolve(r!)), deadline: Date.now() + JSA_TIMEOUT_MS, kind, subject, lean: false });
     });
+  }
+
+  /**
+   * The hot path's form (a QoS 1/2 publish's store): `done` gets null or the error, with no promise
+   * and no JSON parsing of a successful acknowledgement.
+   */
+  expectStored(reply: string, kind: string, subject: string, done: (err: Error | null) => void): void {
+    this.pending.set(reply, { done, deadline: Date.now() + JSA_TIMEOUT_MS, kind, subject, lean: true });
   }
 
   /** A request and its response; API errors come back inside the response (check with `check`). */
@@ -111,6 +124,7 @@ export class JsaClient {
     const p = this.pending.get(subject);
     if (p === undefined) return;
     this.pending.delete(subject);
+    if (p.lean && payload.indexOf(ERROR_KEY) < 0) return p.done(null, STORED);
     let v: unknown;
     try {
       v = JSON.parse(payload.toString('utf8'));
@@ -118,14 +132,19 @@ export class JsaClient {
       v = { error: { code: 400, err_code: 10025, description: 'invalid JSON' } };
     }
     if (v === null || typeof v !== 'object') v = { error: { code: 400, err_code: 10025, description: 'invalid JSON' } };
-    p.resolve(v as JsResponse);
+    const r = v as JsResponse;
+    if (p.lean) {
+      const e = r.error;
+      return p.done(e !== undefined && e !== null ? new JsaError(`${e.description} (${e.err_code})`, e) : null, STORED);
+    }
+    p.done(null, r);
   }
 
   fail(reply: string, err: Error): void {
     const p = this.pending.get(reply);
     if (p === undefined) return;
     this.pending.delete(reply);
-    p.reject(err);
+    p.done(err, null);
   }
 
   /** Times out requests past their deadline (mqtt.go: "timeout after ...: request type ... on ..."). */
@@ -133,7 +152,7 @@ export class JsaClient {
     for (const [reply, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(reply);
-      p.reject(new JsaError(`timeout after ${JSA_TIMEOUT_MS}ms: request type ${JSON.stringify(p.kind)} on ${JSON.stringify(p.subject)} (reply=${JSON.stringify(reply)})`));
+      p.done(new JsaError(`timeout after ${JSA_TIMEOUT_MS}ms: request type ${JSON.stringify(p.kind)} on ${JSON.stringify(p.subject)} (reply=${JSON.stringify(reply)})`), null);
     }
   }
 
@@ -141,7 +160,7 @@ export class JsaClient {
   failAll(why: string): void {
     const all = [...this.pending.entries()];
     this.pending.clear();
-    for (const [, p] of all) p.reject(new JsaError(why));
+    for (const [, p] of all) p.done(new JsaError(why), null);
   }
 
   get inFlight(): number {

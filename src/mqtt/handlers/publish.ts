@@ -11,11 +11,12 @@ import { RingMsg } from '../../shard/msg.js';
 import { MSGS_PREFIX, Packet, PubFlag, QOS2IN_PREFIX, Jsa } from '../constants.js';
 import { PUB_HEADERS, PUB_HEADER_LEN, qos2Header } from '../headers.js';
 import { topicErrorText, topicToSubject } from '../topic.js';
-import { check, type JsResponse } from '../jsa.js';
+import { check } from '../jsa.js';
 import { pubResponse } from '../writer.js';
 import type { MqttConnection, Will } from '../connection.js';
 
 const MSGS_PREFIX_BUF = Buffer.from(MSGS_PREFIX, 'latin1');
+const STORE_SUBJECTS = `${MSGS_PREFIX}>`;
 const MAX_MSGS_PER_SUBJECT = 'maximum messages per subject exceeded';
 const view = new RingMsg();
 
@@ -45,20 +46,20 @@ export function handlePublish(c: MqttConnection, flags: number, buf: Buffer, s: 
   if (c.shard.tracing) c.traceMqtt('PUBLISH', `${buf.toString('utf8', ts, te)} dup=${(flags & PubFlag.DUP) !== 0} QoS=${qos} retain=${(flags & PubFlag.RETAIN) !== 0} size=${e - pos}${pi > 0 ? ` pi=${pi}` : ''}`);
   if (qos === 2) return storeQos2(c, scratch.toString('latin1', 0, sl), buf.subarray(pos, e), pi);
   if ((flags & PubFlag.RETAIN) !== 0) return publishRetained(c, scratch.toString('latin1', 0, sl), buf.toString('utf8', ts, te), Buffer.from(buf.subarray(pos, e)), qos, flags, pi);
-  const stored = deliver(c, scratch, sl, buf, pos, e, qos);
-  if (qos === 1) ackWhenStored(c, stored, Packet.PUBACK, pi);
+  if (qos === 1) publishQos1(c, scratch, sl, buf, pos, e, pi);
+  else deliver(c, scratch, sl, buf, pos, e, 0, null);
 }
 
 /**
  * mqttInitiateMsgDelivery: the NATS message (subject at scratch[0, sl), payload buf[ps, pe)) to every
- * subscriber, then for QoS > 0 the store in $MQTT_msgs. Returns the store's acknowledgement; null when
- * permissions dropped the message (nothing stored, a QoS 1 publish is still acknowledged); undefined
- * for QoS 0.
+ * subscriber, then for QoS > 0 the store in $MQTT_msgs; `stored` hears of its acknowledgement (null:
+ * stored; an error). Returns false when permissions dropped the message (nothing stored, and a QoS 1
+ * publish is still acknowledged, as nats-server), true otherwise (for QoS 0 `stored` is not called).
  */
-export function deliver(c: MqttConnection, scratch: Buffer, sl: number, buf: Buffer, ps: number, pe: number, qos: number): Promise<JsResponse> | null | undefined {
+export function deliver(c: MqttConnection, scratch: Buffer, sl: number, buf: Buffer, ps: number, pe: number, qos: number, stored: ((err: Error | null) => void) | null): boolean {
   if (c.perms !== null && !c.perms.canPublish(scratch, 0, sl, c.shard.now)) {
     c.shard.log.warn({ cid: c.cid, user: c.authUser, subject: scratch.toString('latin1', 0, sl) }, 'Publish Violation');
-    return null;
+    return false;
   }
   const hs = sl;
   const hdr = PUB_HEADERS[qos]!;
@@ -74,27 +75,32 @@ export function deliver(c: MqttConnection, scratch: Buffer, sl: number, buf: Buf
   view.paHdr = PUB_HEADER_LEN;
   view.paSize = me - hs;
   c.shard.route(c, view, scratch, hs, me);
-  if (qos === 0) return undefined;
+  if (qos === 0 || stored === null) return true;
   const asm = c.asm!;
   const jsa = asm.jsa;
   const reply = jsa.newReply(Jsa.MSG_STORE);
-  const p = jsa.expect(reply, Jsa.MSG_STORE, `${MSGS_PREFIX}>`);
+  jsa.expectStored(reply, Jsa.MSG_STORE, STORE_SUBJECTS, stored);
   if (asm.c.publishPrefixed(MSGS_PREFIX_BUF, scratch, 0, sl, reply, scratch, hs, me, PUB_HEADER_LEN) === 0) jsa.fail(reply, new Error('no responders: JetStream is not available'));
   c.mq.kick();
-  return p.then(check);
+  return true;
 }
 
-/** Sends the PUBACK/PUBREC once the store is acknowledged, in packet order; a failed store closes. */
-function ackWhenStored(c: MqttConnection, stored: Promise<unknown> | null | undefined, type: number, pi: number): void {
-  if (stored === null || stored === undefined) {
-    c.respond(pubResponse(type, pi));
-    return;
-  }
+/** deliver, awaited (the slow paths: retained, released QoS 2, will). */
+function deliverAsync(c: MqttConnection, scratch: Buffer, sl: number, buf: Buffer, ps: number, pe: number, qos: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sent = deliver(c, scratch, sl, buf, ps, pe, qos, (err) => (err !== null ? reject(err) : resolve()));
+    if (!sent || qos === 0) resolve();
+  });
+}
+
+/** A QoS 1 publish: PUBACK once stored, in packet order; a failed store closes the connection. */
+function publishQos1(c: MqttConnection, scratch: Buffer, sl: number, buf: Buffer, ps: number, pe: number, pi: number): void {
   const ticket = c.reserveResponse();
-  stored.then(
-    () => c.fulfil(ticket, pubResponse(type, pi)),
-    (err: unknown) => c.protocolError(err),
-  );
+  const sent = deliver(c, scratch, sl, buf, ps, pe, 1, (err) => {
+    if (err !== null) c.protocolError(err);
+    else c.fulfil(ticket, pubResponse(Packet.PUBACK, pi));
+  });
+  if (!sent) c.fulfil(ticket, pubResponse(Packet.PUBACK, pi));
 }
 
 /** A retained publish: stored in $MQTT_rmsgs (or removed, when empty) before it is delivered. */
@@ -112,11 +118,8 @@ function publishRetained(c: MqttConnection, subject: string, topic: string, payl
     // Delivered as a normal message: the retain flag is only for new subscriptions [MQTT-3.3.1-9].
     const again = c.mq.scratch(subject.length + PUB_HEADER_LEN + payload.length);
     const l = again.write(subject, 0, 'latin1');
-    const stored = deliver(c, again, l, payload, 0, payload.length, qos);
-    if (qos === 1) {
-      if (stored !== null && stored !== undefined) await stored;
-      c.respond(pubResponse(Packet.PUBACK, pi));
-    }
+    await deliverAsync(c, again, l, payload, 0, payload.length, qos);
+    if (qos === 1) c.respond(pubResponse(Packet.PUBACK, pi));
   });
 }
 
@@ -126,20 +129,22 @@ function publishRetained(c: MqttConnection, subject: string, topic: string, payl
  */
 function storeQos2(c: MqttConnection, subject: string, payload: Buffer, pi: number): void {
   const jsa = c.asm!.jsa;
-  const stored = jsa.request(Jsa.MSG_STORE, `${QOS2IN_PREFIX}${c.clientId}.${pi}`, payload, qos2Header(2, subject, '')).then((r) => {
-    const e = r.error;
-    if (e !== undefined && !(e.err_code === 10077 && e.description === MAX_MSGS_PER_SUBJECT)) check(r);
-    return r;
-  });
-  ackWhenStored(c, stored, Packet.PUBREC, pi);
+  const ticket = c.reserveResponse();
+  jsa.request(Jsa.MSG_STORE, `${QOS2IN_PREFIX}${c.clientId}.${pi}`, payload, qos2Header(2, subject, '')).then(
+    (r) => {
+      const e = r.error;
+      if (e !== undefined && !(e.err_code === 10077 && e.description === MAX_MSGS_PER_SUBJECT)) check(r);
+      c.fulfil(ticket, pubResponse(Packet.PUBREC, pi));
+    },
+    (err: unknown) => c.protocolError(err),
+  ).catch((err: unknown) => c.protocolError(err));
 }
 
 /** The released QoS 2 message (PUBREL): delivered now, at QoS 2. */
 export async function deliverReleased(c: MqttConnection, subject: string, payload: Buffer): Promise<void> {
   const scratch = c.mq.scratch(subject.length + PUB_HEADER_LEN + payload.length);
   const sl = scratch.write(subject, 0, 'latin1');
-  const stored = deliver(c, scratch, sl, payload, 0, payload.length, 2);
-  if (stored !== null && stored !== undefined) await stored;
+  await deliverAsync(c, scratch, sl, payload, 0, payload.length, 2);
 }
 
 /** mqttHandleWill: after the connection is gone, its will is published like a PUBLISH of the client. */
@@ -164,7 +169,7 @@ async function sendWill(c: MqttConnection, will: Will): Promise<void> {
     scratch = c.mq.scratch(size);
     sl = scratch.write(will.subject, 0, 'latin1');
   }
-  const stored = deliver(c, scratch, sl, will.message, 0, will.message.length, will.qos);
+  const done = deliverAsync(c, scratch, sl, will.message, 0, will.message.length, will.qos);
   c.shard.afterRead();
-  if (stored !== null && stored !== undefined) await stored;
+  await done;
 }
