@@ -84,6 +84,10 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
     }
   }
 
+  override get mqttClientId(): string {
+    return this.clientId;
+  }
+
   get maxPacket(): number {
     return Math.min(MAX_PACKET_SIZE, Math.max(this.shard.opts.maxPending, this.shard.opts.maxPayload + 65536));
   }
@@ -304,6 +308,8 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
     super.close(reason, abort);
     this.mparser.reset();
     this.held = null;
+    this.responses.length = 0;
+    this.respHead = 0;
     this.mq.connectionClosed(this);
     if (this.busy > 0) this.closePending = true;
     else this.afterClose();
@@ -312,5 +318,7 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   /** mqttHandleClosedClient: session bookkeeping and the will, once no step is in progress. */
   private afterClose(): void {
     this.asm?.handleClosed(this);
+    // What outlives the connection (a /connz closed record) keeps no session state.
+    this.sess = null;
   }
 }

@@ -44,6 +44,10 @@ const RTT_REMEASURE_MS = 60 * 60 * 1000;
 export class ClientConnection implements ParserHandler {
   /** Speaks the NATS client protocol (INFO, PING, -ERR); false for MQTT connections. */
   readonly natsProtocol: boolean = true;
+  /** The MQTT client id, for /connz ('' for NATS clients). */
+  get mqttClientId(): string {
+    return '';
+  }
   readonly cid: number;
   readonly shard: Shard;
   /** The client's byte stream: a net.Socket, a TLSSocket once TLS is up, or a WebSocket adapter. */

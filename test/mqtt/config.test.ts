@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mainJs, usingNatsServer } from '../helpers/server.js';
-import { startMqttServer, cleanupDirs } from './helpers.js';
+import { startMqttServer, cleanupDirs, connectMqtt, endQuietly } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsnats-mqtt-conf-'));
 after(() => {
@@ -49,13 +49,21 @@ test('mqtt block errors name the file position', () => {
   assert.match(mix.out, /mqtt authentication username not compatible with presence of users\/nkeys/);
 });
 
-test('/varz shows the mqtt block; the ports file lists the MQTT port', async () => {
+test('/varz shows the mqtt block, /connz the MQTT clients; the ports file lists the MQTT port', async () => {
   const srv = await startMqttServer({ mqtt: 'ack_wait: "45s"\nmax_ack_pending: 100', args: ['-m', '-1', ...(usingNatsServer ? [] : ['--ports_file_dir', dir])] });
   try {
     const m = /Starting http monitor on [^\s]*:(\d+)/.exec(srv.server.output());
     assert.ok(m !== null);
     const varz = (await (await fetch(`http://127.0.0.1:${m[1]}/varz`)).json()) as Record<string, unknown>;
     assert.deepEqual(varz['mqtt'], { host: '127.0.0.1', port: srv.mqttPort, tls_timeout: 2, ack_wait: 45e9, max_ack_pending: 100 });
+    const { client } = await connectMqtt(srv.url, { clientId: 'connz-me' });
+    await client.subscribeAsync('connz/+', { qos: 0 });
+    const connz = (await (await fetch(`http://127.0.0.1:${m[1]}/connz?subs=1`)).json()) as { connections: Record<string, unknown>[] };
+    const c = connz.connections.find((x) => x['mqtt_client'] === 'connz-me');
+    assert.ok(c !== undefined, JSON.stringify(connz.connections));
+    assert.equal(c['type'], 'mqtt');
+    assert.deepEqual(c['subscriptions_list'], ['connz.*']);
+    await endQuietly(client);
     if (!usingNatsServer) {
       const f = readdirSync(dir).find((x) => x.endsWith('.ports'))!;
       const ports = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, string[]>;
