@@ -14,11 +14,14 @@ export interface MqttListener {
   port: number;
 }
 
-/** Binds the MQTT port (paused sockets: the connection handler is attached once shards are up). */
-export async function bindMqttListener(opts: ServerOptions): Promise<MqttListener | null> {
+/**
+ * Binds the MQTT port with its connection handler attached from the start, so no socket accepted is
+ * ever left without an owner (DESIGN.md, start-up order): call it once the shards can take sockets.
+ */
+export async function bindMqttListener(opts: ServerOptions, onConnection: (socket: net.Socket) => void): Promise<MqttListener | null> {
   const mo = opts.mqtt;
   if (mo === null || mo.port === 0) return null;
-  const server = net.createServer({ pauseOnConnect: true });
+  const server = net.createServer({ pauseOnConnect: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     const fail = (err: Error): void => reject(new Error(`Unable to listen for MQTT connections: ${err.message}`));
     server.once('error', fail);

@@ -164,8 +164,6 @@ export class Server {
       this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
     }
 
-    this.mqtt = await bindMqttListener(opts);
-
     const n = handoffSupported() ? Math.max(1, opts.shards) : 1;
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
@@ -197,8 +195,9 @@ export class Server {
       for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.addChild(sh.uwsDescriptor);
       log.info(`Listening for websocket clients on ws://${opts.websocket!.host}:${this.wsPort} (uWS, one child App per shard)`);
     }
+    this.mqtt = await bindMqttListener(opts, (socket) => this.onConnection(socket, 'mqtt'));
     if (this.mqtt !== null) {
-      this.mqtt.server.on('connection', (socket) => this.onConnection(socket, 'mqtt'));
+      this.mqtt.server.on('error', (err) => log.error({ err: err.message }, 'MQTT listener error'));
       log.info(`Listening for MQTT clients on ${mqttListenUrl(opts, this.mqtt.port)}`);
     }
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
