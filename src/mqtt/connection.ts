@@ -50,6 +50,8 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   asm: AccountSessionManager | null = null;
   sess: MqttSession | null = null;
   readonly isWebSocket: boolean;
+  /** Packet identifiers of QoS 2 publishes with the retain flag, until their PUBREL. */
+  readonly qos2Retain = new Set<number>();
   /** Asynchronous steps in progress; parsing waits while > 0. */
   private busy = 0;
   /** Input read while parsing waits. */

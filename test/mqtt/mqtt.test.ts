@@ -120,7 +120,13 @@ test('20 QoS 2 messages are delivered exactly once, at QoS 2 (nats-server 2.10 b
   await pub.publishAsync('exact/down', 'two-to-one', { qos: 2 });
   await until(() => g1.length >= 1, 'the downgraded message');
   assert.equal(g1[0]!.qos, 1);
-  await endQuietly(sub, pub, s1);
+  // A retained QoS 2 publish is retained once released.
+  await pub.publishAsync('exact/kept', 'kept at two', { qos: 2, retain: true });
+  const late = await connectMqtt(srv.url, { clientId: 'q2-late' });
+  await late.client.subscribeAsync('exact/kept', { qos: 2 });
+  await until(() => late.got.length >= 1, 'the retained QoS 2 message');
+  assert.deepEqual(late.got[0], { topic: 'exact/kept', payload: 'kept at two', qos: 2, retain: true, dup: false });
+  await endQuietly(sub, pub, s1, late.client);
 });
 
 test('retained: a late subscriber gets it with the retain flag; after an empty retained publish, nothing', async () => {

@@ -10,7 +10,7 @@
 import { RingMsg } from '../../shard/msg.js';
 import { MSGS_PREFIX, Packet, PubFlag, QOS2IN_PREFIX, Jsa } from '../constants.js';
 import { PUB_HEADERS, PUB_HEADER_LEN, qos2Header } from '../headers.js';
-import { topicErrorText, topicToSubject } from '../topic.js';
+import { subjectToTopic, topicErrorText, topicToSubject } from '../topic.js';
 import { check } from '../jsa.js';
 import { pubResponse } from '../writer.js';
 import type { MqttConnection, Will } from '../connection.js';
@@ -44,7 +44,13 @@ export function handlePublish(c: MqttConnection, flags: number, buf: Buffer, s: 
   c.inMsgs++;
   c.inBytes += e - pos;
   if (c.shard.tracing) c.traceMqtt('PUBLISH', `${buf.toString('utf8', ts, te)} dup=${(flags & PubFlag.DUP) !== 0} QoS=${qos} retain=${(flags & PubFlag.RETAIN) !== 0} size=${e - pos}${pi > 0 ? ` pi=${pi}` : ''}`);
-  if (qos === 2) return storeQos2(c, scratch.toString('latin1', 0, sl), buf.subarray(pos, e), pi);
+  if (qos === 2) {
+    // The stored message keeps no retain flag (its headers are nats-server's); this connection
+    // remembers it until the PUBREL.
+    if ((flags & PubFlag.RETAIN) !== 0) c.qos2Retain.add(pi);
+    else c.qos2Retain.delete(pi);
+    return storeQos2(c, scratch.toString('latin1', 0, sl), buf.subarray(pos, e), pi);
+  }
   if ((flags & PubFlag.RETAIN) !== 0) return publishRetained(c, scratch.toString('latin1', 0, sl), buf.toString('utf8', ts, te), Buffer.from(buf.subarray(pos, e)), qos, flags, pi);
   if (qos === 1) publishQos1(c, scratch, sl, buf, pos, e, pi);
   else deliver(c, scratch, sl, buf, pos, e, 0, null);
@@ -140,8 +146,16 @@ function storeQos2(c: MqttConnection, subject: string, payload: Buffer, pi: numb
   ).catch((err: unknown) => c.protocolError(err));
 }
 
-/** The released QoS 2 message (PUBREL): delivered now, at QoS 2. */
-export async function deliverReleased(c: MqttConnection, subject: string, payload: Buffer): Promise<void> {
+/** The released QoS 2 message (PUBREL): delivered now, at QoS 2 (and retained first when it was). */
+export async function deliverReleased(c: MqttConnection, subject: string, payload: Buffer, retain: boolean): Promise<void> {
+  if (retain) {
+    const scratch = c.mq.scratch(subject.length);
+    const sl = scratch.write(subject, 0, 'latin1');
+    if (c.perms === null || c.perms.canPublish(scratch, 0, sl, c.shard.now)) {
+      const topic = Buffer.from(subjectToTopic(subject), 'latin1').toString('utf8');
+      await c.asm!.storeRetained(subject, topic, payload, (2 << 1) | PubFlag.RETAIN, c.username);
+    }
+  }
   const scratch = c.mq.scratch(subject.length + PUB_HEADER_LEN + payload.length);
   const sl = scratch.write(subject, 0, 'latin1');
   await deliverAsync(c, scratch, sl, payload, 0, payload.length, 2);

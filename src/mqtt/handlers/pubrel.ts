@@ -27,7 +27,8 @@ export function handlePubRel(c: MqttConnection, buf: Buffer, s: number, e: numbe
       const hdr = Buffer.from(msg.hdrs ?? '', 'base64');
       const { subject } = qos2Subject(hdr, 0, hdr.length);
       if (pubQos(hdr, 0, hdr.length) !== 2 || subject === '') throw new Error('invalid message in QoS2 PUBREL stream');
-      await deliverReleased(c, subject, Buffer.from(msg.data ?? '', 'base64'));
+      const retain = c.qos2Retain.delete(pi);
+      await deliverReleased(c, subject, Buffer.from(msg.data ?? '', 'base64'), retain);
     } finally {
       c.fulfil(ticket, pubResponse(Packet.PUBCOMP, pi));
     }
