@@ -24,7 +24,7 @@ import {
   JSA_TIMEOUT_MS,
 } from './constants.js';
 import { InternalClient } from './internal-client.js';
-import { ErrCode, JsaClient, JsaError, check, type JsResponse } from './jsa.js';
+import { ErrCode, JsaClient, check, type JsResponse } from './jsa.js';
 import { RetainedIndex, type RetainedMsg } from './retained.js';
 import { MqttSession, type PersistedSession } from './session.js';
 import { getHash, Nuid } from './hash.js';
@@ -420,4 +420,3 @@ export class AccountSessionManager {
   }
 }
 
-export { JsaError };

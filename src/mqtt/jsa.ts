@@ -4,7 +4,7 @@
 // rings to the internal subscription on `$MQTT.JSA.<node id>.>`. Timeouts (4 s, mqttJSAPITimeout)
 // are swept by the shard's MQTT timer, not one timer per request.
 
-import { JSA_PREFIX, JSA_TIMEOUT_MS, Jsa as Kind } from './constants.js';
+import { JSA_PREFIX, JSA_TIMEOUT_MS } from './constants.js';
 import type { InternalClient } from './internal-client.js';
 import { Nuid } from './hash.js';
 
@@ -175,4 +175,3 @@ export function check(r: JsResponse): JsResponse {
   return r;
 }
 
-export { Kind };
