@@ -102,5 +102,6 @@ export function jetStreamConfigJson(opts: ServerOptions): Record<string, unknown
     // Shown only when set, as nats-server's omitempty does for the defaults.
     ...(js.syncIntervalMs !== defaultOptions().jetstream.syncIntervalMs ? { sync_interval: js.syncIntervalMs * 1e6 } : {}),
     ...(js.syncAlways ? { sync_always: true } : {}),
+    ...(js.domain ? { domain: js.domain } : {}),
   };
 }

@@ -16,6 +16,7 @@ import type { MsgArgs } from '../shard/msg.js';
 import { isValidSubject } from '../sublist/subject.js';
 import { copyBytes } from '../protocol/wire.js';
 import { ConnPermissions } from '../auth/permissions.js';
+import type { BcryptTicket } from '../auth/bcrypt-queue.js';
 import { MAX_PACKET_SIZE } from './constants.js';
 import { MqttParser, type PacketHandler } from './parser.js';
 import { MqttSub, SubKind } from './subscription.js';
@@ -63,7 +64,8 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   private respBase = 0;
 
   constructor(shard: Shard, socket: ClientTransport, cid: number, mq: MqttShard, isWebSocket: boolean) {
-    super(shard, socket, cid);
+    // No NATS authorization timer: MQTT's comes from the mqtt block or the server's (below).
+    super(shard, socket, cid, true);
     this.mq = mq;
     this.isWebSocket = isWebSocket;
     this.mparser = new MqttParser(this);
@@ -73,18 +75,27 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
     this.pedantic = false;
     // MQTT has no NATS PINGs (createMQTTClient: "No Ping timer for MQTT clients"): keep-alive instead.
     this.nextPingAt = Infinity;
-    // The authorization timeout applies when the server or the mqtt block requires authentication.
-    if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.authTimer = null;
+    // The authorization timeout applies when the server or the mqtt block requires authentication;
+    // it runs until the CONNECT is processed (mqttProcessConnect clears it), a bcrypt check included.
     const auth = mq.authenticator();
     if (auth !== null) {
-      this.authTimer = setTimeout(() => {
-        this.authTimer = null;
-        if (!this.closed && !this.connected && !this.connectReceived) this.close(CloseReason.AUTH_TIMEOUT);
+      this.mqttAuthDeadline = Date.now() + auth.opts.timeoutMs;
+      this.mqttAuthTimer = setTimeout(() => {
+        this.mqttAuthTimer = null;
+        if (!this.closed && !this.connected) {
+          this.close(CloseReason.AUTH_TIMEOUT);
+          this.shard.afterRead();
+        }
       }, auth.opts.timeoutMs);
-      this.authTimer.unref();
+      this.mqttAuthTimer.unref();
     }
   }
+
+  private mqttAuthTimer: NodeJS.Timeout | null = null;
+  /** When the authorization timeout runs out (epoch ms): a bcrypt check still waiting then is dropped. */
+  mqttAuthDeadline = Infinity;
+  /** The bcrypt check the CONNECT waits for, cancelled if the connection goes first. */
+  mqttBcrypt: BcryptTicket | null = null;
 
   override get mqttClientId(): string {
     return this.clientId;
@@ -95,8 +106,8 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   }
 
   clearAuthTimer(): void {
-    if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.authTimer = null;
+    if (this.mqttAuthTimer !== null) clearTimeout(this.mqttAuthTimer);
+    this.mqttAuthTimer = null;
   }
 
   // ---- input ---------------------------------------------------------------------------------
@@ -214,8 +225,15 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
       this.perms = null;
       return;
     }
-    const who = await auth.check(this.creds, null, this.shard.bcrypt);
-    if (this.closed) return;
+    let unchecked = false;
+    const ticket: BcryptTicket = { key: `${this.ip}\0reload`, deadline: Infinity, cancel: null };
+    const bcrypt = (password: string, hash: string): Promise<boolean> =>
+      this.shard.bcrypt(password, hash, ticket).then((v) => {
+        if (v === null) unchecked = true;
+        return v === true;
+      });
+    const who = await auth.check(this.creds, null, bcrypt);
+    if (this.closed || (who === null && unchecked)) return;
     if (who === null || who.account !== this.acc.name) {
       this.close(CloseReason.AUTH_VIOLATION);
       this.shard.afterRead();
@@ -308,6 +326,9 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   override close(reason: CloseReasonText, abort = false): void {
     if (this.closed) return;
     super.close(reason, abort);
+    this.clearAuthTimer();
+    this.mqttBcrypt?.cancel?.();
+    this.mqttBcrypt = null;
     this.mparser.reset();
     this.held = null;
     this.responses.length = 0;

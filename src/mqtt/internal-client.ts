@@ -41,9 +41,7 @@ export class InternalClient extends ClientConnection {
   private readonly view = new RingMsg();
 
   constructor(shard: Shard, acc: Account) {
-    super(shard, NO_SOCKET, 0);
-    if (this.authTimer !== null) clearTimeout(this.authTimer);
-    this.authTimer = null;
+    super(shard, NO_SOCKET, 0, true);
     this.connectReceived = true;
     this.acc = acc;
     this.nextPingAt = Infinity;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Piscina } from 'piscina';
+import { BcryptService } from '../auth/bcrypt-pool.js';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
@@ -30,6 +30,7 @@ import { JetStreamHandle } from './jetstream-handle.js';
 import { bindMqttListener, mqttListenUrl, mqttPortsUrls, MQTT_TAG, type MqttListener } from '../mqtt/listener.js';
 import { mqttOf } from '../mqtt/shard-mqtt.js';
 import { mqttVarz, validateMqttOptions } from '../mqtt/config.js';
+import { healthz } from '../monitor/healthz.js';
 
 interface ShardHandle {
   id: number;
@@ -86,7 +87,7 @@ export class Server {
   private http: MonitorServer | null = null;
   /** uWS when it loads (and not --native-free); null: the native-free engines. */
   private uws: Uws | null = null;
-  private pool: Piscina | null = null;
+  private bcrypt: BcryptService | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
@@ -185,6 +186,11 @@ export class Server {
     } else {
       log.warn('Connection hand-off is not available on this platform: serving on the main thread');
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
+      this.inline.bcrypt = (password, hash, ticket) => {
+        const h = this.bcryptService().compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
+        ticket.cancel = h.cancel;
+        return h.verdict;
+      };
     }
     listener.on('connection', (socket) => this.onConnection(socket));
     if (this.wsListener !== null) {
@@ -228,9 +234,10 @@ export class Server {
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
 
-  private bcryptPool(): Piscina {
-    this.pool ??= new Piscina({ filename: new URL('../auth/bcrypt-worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 30_000 });
-    return this.pool;
+  /** bcrypt: a pool with the cores the shards leave, behind a fair queue (src/auth/bcrypt-pool.ts). */
+  private bcryptService(): BcryptService {
+    this.bcrypt ??= new BcryptService(handoffSupported() ? Math.max(1, this.opts.shards) : 1);
+    return this.bcrypt;
   }
 
   /** Every shard's figures (plus the inline shard's). */
@@ -288,22 +295,15 @@ export class Server {
         const live = this.js !== null ? await this.js.jsz() : null;
         return live === null ? base : { ...base, ...live };
       },
-      healthz: () => Promise.resolve(this.healthz()),
+      healthz: (p) => {
+        const js = this.js;
+        return healthz(p, { jetstream: js === null ? null : { running: js.running, assets: (o) => js.healthz(o) } });
+      },
       metrics: async () => {
         const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
         return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
       },
     };
-  }
-
-  /**
-   * /healthz as monitor.go's healthz on a single server: JetStream, when configured, must be running
-   * (503 "JetStream not enabled" while its worker is down); a server without JetStream is healthy
-   * whatever `js-enabled-only` says, as nats-server's.
-   */
-  private healthz(): { code: number; body: Record<string, unknown> } {
-    if (this.js !== null && !this.js.running) return { code: 503, body: { status: 'unavailable', error: 'JetStream not enabled' } };
-    return { code: 200, body: { status: 'ok' } };
   }
 
   async varz(): Promise<Record<string, unknown>> {
@@ -412,12 +412,11 @@ export class Server {
           else if (m.type === 'load') handle.load = m.conns;
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
-            this.bcryptPool()
-              .run({ password: m.password, hash: m.hash })
-              .then(
-                (ok: boolean) => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
-                () => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok: false } satisfies ToShard),
-              );
+            this.bcryptService().request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>
+              worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+            );
+          } else if (m.type === 'bcrypt-cancel') {
+            this.bcrypt?.cancel(worker.threadId, m.id);
           } else if (m.type === 'monitor') {
             const f = this.monitorWaiting.get(m.id);
             this.monitorWaiting.delete(m.id);
@@ -575,7 +574,7 @@ export class Server {
     if (this.js !== null) await this.js.stop();
     if (this.http !== null) await this.http.close();
     this.wsApp?.close();
-    if (this.pool !== null) await this.pool.destroy();
+    if (this.bcrypt !== null) await this.bcrypt.destroy();
     if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
     if (this.portsFile) rmSync(this.portsFile, { force: true });
     this.log.info('Server Exiting..');

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { CloseReason } from '../../shard/client.js';
 import { ConnPermissions } from '../../auth/permissions.js';
+import type { BcryptTicket } from '../../auth/bcrypt-queue.js';
 import { ConnAck, ConnFlag, PROTO_LEVEL, SESS_JAIL_MS } from '../constants.js';
 import { topicErrorText, topicToSubjectString } from '../topic.js';
 import { connAck } from '../writer.js';
@@ -121,8 +122,24 @@ async function processConnect(c: MqttConnection, cp: ConnectProto): Promise<void
   if (auth !== null) {
     // MQTT's password is also the token (mqttParseConnect: c.opts.Token = c.opts.Password).
     const creds = { user: c.username !== '' ? c.username : undefined, pass: cp.hasPassword ? cp.password : undefined, auth_token: cp.hasPassword ? cp.password : undefined };
-    const who = await auth.check(creds, null, c.shard.bcrypt);
+    // bcrypt waits in the main thread's fair queue until the authorization deadline (src/auth/bcrypt-queue.ts).
+    const ticket: BcryptTicket = { key: `${c.ip}\0${c.username}`, deadline: c.mqttAuthDeadline, cancel: null };
+    let unchecked = false;
+    const bcrypt = (password: string, hash: string): Promise<boolean> => {
+      c.mqttBcrypt = ticket;
+      return c.shard.bcrypt(password, hash, ticket).then((v) => {
+        c.mqttBcrypt = null;
+        if (v === null) unchecked = true;
+        return v === true;
+      });
+    };
+    const who = await auth.check(creds, null, bcrypt);
     if (c.closed) return;
+    if (who === null && unchecked) {
+      // Not checked before the authorization timeout: the timeout's close (no CONNACK, as nats-server).
+      c.close(CloseReason.AUTH_TIMEOUT);
+      return;
+    }
     if (who === null) {
       c.shard.log.warn({ cid: c.cid, ip: c.ip, user: c.username || undefined, mqtt_client: c.clientId }, 'Authorization Error');
       c.queue(connAck(ConnAck.NOT_AUTHORIZED, false));
