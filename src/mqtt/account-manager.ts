@@ -71,9 +71,12 @@ export class AccountSessionManager {
   private constructor(mq: MqttShard, acc: Account) {
     this.mq = mq;
     this.acc = acc;
+    // The domain to talk to (mqtt js_domain), and the one in session subjects: that one, or else the
+    // server's own JetStream domain (mqttCreateAccountSessionManager).
     const mo = mq.shard.opts.mqtt;
     const domain = mo?.jsDomain ?? '';
-    this.domainTk = domain !== '' ? `${domain}.` : '';
+    const own = mq.shard.opts.jetstream.domain ?? '';
+    this.domainTk = domain !== '' ? `${domain}.` : own !== '' ? `${own}.` : '';
     this.c = new InternalClient(mq.shard, acc);
     this.jsa = new JsaClient(this.c, mq.id, domain, () => mq.kick());
   }

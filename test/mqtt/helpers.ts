@@ -32,6 +32,8 @@ export interface MqttServerOptions {
   storeDir?: string;
   websocket?: boolean;
   args?: string[];
+  /** Inside `jetstream { }` (after store_dir). */
+  jetstream?: string;
 }
 
 const dirs: string[] = [];
@@ -47,7 +49,7 @@ export async function startMqttServer(o: MqttServerOptions = {}): Promise<MqttSe
   const conf = join(storeDir, `mqtt-${Date.now()}-${Math.floor(Math.random() * 1e6)}.conf`);
   const lines = [
     `server_name: mqtt_test_${Math.floor(Math.random() * 1e9)}`,
-    `jetstream { store_dir: "${storeDir}" }`,
+    `jetstream {\n  store_dir: "${storeDir}"\n  ${o.jetstream ?? ''}\n}`,
     `mqtt {\n  host: "127.0.0.1"\n  port: -1\n  ${o.mqtt ?? ''}\n}`,
     o.websocket ? 'websocket { host: "127.0.0.1", port: -1, no_tls: true }' : '',
     o.conf ?? '',

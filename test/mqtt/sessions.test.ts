@@ -2,7 +2,7 @@
 // server restart, with a retained message). Also green on nats-server (TSNATS_TEST_SERVER=nats-server).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMqttServer, connectMqtt, until, endQuietly, cleanupDirs, type MqttServer } from './helpers.js';
+import { startMqttServer, connectMqtt, until, endQuietly, cleanupDirs, usingNatsServer, type MqttServer } from './helpers.js';
 import { delay } from '../helpers/wait.js';
 
 after(() => cleanupDirs());
@@ -90,3 +90,26 @@ test('a persistent session, its pending messages and a retained message survive 
     await srv.stop();
   }
 });
+
+for (const named of [false, true]) {
+  const what = named ? "named in the mqtt block's js_domain" : "the server's";
+  test(`with a JetStream domain (${what}), sessions and retained messages work`, { skip: named && usingNatsServer ? 'nats-server 2.9.10 standalone does not answer its own $JS.<domain>.API for MQTT' : false }, async () => {
+    const srv = await startMqttServer({ shards: 2, jetstream: 'domain: hub', ...(named ? { mqtt: 'js_domain: hub' } : {}) });
+    try {
+      const first = await connectMqtt(srv.url, { clientId: 'dom-1', clean: false });
+      await first.client.subscribeAsync('dom/+', { qos: 1 });
+      await first.client.publishAsync('dom/r', 'kept', { qos: 1, retain: true });
+      await endQuietly(first.client);
+      await delay(AWAY_MS);
+      const again = await connectMqtt(srv.url, { clientId: 'dom-1', clean: false });
+      assert.equal(again.connack.sessionPresent, true);
+      const late = await connectMqtt(srv.url, { clientId: 'dom-late' });
+      await late.client.subscribeAsync('dom/r', { qos: 0 });
+      await until(() => late.got.length >= 1, 'the retained message');
+      assert.equal(late.got[0]!.payload, 'kept');
+      await endQuietly(again.client, late.client);
+    } finally {
+      await srv.stop();
+    }
+  });
+}
