@@ -125,7 +125,12 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   }
 
   onPacket(type: number, flags: number, buf: Buffer, s: number, e: number): void {
-    dispatch(this, type, flags, buf, s, e);
+    try {
+      dispatch(this, type, flags, buf, s, e);
+    } catch (err) {
+      // Whatever a packet makes a handler throw ends this connection, never the shard.
+      this.protocolError(err);
+    }
   }
 
   onParseError(text: string): void {

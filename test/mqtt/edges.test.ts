@@ -116,3 +116,31 @@ test('garbage on some connections does not disturb the others', async () => {
   for (const r of junk) r.destroy();
   await endQuietly(sub, pub);
 });
+
+test('random packet bodies of every type never take a shard down', async () => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const { client: sub, got } = await connectMqtt(srv.url, { clientId: 'fuzz-steady' });
+  await sub.subscribeAsync('fuzz/ok', { qos: 1 });
+  for (let i = 0; i < 60; i++) {
+    const raw = await RawMqtt.connect(srv.mqttPort);
+    raw.send(connectPacket({ clientId: `fuzz-${i}` }));
+    for (let k = 0; k < 5; k++) {
+      const type = (1 + rnd(14)) << 4;
+      const flags = rnd(16);
+      const body = Buffer.from(Array.from({ length: rnd(40) }, () => rnd(256)));
+      raw.send(rawPacket(type | flags, body));
+    }
+    await delay(5);
+    raw.destroy();
+  }
+  const { client: pub } = await connectMqtt(srv.url, { clientId: 'fuzz-pub' });
+  await pub.publishAsync('fuzz/ok', 'still here', { qos: 1 });
+  await until(() => got.length >= 1, 'a delivery after the fuzzing');
+  if (process.env['MQTT_FUZZ_LOG'] === '1') console.log(srv.server.output());
+  assert.doesNotMatch(srv.server.output(), /shard exited unexpectedly|uncaught|TypeError|RangeError|Cannot read|is not a function|out of range/i);
+  await endQuietly(sub, pub);
+});
