@@ -17,7 +17,9 @@ import { isValidSubject } from '../sublist/subject.js';
 import { copyBytes } from '../protocol/wire.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import type { BcryptTicket } from '../auth/bcrypt-queue.js';
-import { MAX_PACKET_SIZE } from './constants.js';
+import { MAX_PACKET_SIZE, Packet } from './constants.js';
+
+const PACKET_NAMES: Record<number, string> = { 4: 'PUBACK', 5: 'PUBREC', 6: 'PUBREL', 7: 'PUBCOMP', 9: 'SUBACK', 11: 'UNSUBACK' };
 import { MqttParser, type PacketHandler } from './parser.js';
 import { MqttSub, SubKind } from './subscription.js';
 import { publishSize, writePublishHead } from './writer.js';
@@ -146,8 +148,34 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
   }
 
   /** -V: nats-server's trace line for an MQTT packet received (client.go traceInOp). */
-  traceMqtt(op: string, arg: string): void {
-    this.shard.log.trace(`${this.ip}:${this.port} - mid:${this.cid}${this.clientId !== '' ? ` - "${this.clientId}"` : ''} - "<<- [${arg === '' ? op : `${op} ${arg}`}]"`);
+  traceMqtt(op: string, arg: string, dir = '<<-'): void {
+    this.shard.log.trace(`${this.ip}:${this.port} - mid:${this.cid}${this.clientId !== '' ? ` - "${this.clientId}"` : ''} - ${dir} [${arg === '' ? op : `${op} ${arg}`}]`);
+  }
+
+  /** -V: the trace line of a packet sent (traceOutOp), read back from its bytes. */
+  private traceOut(b: Buffer): void {
+    const type = b[0]! & 0xf0;
+    const pi = (o: number): string => `pi=${(b[o]! << 8) | b[o + 1]!}`;
+    if (type === Packet.CONNACK) this.traceMqtt('CONNACK', `sp=${b[2] === 1} rc=${b[3]}`, '->>');
+    else if (type === Packet.PINGRESP) this.traceMqtt('PINGRESP', '', '->>');
+    else if (type === Packet.PUBLISH) {
+      let p = 1;
+      while ((b[p++]! & 0x80) !== 0);
+      const tl = (b[p]! << 8) | b[p + 1]!;
+      const qos = (b[0]! >> 1) & 3;
+      const ps = p + 2 + tl + (qos > 0 ? 2 : 0);
+      this.traceMqtt('PUBLISH', `${b.toString('utf8', p + 2, p + 2 + tl)} dup=${(b[0]! & 0x08) !== 0} QoS=${qos} retain=${(b[0]! & 1) !== 0} size=${b.length - ps}${qos > 0 ? ` ${pi(p + 2 + tl)}` : ''}`, '->>');
+    } else {
+      const name = PACKET_NAMES[type >> 4] ?? '(???)';
+      let p = 1;
+      while ((b[p++]! & 0x80) !== 0);
+      this.traceMqtt(name, pi(p), '->>');
+    }
+  }
+
+  override queue(b: Buffer): void {
+    if (this.shard.tracing && !this.closed) this.traceOut(b);
+    super.queue(b);
   }
 
   /** Runs an asynchronous step with parsing held back until it ends; a failure closes the connection. */
@@ -307,6 +335,7 @@ export class MqttConnection extends ClientConnection implements PacketHandler {
       o[p++] = pi >> 8;
       o[p++] = pi & 0xff;
     }
+    if (this.shard.tracing) this.traceMqtt('PUBLISH', `${o.toString('utf8', p - (qos > 0 ? 2 : 0) - tl, p - (qos > 0 ? 2 : 0))} dup=${dup} QoS=${qos} retain=false size=${ml}${qos > 0 ? ` pi=${pi}` : ''}`, '->>');
     this.outPos = copyBytes(o, p, buf, ps, pe);
     sub.delivered++;
     this.outMsgs++;
