@@ -79,6 +79,7 @@ export class AccountSessionManager {
     this.domainTk = domain !== '' ? `${domain}.` : own !== '' ? `${own}.` : '';
     this.c = new InternalClient(mq.shard, acc);
     this.jsa = new JsaClient(this.c, mq.id, domain, () => mq.kick());
+    mq.requesters.add(this.jsa);
   }
 
   get log(): MqttShard['shard']['log'] {
@@ -94,6 +95,7 @@ export class AccountSessionManager {
     } catch (err) {
       as.c.unsubscribeAll();
       as.jsa.failAll('account session manager failed');
+      mq.requesters.delete(as.jsa);
       throw err;
     }
   }
@@ -184,7 +186,6 @@ export class AccountSessionManager {
 
   /** Periodic work (the shard's MQTT timer). */
   tick(now: number): void {
-    this.jsa.sweep(now);
     this.retained.expire(now);
     for (const [id, t] of this.flappers) if (now - t > SESS_JAIL_MS) this.flappers.delete(id);
   }

@@ -14,6 +14,7 @@ import { Authenticator } from '../auth/authenticator.js';
 import type { ServerOptions } from '../server/options.js';
 import { MqttConnection } from './connection.js';
 import { AccountSessionManager } from './account-manager.js';
+import type { JsaClient } from './jsa.js';
 import { mqttAuthOptions } from './config.js';
 import { getHash } from './hash.js';
 import { WS_PATH } from './constants.js';
@@ -45,6 +46,8 @@ export class MqttShard {
   private readonly managers = new Map<number, Promise<AccountSessionManager>>();
   /** Managers that finished starting, for the timer. */
   readonly live = new Map<number, AccountSessionManager>();
+  /** Every manager's JetStream requester, also while it starts (its requests must time out too). */
+  readonly requesters = new Set<JsaClient>();
   private readonly conns = new Set<MqttConnection>();
   private timer: NodeJS.Timeout | null = null;
   private auth: Authenticator | null = null;
@@ -216,6 +219,7 @@ export class MqttShard {
         c.close(CloseReason.READ_ERROR);
       }
     }
+    for (const j of this.requesters) j.sweep(now);
     for (const m of this.live.values()) m.tick(now);
     this.shard.afterRead();
   }
@@ -224,6 +228,6 @@ export class MqttShard {
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    for (const m of this.live.values()) m.jsa.failAll('server shutting down');
+    for (const j of this.requesters) j.failAll('server shutting down');
   }
 }

@@ -34,6 +34,7 @@ export interface MqttServerOptions {
   args?: string[];
   /** Inside `jetstream { }` (after store_dir). */
   jetstream?: string;
+  env?: Record<string, string>;
 }
 
 const dirs: string[] = [];
@@ -55,7 +56,7 @@ export async function startMqttServer(o: MqttServerOptions = {}): Promise<MqttSe
     o.conf ?? '',
   ];
   writeFileSync(conf, lines.join('\n') + '\n');
-  const server = await startServer({ args: ['-c', conf, ...(o.args ?? [])], ...(o.shards !== undefined ? { shards: o.shards } : {}) });
+  const server = await startServer({ args: ['-c', conf, ...(o.args ?? [])], ...(o.shards !== undefined ? { shards: o.shards } : {}), ...(o.env !== undefined ? { env: o.env } : {}) });
   const m = /Listening for MQTT clients on \w+:\/\/[^\s]*:(\d+)/.exec(server.output());
   if (m === null) {
     await server.stop();
