@@ -395,6 +395,11 @@ export class JetStream implements EngineLike {
 
   // ---- numbers ----------------------------------------------------------------------------------
 
+  /** The JetStream-enabled accounts (/jsz account_details). */
+  accounts(): IterableIterator<JsAccount> {
+    return this.accts.values();
+  }
+
   /** Every stream of every account (server-wide resource accounting). */
   *allStreams(): IterableIterator<Stream> {
     for (const a of this.accts.values()) yield* a.streams.values();

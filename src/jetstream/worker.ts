@@ -9,6 +9,8 @@ import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
+import { jszAccountDetails } from './jsz-detail.js';
+import type { JszQuery } from '../monitor/jsz.js';
 import type { TieredLimits } from './account-limits.js';
 import type { HealthzOptions } from '../monitor/healthz.js';
 import { CrossAccount } from './cross-account.js';
@@ -30,7 +32,7 @@ export interface JsWorkerData {
 export type ToJs =
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
-  | { type: 'jsz'; id: number }
+  | { type: 'jsz'; id: number; detail?: JszQuery }
   | { type: 'healthz'; id: number; opts: HealthzOptions };
 export type FromJs =
   | { type: 'ready' }
@@ -52,7 +54,7 @@ function accountLimits(o: ServerOptions, names: string[]): Record<number, Tiered
 const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
-const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile });
+const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile, channel: o.workerLog });
 const link = new JsLink(data.peers, data.accounts.length, log);
 const js = new JetStream(
   link,
@@ -87,7 +89,10 @@ if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
 
 port.on('message', (m: ToJs) => {
   if (m.type === 'peer-reset') link.resetPeer(m.rings);
-  else if (m.type === 'jsz') port.postMessage({ type: 'jsz', id: m.id, data: js.jsz() } satisfies FromJs);
+  else if (m.type === 'jsz') {
+    const details = m.detail !== undefined ? jszAccountDetails(js, m.detail) : undefined;
+    port.postMessage({ type: 'jsz', id: m.id, data: details !== undefined ? { ...js.jsz(), account_details: details } : js.jsz() } satisfies FromJs);
+  }
   else if (m.type === 'healthz') port.postMessage({ type: 'healthz', id: m.id, data: js.healthz(m.opts) } satisfies FromJs);
   else if (m.type === 'shutdown') {
     void js

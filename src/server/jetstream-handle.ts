@@ -10,6 +10,7 @@ import type { PeerRings } from '../shard/peer.js';
 import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
 import { buildAccounts, GLOBAL_ACCOUNT } from '../shard/account.js';
 import type { AssetHealth, HealthzOptions } from '../monitor/healthz.js';
+import type { JszQuery } from '../monitor/jsz.js';
 
 /**
  * Account names by ring index, and which have JetStream (jetstream.go enableJetStreamAccounts): with
@@ -88,13 +89,13 @@ export class JetStreamHandle {
   }
 
   /** The worker's /jsz figures, or null when it is not running. */
-  jsz(): Promise<Record<string, unknown> | null> {
+  jsz(detail?: JszQuery): Promise<Record<string, unknown> | null> {
     const w = this.worker;
     if (w === null) return Promise.resolve(null);
     return new Promise((resolve) => {
       const id = ++this.seq;
       this.waiting.set(id, resolve as (d: unknown) => void);
-      w.postMessage({ type: 'jsz', id } satisfies ToJs);
+      w.postMessage({ type: 'jsz', id, ...(detail !== undefined ? { detail } : {}) } satisfies ToJs);
     });
   }
 

@@ -145,6 +145,11 @@ export interface ServerOptions {
   jetstream: JetStreamOptions;
   /** mqtt { } (src/mqtt/config.ts); null: no MQTT listener. */
   mqtt: MqttOptions | null;
+  /**
+   * Where the worker threads log: '' stderr or log_file (the CLI); 'off' nowhere; otherwise the name
+   * of a BroadcastChannel whose records the main thread hands to its own logger (the library).
+   */
+  workerLog: string;
 }
 
 export interface JetStreamOptions {
@@ -196,6 +201,7 @@ export function defaultOptions(): ServerOptions {
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
     mqtt: null,
+    workerLog: '',
   };
 }
 

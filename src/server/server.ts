@@ -11,6 +11,7 @@ import { BcryptService } from '../auth/bcrypt-pool.js';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
+import { parseJszQuery } from '../monitor/jsz.js';
 import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
 import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubszShard } from '../monitor/types.js';
@@ -61,9 +62,16 @@ export class Server {
   wsPort = 0;
   /** The MQTT listener (src/mqtt/listener.ts), when an mqtt block is configured. */
   private mqtt: MqttListener | null = null;
+  /** The MQTT port (0: none). */
+  get mqttPort(): number {
+    return this.mqtt?.port ?? 0;
+  }
   private shards: ShardHandle[] = [];
-  /** Used when the hand-off cannot load: one shard on the main thread. */
+  /** Used when the hand-off cannot load, or asked for (`shards: 0`): one shard on the main thread. */
   private inline: Shard | null = null;
+  private get inlineMode(): boolean {
+    return this.opts.shards === 0 || !handoffSupported();
+  }
   /** Server-wide connection ids, shared with the shards (uWS WebSocket connections are numbered there). */
   private readonly cidCounter = new SharedArrayBuffer(4);
   private readonly cids = new Int32Array(this.cidCounter);
@@ -72,7 +80,7 @@ export class Server {
   private wsListenSocket: unknown = null;
   private get uwsWs(): boolean {
     // Not with TLS on the WebSocket port (served by the native-free transport) nor in the main-thread fallback.
-    return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && handoffSupported();
+    return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && !this.inlineMode;
   }
   /** rings[i][j]: the ring peer i produces into and peer j consumes (peers: shards, then JetStream). */
   private rings: SharedArrayBuffer[][] = [];
@@ -165,7 +173,7 @@ export class Server {
       this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
     }
 
-    const n = handoffSupported() ? Math.max(1, opts.shards) : 1;
+    const n = this.inlineMode ? 1 : Math.max(1, opts.shards);
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
     if (opts.jetstream.enabled) this.jsPeer = n;
@@ -180,11 +188,11 @@ export class Server {
       await this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
       log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
     }
-    if (handoffSupported()) {
+    if (!this.inlineMode) {
       this.shards = await Promise.all(Array.from({ length: n }, (_, i) => this.startShard(i)));
       log.info(`Started ${n} shard${n === 1 ? '' : 's'}`);
     } else {
-      log.warn('Connection hand-off is not available on this platform: serving on the main thread');
+      if (opts.shards !== 0) log.warn('Connection hand-off is not available on this platform: serving on the main thread');
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
       this.inline.bcrypt = (password, hash, ticket) => {
         const h = this.bcryptService().compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
@@ -290,9 +298,10 @@ export class Server {
       },
       routez: () => Promise.resolve(buildRoutez(this.identity)),
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
-      jsz: async () => {
+      jsz: async (p) => {
+        const q = parseJszQuery(p);
         const base = buildJsz(this.identity, this.opts);
-        const live = this.js !== null ? await this.js.jsz() : null;
+        const live = this.js !== null ? await this.js.jsz(q) : null;
         return live === null ? base : { ...base, ...live };
       },
       healthz: (p) => {
@@ -536,7 +545,9 @@ export class Server {
       await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
-      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => setTimeout(r, 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       await this.finish();
     })();
     return this.stopping;

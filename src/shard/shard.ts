@@ -1034,6 +1034,9 @@ export class Shard {
       );
       c.close(CloseReason.SERVER_SHUTDOWN);
     }
-    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 3000))]);
+    // The timer is cleared: a shard on the main thread (library, `shards: 0`) must leave no timer behind.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
   }
 }

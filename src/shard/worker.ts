@@ -47,7 +47,7 @@ export type FromShard =
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
-const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile });
+const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile, channel: data.opts.workerLog });
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
 
 // bcrypt runs on the main thread's piscina pool, never on this event loop; a connection that goes
