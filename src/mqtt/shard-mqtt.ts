@@ -24,6 +24,11 @@ const TICK_MS = 250;
 
 const byShard = new WeakMap<Shard, MqttShard>();
 
+/** The shard stops: its MQTT timer and requests end (nothing is made for a shard that had no MQTT). */
+export function mqttShutdown(shard: Shard): void {
+  byShard.get(shard)?.stop();
+}
+
 /** A WebSocket upgrade for MQTT: the path ends in /mqtt (websocket.go wsUpgrade). */
 export function isMqttPath(path: string): boolean {
   return path.endsWith(WS_PATH);
@@ -58,6 +63,7 @@ export class MqttShard {
   /** Where a publish is turned into a NATS message: used and released within one synchronous step. */
   private scratchBuf = Buffer.allocUnsafe(64 * 1024);
   private kickScheduled = false;
+  private stopped = false;
   private readonly kickBound = (): void => {
     this.kickScheduled = false;
     this.shard.afterRead();
@@ -205,7 +211,7 @@ export class MqttShard {
   // ---- timer ---------------------------------------------------------------------------------
 
   private startTimer(): void {
-    if (this.timer !== null) return;
+    if (this.timer !== null || this.stopped) return;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
@@ -226,6 +232,7 @@ export class MqttShard {
 
   /** The shard stops: requests in flight fail, the timer ends. */
   stop(): void {
+    this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     for (const j of this.requesters) j.failAll('server shutting down');

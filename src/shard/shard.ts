@@ -29,7 +29,7 @@ import { ClientConnection, CloseReason } from './client.js';
 import { acceptTls } from './tls-accept.js';
 import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
-import { mqttOf, isMqttPath } from '../mqtt/shard-mqtt.js';
+import { mqttOf, mqttShutdown, isMqttPath } from '../mqtt/shard-mqtt.js';
 import {
   FrameKind,
   MSG_HEADER,
@@ -1038,5 +1038,6 @@ export class Shard {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, 3000)))]);
     clearTimeout(timer);
+    mqttShutdown(this);
   }
 }
