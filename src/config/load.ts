@@ -6,6 +6,7 @@ import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedC
 import { parseDurationMs } from './duration.js';
 import { parseAccountJetStream } from './jetstream-account.js';
 import { defaultClusterOptions, defaultOptions } from '../server/options.js';
+import { parseMqtt, type MqttConfReader } from '../mqtt/config.js';
 import type { ClusterOptions, WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
 export class ConfigError extends Error {}
@@ -17,7 +18,7 @@ export interface LoadedConfig {
 }
 
 /** Blocks of features that come in later issues or that tsnats does not have: accepted with a warning. */
-const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
+const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
 
 class Reader {
   readonly parsed: ParsedConf;
@@ -229,6 +230,9 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
       case 'cluster':
         o.cluster = parseCluster(r, p, r.map(p, v));
         break;
+      case 'mqtt':
+        o.mqtt = parseMqtt(mqttReader(r), p, r.map(p, v));
+        break;
       default:
         if (LATER_BLOCKS.has(k)) r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
         // A key used as a $variable elsewhere is not an unknown field (nats-server skips those too).
@@ -253,6 +257,21 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
   o.accounts = accounts;
   o.auth = auth;
   return { opts: o, warnings: r.warnings };
+}
+
+/** The loader's reader and shared parsers, for the mqtt block's parser (src/mqtt/config.ts). */
+function mqttReader(r: Reader): MqttConfReader {
+  return {
+    fail: (p, m) => r.fail(p, m),
+    warn: (p, m) => r.warn(p, m),
+    str: (p, v) => r.str(p, v),
+    int: (p, v) => r.int(p, v),
+    bool: (p, v) => r.bool(p, v),
+    duration: (p, v) => r.duration(p, v),
+    map: (p, v) => r.map(p, v),
+    listen: (p, v) => parseListen(r, p, v),
+    tls: (p, m) => parseTls(r, p, m),
+  };
 }
 
 function emptyAuth(users: UserEntry[], nkeys: NkeyEntry[]): AuthOptions {

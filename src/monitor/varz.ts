@@ -14,6 +14,8 @@ export interface VarzInput {
   jetstream?: Record<string, unknown> | null;
   /** Clustering: the `cluster` block (ClusterOptsVarz) and the number of routes. */
   cluster?: { block: Record<string, unknown>; routes: number };
+  /** The mqtt block as monitor.go MQTTOptsVarz shows it ({} when off). */
+  mqtt?: Record<string, unknown>;
 }
 
 /** The previous /varz's CPU sample of each server (keyed by its identity: several servers may share a process). */
@@ -68,6 +70,7 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     cluster: v.cluster?.block ?? {},
     gateway: {},
     leaf: {},
+    mqtt: v.mqtt ?? {},
     jetstream: v.opts.jetstream.enabled ? varzJetStream(v) : {},
     tsnats_version: v.identity.tsnatsVersion,
     tsnats_shards: v.shards.length,

@@ -3,6 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MqttOptions } from '../mqtt/config.js';
 import type { TieredLimits } from '../jetstream/account-limits.js';
 
 export interface SubjectPermission {
@@ -194,6 +195,8 @@ export interface ServerOptions {
   jetstream: JetStreamOptions;
   /** null: no clustering. */
   cluster: ClusterOptions | null;
+  /** mqtt { } (src/mqtt/config.ts); null: no MQTT listener. */
+  mqtt: MqttOptions | null;
   /**
    * Where the worker threads log: '' stderr or log_file (the CLI); 'off' nowhere; otherwise the name
    * of a BroadcastChannel whose records the main thread hands to its own logger (the library).
@@ -250,6 +253,7 @@ export function defaultOptions(): ServerOptions {
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
     cluster: null,
+    mqtt: null,
     workerLog: '',
   };
 }

@@ -30,6 +30,9 @@ import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
 import { ClusterManager } from '../cluster/manager.js';
 import { routeMetrics } from '../cluster/metrics.js';
+import { bindMqttListener, mqttListenUrl, mqttPortsUrls, MQTT_TAG, type MqttListener } from '../mqtt/listener.js';
+import { mqttOf } from '../mqtt/shard-mqtt.js';
+import { mqttVarz, validateMqttOptions } from '../mqtt/config.js';
 import { healthz } from '../monitor/healthz.js';
 
 interface ShardHandle {
@@ -59,6 +62,12 @@ export class Server {
   private listener: net.Server | null = null;
   private wsListener: net.Server | null = null;
   wsPort = 0;
+  /** The MQTT listener (src/mqtt/listener.ts), when an mqtt block is configured. */
+  private mqtt: MqttListener | null = null;
+  /** The MQTT port (0: none). */
+  get mqttPort(): number {
+    return this.mqtt?.port ?? 0;
+  }
   private shards: ShardHandle[] = [];
   /** Used when the hand-off cannot load, or asked for (`shards: 0`): one shard on the main thread. */
   private inline: Shard | null = null;
@@ -154,6 +163,8 @@ export class Server {
     log.info(`Node.js: ${process.version}`);
     log.info(`Server name: ${this.identity.serverName}`);
     log.info(`ID: ${this.identity.serverId}`);
+    const mqttInvalid = validateMqttOptions(opts);
+    if (mqttInvalid !== null) throw new Error(mqttInvalid);
     if (opts.pidFile) writeFileSync(opts.pidFile, String(process.pid));
     if (opts.httpPort !== 0 || opts.websocket !== null) {
       const u = await loadUws(opts.nativeFree);
@@ -235,6 +246,11 @@ export class Server {
       for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.addChild(sh.uwsDescriptor);
       log.info(`Listening for websocket clients on ws://${opts.websocket!.host}:${this.wsPort} (uWS, one child App per shard)`);
     }
+    this.mqtt = await bindMqttListener(opts, (socket) => this.onConnection(socket, 'mqtt'));
+    if (this.mqtt !== null) {
+      this.mqtt.server.on('error', (err) => log.error({ err: err.message }, 'MQTT listener error'));
+      log.info(`Listening for MQTT clients on ${mqttListenUrl(opts, this.mqtt.port)}`);
+    }
     listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
     if (opts.httpPort !== 0) {
       this.http = this.uws !== null ? await startUwsMonitor(this.uws, opts.httpHost, opts.httpPort, this.monitorSource()) : await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
@@ -260,6 +276,7 @@ export class Server {
     if (this.http !== null) ports['monitoring'] = hosts(this.opts.httpHost).map((h) => `http://${h}:${this.httpPort}`);
     if (this.wsListener !== null) ports['websocket'] = hosts(this.opts.websocket!.host).map((h) => `${this.opts.websocket!.tls !== null ? 'wss' : 'ws'}://${h}:${this.wsPort}`);
     if (this.cluster !== null) ports['cluster'] = this.cluster.portsFileUrls(hosts);
+    if (this.mqtt !== null) ports['mqtt'] = mqttPortsUrls(this.opts, this.mqtt.port, hosts);
     this.portsFile = join(this.opts.portsFileDir, `nats-server_${process.pid}.ports`);
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
@@ -345,7 +362,7 @@ export class Server {
   async varz(): Promise<Record<string, unknown>> {
     const [shards, jetstream] = await Promise.all([this.shardStats(), this.js !== null ? this.js.jsz() : Promise.resolve(null)]);
     const cluster = this.cluster !== null ? { block: this.cluster.varzCluster(), routes: this.cluster.numRoutes() } : undefined;
-    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream, ...(cluster !== undefined ? { cluster } : {}) });
+    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream, mqtt: mqttVarz(this.opts, this.mqtt?.port ?? 0), ...(cluster !== undefined ? { cluster } : {}) });
   }
 
   /** SIGHUP: re-read the config file and hand the new options to every shard. */
@@ -540,10 +557,14 @@ export class Server {
     }, 100);
   }
 
-  private onConnection(socket: net.Socket, kind: 'client' | 'ws' = 'client'): void {
+  private onConnection(socket: net.Socket, kind: 'client' | 'ws' | 'mqtt' = 'client'): void {
     const cid = Atomics.add(this.cids, 0, 1) + 1;
     if (this.inline !== null) {
       if (kind === 'ws') void this.inline.acceptWs(socket, cid).then(() => socket.resume());
+      else if (kind === 'mqtt') {
+        mqttOf(this.inline).adoptSocket(socket, cid);
+        socket.resume();
+      }
       else {
         this.inline.addConnection(socket, cid, this.opts.tls !== null ? 'tls' : 'data');
         socket.resume();
@@ -561,7 +582,7 @@ export class Server {
     target.load++;
     const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
     if (handle === null) return;
-    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : ''}${cid}`, () => {
+    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : kind === 'mqtt' ? MQTT_TAG : ''}${cid}`, () => {
       // Sent (or the shard is gone): either way main's own copy of the descriptor goes now.
       socket.destroy();
     });
@@ -589,7 +610,7 @@ export class Server {
    * in the main-thread fallback those are the live clients, closed only after this.
    */
   private async closeListeners(): Promise<void> {
-    for (const l of [this.listener, this.wsListener]) l?.close();
+    for (const l of [this.listener, this.wsListener, this.mqtt?.server ?? null]) l?.close();
     this.cluster?.closeListener();
     // uWS order (DESIGN.md): the acceptor lets go of the children before any shard closes its App.
     if (this.wsApp !== null) {

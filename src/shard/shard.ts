@@ -30,6 +30,7 @@ import { acceptTls } from './tls-accept.js';
 import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
 import { ShardCluster } from '../cluster/shard-cluster.js';
+import { mqttOf, mqttShutdown, isMqttPath } from '../mqtt/shard-mqtt.js';
 import {
   FrameKind,
   MSG_HEADER,
@@ -254,7 +255,8 @@ export class Shard {
 
   /**
    * A WebSocket client (websocket.go): optional TLS, the HTTP upgrade, then the ordinary NATS
-   * protocol inside binary frames. `/mqtt` and `/leafnode` paths are refused (not served yet).
+   * protocol inside binary frames; on a path ending in `/mqtt`, MQTT (src/mqtt/). `/leafnode` paths
+   * are refused (not served yet).
    */
   async adoptWebSocket(handle: unknown, cid: number, overLimit = false): Promise<ClientConnection | null> {
     return this.acceptWs(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, overLimit);
@@ -286,14 +288,15 @@ export class Shard {
           // Per WebSocket message, which may batch many publishes: the NATS limits apply inside.
           maxPayload: WS_MESSAGE_LIMIT,
         },
-        (path) => !path.startsWith('/mqtt') && !path.startsWith('/leafnode'),
+        (path) => !path.startsWith('/leafnode'),
+        (path) => (isMqttPath(path) ? 'mqtt' : null),
       );
     } catch (err) {
       this.log.debug({ cid, err: (err as Error).message }, 'WebSocket handshake failed');
       return null;
     }
     const t = new WsTransport(ws);
-    const conn = this.addConnection(t, cid, 'ws', overLimit);
+    const conn = isMqttPath(ws.request.path) ? mqttOf(this).adoptTransport(t, cid, overLimit) : this.addConnection(t, cid, 'ws', overLimit);
     ws.onclose = () => {
       t.closed();
       if (conn !== null) conn.close(CloseReason.CLIENT, true);
@@ -328,8 +331,9 @@ export class Shard {
         const path = req.getUrl();
         const origin = req.getHeader('origin');
         const host = req.getHeader('host');
-        // websocket.go: /mqtt and /leafnode are other protocols; same_origin and allowed_origins.
-        let refuse = path.startsWith('/mqtt') || path.startsWith('/leafnode') ? '404 Not Found' : '';
+        // websocket.go: /mqtt is MQTT, /leafnode another protocol; same_origin and allowed_origins.
+        const mqtt = isMqttPath(path);
+        let refuse = path.startsWith('/leafnode') ? '404 Not Found' : '';
         if (refuse === '' && origin !== '') {
           let o: URL | null = null;
           try {
@@ -344,12 +348,13 @@ export class Shard {
           res.writeStatus(refuse).end();
           return;
         }
-        res.upgrade<UwsUserData>({ transport: null }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+        // MQTT: the subprotocol is always "mqtt" (websocket.go wsMQTTSecProto).
+        res.upgrade<UwsUserData>({ transport: null, mqtt }, req.getHeader('sec-websocket-key'), mqtt ? 'mqtt' : req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
         const t = new UwsTransport(ws, w.compression);
         ws.getUserData().transport = t;
-        const conn = this.addConnection(t, nextCid(), 'ws');
+        const conn = ws.getUserData().mqtt ? mqttOf(this).adoptTransport(t, nextCid()) : this.addConnection(t, nextCid(), 'ws');
         if (conn !== null) t.conn = conn;
       },
       message: (ws, ab) => {
@@ -419,6 +424,18 @@ export class Shard {
     if (mode !== 'tls') conn.queue(infoLine());
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;
+  }
+
+  /**
+   * Registers a connection of another protocol (MQTT) that does its own greeting: counted, limited
+   * by max_connections, paused with the others. False: refused (the caller closes it).
+   */
+  registerConnection(conn: ClientConnection, overLimit = false): boolean {
+    this.totalConnections++;
+    if (this.closing || overLimit || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) return false;
+    this.conns.set(conn.cid, conn);
+    if (this.readPauses > 0) conn.socket.pause();
+    return true;
   }
 
   /** Hooks a socket's events to its connection; `readData`: reads come as 'data' events (not onread). */
@@ -1023,7 +1040,7 @@ export class Shard {
   async lameDuck(durationMs: number, graceMs: number): Promise<void> {
     this.closing = true;
     const ldm = Buffer.from(`INFO ${JSON.stringify({ ...this.infoBase, ldm: true })} \r\n`);
-    for (const c of this.conns.values()) c.queue(ldm);
+    for (const c of this.conns.values()) if (c.natsProtocol) c.queue(ldm);
     this.flushAll();
     await new Promise((r) => setTimeout(r, Math.min(graceMs, durationMs)));
     const conns = [...this.conns.values()];
@@ -1128,5 +1145,6 @@ export class Shard {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, 3000)))]);
     clearTimeout(timer);
+    mqttShutdown(this);
   }
 }

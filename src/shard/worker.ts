@@ -12,6 +12,8 @@ import type { ConnzQuery } from '../monitor/types.js';
 import { shardConnz, shardMetrics, shardSubsz } from './monitor-data.js';
 import { loadUws } from '../transport/uws.js';
 import type { FromShardCluster, ToShardCluster } from '../cluster/messages.js';
+import { mqttOf } from '../mqtt/shard-mqtt.js';
+import { MQTT_TAG } from '../mqtt/listener.js';
 
 export interface ShardWorkerData {
   shardId: number;
@@ -84,9 +86,16 @@ const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
     shard.cluster?.adoptAccepted(handle, Number(tag.slice(1)));
     return;
   }
-  // Tag: [!][w]<cid>: '!' the main thread found the server full (max_connections); 'w' a WebSocket.
+  // Tag: [!][w|q]<cid>: '!' the main thread found the server full (max_connections); 'w' a WebSocket;
+  // 'q' an MQTT connection.
   const over = tag.startsWith('!');
   const t = over ? tag.slice(1) : tag;
+  if (t.startsWith(MQTT_TAG)) {
+    const conn = mqttOf(shard).adopt(handle, Number(t.slice(1)), over);
+    conn?.socket.once('close', reportLoad);
+    reportLoad();
+    return;
+  }
   const ws = t.startsWith('w');
   const cid = Number(ws ? t.slice(1) : t);
   if (ws) {
