@@ -347,7 +347,15 @@ async function main(): Promise<void> {
       const outBefore = a.srv?.output().length ?? 0;
       const target =
         a.srv !== null
-          ? { port: a.srv.port, pid: a.srv.pid, fetchMsgs, ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}) }
+          ? {
+              port: a.srv.port,
+              pid: a.srv.pid,
+              fetchMsgs,
+              ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}),
+              ...(a.srv.subPort !== undefined ? { subPort: a.srv.subPort } : {}),
+              ...(a.srv.extraPids !== undefined ? { extraPids: a.srv.extraPids } : {}),
+              ...(a.srv.waitInterest !== undefined ? { waitInterest: a.srv.waitInterest } : {}),
+            }
           : { port: 0, fetchMsgs };
       const r = await runOnce(sc, target, durationMs);
       if (!r.ok && a.srv !== null) {

@@ -45,9 +45,10 @@ export interface Scenario {
   /**
    * Which servers this row runs against: `servers` tsnats (default shards) and nats-server;
    * `servers-shards` nats-server and tsnats --shards 1..CORES (each ratio against this row's
-   * nats-server); `tsnats-shards` / `tsnats-placement` tsnats only (ratio against refScenario).
+   * nats-server); `tsnats-shards` / `tsnats-placement` tsnats only (ratio against refScenario);
+   * `cluster` a pair of each, pub on node A, subs on node B.
    */
-  targets: 'servers' | 'servers-shards' | 'tsnats-shards' | 'tsnats-placement' | 'none';
+  targets: 'servers' | 'servers-shards' | 'tsnats-shards' | 'tsnats-placement' | 'cluster' | 'none';
   /** For tsnats-shards rows: the shard counts to sweep; for tsnats-placement rows: the one shard count. */
   shards?: number[];
   /** For tsnats-placement rows: the placements to compare (alternating, like the shard sweep). */
@@ -379,6 +380,21 @@ export const scenarios: Scenario[] = [
     metric: 'requests completed',
   },
   {
+    id: 'cluster-pubsub-16',
+    title: '1 pub (node A) → 1 sub (node B), 16 B',
+    desc:
+      'Two servers of the same kind joined by a route (A solicits B): the publisher on A, the subscriber on B, so every ' +
+      'message crosses the route (RMSG). tsnats pair vs nats-server pair.',
+    kind: 'flow',
+    size: 16,
+    pubs: 1,
+    pubSubjects: [SUBJ],
+    subs: [{ subject: SUBJ }],
+    targets: 'cluster',
+    quick: true,
+    metric: 'delivered',
+  },
+  {
     id: 'selftest-pub',
     title: 'generator: 1 publisher → discard sink, 16 B',
     desc: 'Load-generator capacity, pub side: one publisher process into a node:net server that discards its input.',
@@ -444,8 +460,9 @@ export function targetsFor(sc: Scenario, server: 'tsnats' | 'nats-server' | 'bot
     return out;
   }
   const out: TargetSpec[] = [];
-  if (server !== 'nats-server') out.push(tsnatsShards !== undefined ? { kind: 'tsnats', shards: tsnatsShards } : { kind: 'tsnats' });
-  if (server !== 'tsnats') out.push({ kind: 'nats-server' });
+  const cluster = sc.targets === 'cluster' ? { cluster: true } : {};
+  if (server !== 'nats-server') out.push(tsnatsShards !== undefined ? { kind: 'tsnats', shards: tsnatsShards, ...cluster } : { kind: 'tsnats', ...cluster });
+  if (server !== 'tsnats') out.push({ kind: 'nats-server', ...cluster });
   return out;
 }
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { parserCases } from './parser.js';
+import { routeParserCases } from './route-parser.js';
 import { ringCases } from './ring.js';
 import { sublistCases } from './sublist.js';
 import { doorbellTable, runAllDoorbells, type DoorbellResult } from './doorbell.js';
@@ -95,7 +96,7 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  let cases: MicroCase[] = [...parserCases(), ...sublistCases(), ...ringCases()];
+  let cases: MicroCase[] = [...parserCases(), ...routeParserCases(), ...sublistCases(), ...ringCases()];
   const withDoorbell = opts.only === undefined || opts.only.includes('doorbell');
   if (opts.only !== undefined) {
     const only = opts.only;

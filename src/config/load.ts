@@ -4,8 +4,10 @@
 
 import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedConf } from './conf.js';
 import { parseDurationMs } from './duration.js';
-import { defaultOptions } from '../server/options.js';
-import type { WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
+import { parseAccountJetStream } from './jetstream-account.js';
+import { defaultClusterOptions, defaultOptions } from '../server/options.js';
+import { parseMqtt, type MqttConfReader } from '../mqtt/config.js';
+import type { ClusterOptions, WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
 export class ConfigError extends Error {}
 
@@ -16,7 +18,7 @@ export interface LoadedConfig {
 }
 
 /** Blocks of features that come in later issues or that tsnats does not have: accepted with a warning. */
-const LATER_BLOCKS = new Set(['cluster', 'leafnodes', 'leaf', 'gateway', 'gateways', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
+const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
 
 class Reader {
   readonly parsed: ParsedConf;
@@ -225,6 +227,12 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
       case 'jetstream':
         o.jetstream = parseJetStream(r, p, v);
         break;
+      case 'cluster':
+        o.cluster = parseCluster(r, p, r.map(p, v));
+        break;
+      case 'mqtt':
+        o.mqtt = parseMqtt(mqttReader(r), p, r.map(p, v));
+        break;
       default:
         if (LATER_BLOCKS.has(k)) r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
         // A key used as a $variable elsewhere is not an unknown field (nats-server skips those too).
@@ -249,6 +257,21 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
   o.accounts = accounts;
   o.auth = auth;
   return { opts: o, warnings: r.warnings };
+}
+
+/** The loader's reader and shared parsers, for the mqtt block's parser (src/mqtt/config.ts). */
+function mqttReader(r: Reader): MqttConfReader {
+  return {
+    fail: (p, m) => r.fail(p, m),
+    warn: (p, m) => r.warn(p, m),
+    str: (p, v) => r.str(p, v),
+    int: (p, v) => r.int(p, v),
+    bool: (p, v) => r.bool(p, v),
+    duration: (p, v) => r.duration(p, v),
+    map: (p, v) => r.map(p, v),
+    listen: (p, v) => parseListen(r, p, v),
+    tls: (p, m) => parseTls(r, p, m),
+  };
 }
 
 function emptyAuth(users: UserEntry[], nkeys: NkeyEntry[]): AuthOptions {
@@ -382,7 +405,11 @@ function parseAccounts(r: Reader, path: string, m: ConfMap, accounts: AccountEnt
       if (k === 'users') r.list(kp, val).forEach((u, i) => parseUser(r, `${kp}[${i}]`, r.map(`${kp}[${i}]`, u), name, users, nkeys));
       else if (k === 'exports') r.list(kp, val).forEach((e, i) => acc.exports.push(parseExport(r, `${kp}[${i}]`, r.map(`${kp}[${i}]`, e))));
       else if (k === 'imports') r.list(kp, val).forEach((e, i) => acc.imports.push(parseImport(r, `${kp}[${i}]`, r.map(`${kp}[${i}]`, e))));
-      else if (k === 'jetstream') acc.jetstream = typeof val === 'object' ? true : r.bool(kp, val);
+      else if (k === 'jetstream') {
+        const js = parseAccountJetStream(r, kp, val);
+        acc.jetstream = js.enabled;
+        acc.jetstreamLimits = js.limits;
+      }
       else r.warn(kp, `unknown field "${key}" in account "${name}"`);
     }
   }
@@ -399,6 +426,7 @@ function parseExport(r: Reader, path: string, m: ConfMap): ExportEntry {
   let kind: 'stream' | 'service' | null = null;
   let subject = '';
   let accounts: string[] | null = null;
+  let responseType: ExportEntry['responseType'];
   for (const [key, v] of Object.entries(m)) {
     const k = key.toLowerCase();
     const p = join(path, key);
@@ -406,11 +434,17 @@ function parseExport(r: Reader, path: string, m: ConfMap): ExportEntry {
       kind = k;
       subject = r.str(p, v);
     } else if (k === 'accounts') accounts = r.list(p, v).map((s, i) => r.str(`${p}[${i}]`, s));
-    else if (k === 'response_type' || k === 'response' || k === 'latency' || k === 'response_threshold') r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
+    else if (k === 'response_type' || k === 'response') {
+      // opts.go parseExportStreamOrService: singleton (default), stream or chunked.
+      const t = r.str(p, v).toLowerCase();
+      if (t !== 'singleton' && t !== 'stream' && t !== 'chunked') r.fail(p, `Unknown response type: "${t}"`);
+      responseType = t;
+    } else if (k === 'latency' || k === 'response_threshold') r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
     else r.fail(p, `unknown field "${key}" in export`);
   }
   if (kind === null) return r.fail(path, 'export needs "stream" or "service"');
-  return { kind, subject, accounts };
+  if (responseType !== undefined && kind !== 'service') r.fail(path, 'Detected response directive on non-service');
+  return responseType === undefined ? { kind, subject, accounts } : { kind, subject, accounts, responseType };
 }
 
 function parseImport(r: Reader, path: string, m: ConfMap): ImportEntry {
@@ -516,9 +550,108 @@ function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['j
     else if (k === 'sync_interval' || k === 'sync') {
       if (typeof val === 'string' && val.toLowerCase() === 'always') js.syncAlways = true;
       else js.syncIntervalMs = r.duration(p, val);
-    } else if (k === 'domain' || k === 'unique_tag' || k === 'max_outstanding_catchup' || k === 'strict') {
-      // Accepted: used once JetStream lands.
+    } else if (k === 'domain') {
+      // validateOptions: the domain becomes a subject token ($JS.<domain>.API).
+      const d = r.str(p, val);
+      if (d !== '' && /[ \t\r\n\f.*>]/.test(d)) r.fail(p, 'invalid domain name: may not contain ., * or >');
+      js.domain = d;
+    } else if (k === 'unique_tag' || k === 'max_outstanding_catchup' || k === 'strict') {
+      // Accepted: they matter for clustering.
     } else r.warn(p, `unknown field "${key}" in jetstream`);
   }
   return js;
+}
+
+/** cluster { ... } as opts.go parseCluster reads it. */
+function parseCluster(r: Reader, path: string, m: ConfMap): ClusterOptions {
+  const c = defaultClusterOptions();
+  for (const [key, v] of Object.entries(m)) {
+    const k = key.toLowerCase();
+    const p = join(path, key);
+    switch (k) {
+      case 'name':
+        c.name = r.str(p, v);
+        if (/\s/.test(c.name)) r.fail(p, 'cluster name cannot contain spaces or new lines');
+        break;
+      case 'listen': {
+        const l = parseListen(r, p, v);
+        if (l.host !== undefined) c.host = l.host;
+        c.port = l.port;
+        break;
+      }
+      case 'port':
+        c.port = r.int(p, v);
+        break;
+      case 'host':
+      case 'net':
+        c.host = r.str(p, v);
+        break;
+      case 'authorization': {
+        const am = r.map(p, v);
+        for (const [ak, av] of Object.entries(am)) {
+          const akl = ak.toLowerCase();
+          const ap = join(p, ak);
+          if (akl === 'user' || akl === 'username') c.username = r.str(ap, av);
+          else if (akl === 'pass' || akl === 'password') c.password = r.str(ap, av);
+          else if (akl === 'timeout') c.authTimeoutMs = typeof av === 'number' ? av * 1000 : r.duration(ap, av);
+          else if (akl === 'users') r.fail(ap, 'Cluster authorization does not allow multiple users');
+          else if (akl === 'token') r.fail(ap, 'Cluster authorization does not support tokens');
+          else if (akl === 'permissions') {
+            r.warn(ap, 'setting "permissions" within cluster authorization block is deprecated');
+            const perms = parsePermissions(r, ap, r.map(ap, av));
+            c.permissions ??= { import: perms.publish, export: perms.subscribe };
+          } else r.warn(ap, `unknown field "${ak}" in cluster authorization`);
+        }
+        break;
+      }
+      case 'routes':
+        c.routes = r.list(p, v).map((u, i) => {
+          const s = r.str(`${p}[${i}]`, u);
+          try {
+            new URL(s);
+          } catch {
+            r.fail(`${p}[${i}]`, `error parsing route url ["${s}"]`);
+          }
+          return s;
+        });
+        break;
+      case 'cluster_advertise':
+      case 'advertise':
+        c.advertise = r.str(p, v);
+        break;
+      case 'no_advertise':
+        c.noAdvertise = r.bool(p, v);
+        break;
+      case 'connect_retries':
+        c.connectRetries = r.int(p, v);
+        break;
+      case 'connect_backoff':
+        c.connectBackoff = r.bool(p, v);
+        break;
+      case 'pool_size':
+        c.poolSize = r.int(p, v);
+        break;
+      case 'permissions': {
+        const perms = parsePermissions(r, p, r.map(p, v));
+        if (perms.allowResponses !== null) r.fail(p, 'Cluster permissions do not support dynamic responses');
+        c.permissions = { import: perms.publish, export: perms.subscribe };
+        break;
+      }
+      case 'ping_interval':
+        c.pingIntervalMs = r.duration(p, v);
+        if (c.pingIntervalMs > 30_000) r.warn(p, "Cluster 'ping_interval' will reset to 30s which is the max for routes");
+        break;
+      case 'ping_max':
+        c.pingMax = r.int(p, v);
+        break;
+      case 'tls':
+      case 'compression':
+      case 'accounts':
+        r.warn(p, `cluster "${key}" is not supported by tsnats yet; ignored`);
+        break;
+      default:
+        r.warn(p, `unknown field "${key}" in cluster`);
+    }
+  }
+  return c;
 }

@@ -15,7 +15,9 @@ export interface SubDetail {
 export interface ConnInfo {
   cid: number;
   kind: 'Client';
-  type: 'nats';
+  type: 'nats' | 'mqtt';
+  /** The MQTT client id (monitor.go ConnInfo.MQTTClient). */
+  mqtt_client?: string;
   ip: string;
   port: number;
   start: string;
@@ -69,6 +71,9 @@ export interface ShardMetrics {
   shard: number;
   /** Event-loop utilisation since the last scrape (0..1). */
   elu: number;
+  /** Milliseconds the shard's event loop was busy / idle since the thread started (for rates). */
+  activeMs: number;
+  idleMs: number;
   /** Per peer ring: bytes in use and capacity. */
   rings: { peer: number; used: number; capacity: number }[];
 }

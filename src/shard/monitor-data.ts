@@ -1,7 +1,7 @@
 // What a shard reports to the main thread's monitoring (/connz, /subsz, /metrics): plain data,
 // collected on request only, so the message path pays nothing for it.
 
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { ClientConnection } from './client.js';
 import type { Shard } from './shard.js';
 import { goDuration, natsUptime, type ConnInfo, type ConnzQuery, type ShardMetrics, type SubDetail, type SubszShard } from '../monitor/types.js';
@@ -16,7 +16,7 @@ export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnI
   const info: ConnInfo = {
     cid: c.cid,
     kind: 'Client',
-    type: 'nats',
+    type: c.natsProtocol ? 'nats' : 'mqtt',
     ip: c.ip,
     port: c.port,
     start: new Date(c.start).toISOString(),
@@ -39,6 +39,7 @@ export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnI
     info.reason = c.closeReason ?? '';
   }
   if (c.name) info.name = c.name;
+  if (c.mqttClientId !== '') info.mqtt_client = c.mqttClientId;
   if (c.lang) info.lang = c.lang;
   if (c.version) info.version = c.version;
   if (q.auth) {
@@ -95,14 +96,18 @@ export function shardSubsz(shard: Shard, withList: boolean, test: string | null)
     if (!withList) continue;
     for (const s of c.subs.values()) if (test === null || subjectMatches(s.subject, test)) r.list.push(subDetail(c, s));
   }
+  shard.cluster?.subsz(r);
   return r;
 }
 
-let lastElu = performance.eventLoopUtilization();
+/** Each shard's previous sample (keyed by shard: main-thread fallback shards of several servers share a thread). */
+const lastElu = new WeakMap<Shard, EventLoopUtilization>();
 
 export function shardMetrics(shard: Shard): ShardMetrics {
   const now = performance.eventLoopUtilization();
-  const d = performance.eventLoopUtilization(now, lastElu);
-  lastElu = now;
-  return { shard: shard.id, elu: d.utilization, rings: shard.ringUsage() };
+  const prev = lastElu.get(shard);
+  // The first sample: utilisation since the thread started.
+  const d = prev === undefined ? now : performance.eventLoopUtilization(now, prev);
+  lastElu.set(shard, now);
+  return { shard: shard.id, elu: d.utilization, activeMs: now.active, idleMs: now.idle, rings: shard.ringUsage() };
 }
