@@ -283,7 +283,6 @@ export class RaftNode {
     if (this.werr) throw this.werr;
     if (this.state === Leader) {
       this.proposeEntry({ type: EntryRemovePeer, data: Buffer.from(peer, 'latin1') });
-      this.doRemovePeerAsLeader(peer);
       return;
     }
     this.transport.send(this.rpsubj, '', Buffer.from(peer, 'latin1'));
@@ -517,6 +516,8 @@ export class RaftNode {
     let batch: Entry[] = [];
     let sz = 0;
     for (const e of props) {
+      // raft.go runAsLeader: a removal is assumed done as soon as the leader sends it.
+      if (e.type === EntryRemovePeer) this.doRemovePeerAsLeader(e.data.toString('latin1'));
       batch.push(e);
       sz += e.data.length + 1;
       if (sz >= maxBatch || batch.length >= 0xffff) {
@@ -1320,6 +1321,10 @@ export class RaftNode {
 
   /** raft.go processPeerState: the leader's view of the peer set replaces ours. */
   private processPeerState(ps: PeerState): void {
+    // A peer state built before a removal committed still lists the removed peer: leave it out (with
+    // raft.go's wholesale replace, a removal racing a new leader's first entry would be undone).
+    const known = ps.knownPeers.filter((p) => !this.removed.has(p));
+    if (known.length < ps.knownPeers.length) ps = { ...ps, knownPeers: known, clusterSize: Math.max(known.length, ps.clusterSize - (ps.knownPeers.length - known.length)) };
     this.csz = ps.clusterSize;
     this.qn = quorumOf(this.csz);
     const old = new Map(this.peers);
