@@ -15,22 +15,23 @@
 // redelivered count and pairs uvarint (sseq - ack floor stream), uvarint count. Version 1 differs as
 // filestore.go decodeConsumerState says (delivered stored as "next", no dseq, ts offsets added).
 
-import { putUvarint, putVarint, readUvarint, readVarint } from '../raft/codec.js';
+import { putUvarint, putVarint, putVarintBig, readUvarint, readVarint, readVarintBig } from '../raft/codec.js';
 import { addPendingRequest, removePendingRequest, updateAcksOp, updateDeliveredOp, updateSkipOp } from './assignments.js';
 
 export class ConsumerOpError extends Error {}
 
-export function encodeDeliveredUpdate(dseq: number, sseq: number, dc: number, ts: number): Buffer {
+/** `ts` in Unix nanoseconds (bigint: exact). */
+export function encodeDeliveredUpdate(dseq: number, sseq: number, dc: number, ts: bigint): Buffer {
   const out = [updateDeliveredOp];
   putUvarint(out, dseq);
   putUvarint(out, sseq);
   putUvarint(out, dc);
-  putVarint(out, ts);
+  putVarintBig(out, ts);
   return Buffer.from(out);
 }
 
 /** decodeDeliveredUpdate (body after the op byte). */
-export function decodeDeliveredUpdate(buf: Buffer): { dseq: number; sseq: number; dc: number; ts: number } {
+export function decodeDeliveredUpdate(buf: Buffer): { dseq: number; sseq: number; dc: number; ts: bigint } {
   let bi = 0;
   const u = (): number => {
     const [v, n] = readUvarint(buf, bi);
@@ -41,7 +42,7 @@ export function decodeDeliveredUpdate(buf: Buffer): { dseq: number; sseq: number
   const dseq = u();
   const sseq = u();
   const dc = u();
-  const [ts, n] = readVarint(buf, bi);
+  const [ts, n] = readVarintBig(buf, bi);
   if (n <= 0) throw new ConsumerOpError('jetstream cluster bad replicated delivered update');
   return { dseq, sseq, dc, ts };
 }
@@ -197,7 +198,7 @@ export class ReplicatedConsumerState {
     switch (entry[0]) {
       case updateDeliveredOp: {
         const d = decodeDeliveredUpdate(body);
-        this.updateDelivered(d.dseq, d.sseq, d.dc, d.ts);
+        this.updateDelivered(d.dseq, d.sseq, d.dc, Number(d.ts));
         return true;
       }
       case updateAcksOp: {

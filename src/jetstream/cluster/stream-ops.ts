@@ -30,7 +30,8 @@ export interface StreamMsg {
   hdr: Buffer | null;
   msg: Buffer | null;
   lseq: number;
-  ts: number;
+  /** Unix nanoseconds, exact (a bigint: a JS number would round them above 2^53). */
+  ts: bigint;
 }
 
 const TWO32 = 4294967296;
@@ -38,10 +39,7 @@ const TWO32 = 4294967296;
 /** jetstream_cluster.go compressThreshold. */
 export const COMPRESS_THRESHOLD = 4 * 1024;
 
-/**
- * encodeStreamMsgAllowCompress. `ts` is Unix nanoseconds as a JS number: above 2^53 it is rounded to a
- * multiple of 256 ns, the resolution the stream stores keep timestamps at anyway.
- */
+/** encodeStreamMsgAllowCompress. */
 export function encodeStreamMsg(m: StreamMsg, compressOK = false): Buffer {
   const subj = Buffer.from(m.subject, 'latin1');
   const reply = Buffer.from(m.reply, 'latin1');
@@ -54,7 +52,7 @@ export function encodeStreamMsg(m: StreamMsg, compressOK = false): Buffer {
   b.writeUInt32LE(m.lseq % TWO32 >>> 0, wi);
   b.writeUInt32LE(Math.floor(m.lseq / TWO32) >>> 0, wi + 4);
   wi += 8;
-  b.writeBigInt64LE(BigInt(m.ts), wi);
+  b.writeBigInt64LE(m.ts, wi);
   wi += 8;
   b.writeUInt16LE(subj.length, wi);
   wi += 2;
@@ -97,7 +95,7 @@ export function decodeStreamMsg(buf: Buffer): StreamMsg {
   };
   if (buf.length < 26) bad();
   const lseq = buf.readUInt32LE(0) + buf.readUInt32LE(4) * TWO32;
-  const ts = Number(buf.readBigInt64LE(8));
+  const ts = buf.readBigInt64LE(8);
   let ri = 16;
   const sl = buf.readUInt16LE(ri);
   ri += 2;
@@ -126,7 +124,7 @@ export function decodeStreamMsg(buf: Buffer): StreamMsg {
 
 /** A skip: no subject, timestamp, header or payload (jetstream_cluster.go applyStreamEntries). */
 export function isSkipMsg(m: StreamMsg): boolean {
-  return m.subject === '' && m.ts === 0 && !m.msg && !m.hdr;
+  return m.subject === '' && m.ts === 0n && !m.msg && !m.hdr;
 }
 
 /** A flow-control message relayed through the log (jetstream_cluster.go isControlHdr). */

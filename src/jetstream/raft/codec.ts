@@ -285,10 +285,16 @@ export function readUvarint(b: Buffer, off: number): [number, number] {
 
 /** binary.Varint (zig-zag). */
 export function readVarint(b: Buffer, off: number): [number, number] {
+  const [v, n] = readVarintBig(b, off);
+  return [Number(v), n];
+}
+
+/** binary.Varint, exact over the whole int64 range. */
+export function readVarintBig(b: Buffer, off: number): [bigint, number] {
   const [ux, n] = readUvarintBig(b, off);
-  if (n <= 0) return [0, n];
+  if (n <= 0) return [0n, n];
   const x = ux >> 1n;
-  return [Number((ux & 1n) === 0n ? x : ~x), n];
+  return [(ux & 1n) === 0n ? x : ~x, n];
 }
 
 function readUvarintBig(b: Buffer, off: number): [bigint, number] {
@@ -313,9 +319,13 @@ export function putUvarint(out: number[], v: number): void {
   out.push(v);
 }
 
-/** binary.PutVarint (zig-zag), exact for the full int64 range of a JS number's integers. */
+/** binary.PutVarint (zig-zag) of a JS number (integral). */
 export function putVarint(out: number[], v: number): void {
-  const x = BigInt(v);
+  putVarintBig(out, BigInt(v));
+}
+
+/** binary.PutVarint (zig-zag), exact over the whole int64 range. */
+export function putVarintBig(out: number[], x: bigint): void {
   let ux = (x << 1n) ^ (x < 0n ? -1n : 0n);
   if (x < 0n) ux = ux & 0xffffffffffffffffn;
   while (ux >= 0x80n) {
