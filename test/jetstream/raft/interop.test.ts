@@ -1,0 +1,169 @@
+// Our RAFT node inside a real nats-server cluster's meta group (`_meta_`), speaking NRG over a
+// system-account client connection: it is caught up by a nats-server leader, added as a peer, applies the
+// meta log into our meta state machine (seeing nats-server's stream assignments), takes leadership from
+// nats-server (leader transfer), places a stream on the nats-server nodes as meta leader (the servers
+// create it and serve it), removes it, hands leadership back and removes itself from the group.
+//
+// Needs nats-server (2.9.10 in CI) on $PATH or $NATS_SERVER_BIN; skipped without it.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, StringCodec, type NatsConnection, type JetStreamManager } from 'nats';
+import { NatsCluster, natsServerBin } from '../../helpers/nats-cluster.js';
+import { delay, waitFor } from '../../helpers/wait.js';
+import { NatsClientTransport } from './nats-transport.js';
+import { RaftNode } from '../../../src/jetstream/raft/node.js';
+import { FileWal } from '../../../src/jetstream/raft/wal.js';
+import { bootstrapGroup } from '../../../src/jetstream/raft/state-files.js';
+import { META_GROUP, peerId, streamGroupName } from '../../../src/jetstream/raft/ids.js';
+import { MetaState } from '../../../src/jetstream/cluster/meta-state.js';
+import { assignStreamOp, encodeStreamAssignment, goTimeNow, removeStreamOp, type StreamAssignment } from '../../../src/jetstream/cluster/assignments.js';
+
+const bin = natsServerBin();
+const sc = StringCodec();
+
+let cluster: NatsCluster | null = null;
+let node: RaftNode | null = null;
+let transport: NatsClientTransport | null = null;
+let app: NatsConnection | null = null;
+const dir = mkdtempSync(join(tmpdir(), 'raft-interop-'));
+after(async () => {
+  node?.stop();
+  await transport?.close().catch(() => {});
+  await app?.close().catch(() => {});
+  await cluster?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function retry<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > end) throw new Error(`${what}: ${(err as Error).message}`);
+      await delay(500);
+    }
+  }
+}
+
+test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta group', { skip: bin ? false : 'nats-server not installed', timeout: 240_000 }, async () => {
+  const names = ['n1', 'n2', 'n3'];
+  const ids = new Map(names.map((n) => [peerId(n), n]));
+  cluster = await NatsCluster.create(names, bin!);
+  cluster.startAll();
+  let leaderName = '';
+  await retry(async () => {
+    leaderName = await cluster!.metaLeader('n1');
+    if (!leaderName) throw new Error('no meta leader yet');
+  }, 'nats-server meta leader', 60_000);
+
+  app = await connect({ servers: cluster.nodes.map((n) => n.url), user: 'app', pass: 'app' });
+  const jsm: JetStreamManager = await app.jetstreamManager();
+  await retry(() => jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], num_replicas: 3 }), 'create ORDERS');
+  const js = app.jetstream();
+  for (let i = 0; i < 5; i++) await retry(() => js.publish(`orders.${i}`, sc.encode(`o${i}`)), 'publish');
+
+  // Our node: connected through a server that is not the meta leader.
+  const via = names.find((n) => n !== leaderName)!;
+  transport = await NatsClientTransport.connect(cluster.node(via).url, 'sys', 'sys');
+  const ourId = peerId('tsnats-probe');
+  const gdir = join(dir, 'SYS', '_js_', META_GROUP);
+  bootstrapGroup(gdir, [...ids.keys(), ourId], true);
+  const meta = new MetaState(ourId);
+  node = new RaftNode({
+    group: META_GROUP,
+    dir: gdir,
+    id: ourId,
+    wal: new FileWal(gdir),
+    transport,
+    // nats-server's own timers: we must not campaign while its leader is healthy.
+    onApply: (ce) => {
+      if (ce === null) {
+        meta.endRecovery();
+        return;
+      }
+      meta.applyEntries(ce.entries);
+      node!.appliedTo(ce.index);
+    },
+  });
+  node.start();
+
+  // 1. Caught up by the nats-server leader ($NRG.CR), our meta state shows ORDERS as nats-server placed it.
+  await waitFor(() => meta.stream('APP', 'ORDERS') !== undefined, () => `ORDERS in our meta state; leader=${node!.groupLeader()} ${JSON.stringify(node!.progressInfo())}`, 30_000);
+  assert.ok((transport.received.get('$NRG.CR') ?? 0) > 0, 'we were caught up on a $NRG.CR inbox');
+  assert.ok(ids.has(node.groupLeader()), 'we follow a nats-server leader');
+  const info = await jsm.streams.info('ORDERS');
+  const placed = [info.cluster!.leader!, ...(info.cluster!.replicas ?? []).map((r) => r.name)].sort();
+  assert.deepEqual(meta.stream('APP', 'ORDERS')!.group.peers.map((p) => ids.get(p)).sort(), placed);
+
+  // 2. The nats-server leader adds us as a peer: the group has 4 members everywhere.
+  await waitFor(() => node!.clusterSize() === 4, () => `cluster size 4 (is ${node!.clusterSize()})`, 30_000);
+
+  // 3. New assignments reach us as they commit.
+  await retry(() => jsm.streams.add({ name: 'SECOND', subjects: ['second.>'], num_replicas: 3, storage: 'memory' as never }), 'create SECOND');
+  await waitFor(() => meta.stream('APP', 'SECOND') !== undefined, 'SECOND in our meta state', 20_000);
+  assert.equal(meta.stream('APP', 'SECOND')!.group.store, 'memory');
+
+  // 4. Take leadership by election: nats-server never transfers leadership to a peer it has no statsz
+  // for (raft.go StepDown consults nodeToInfo), so we campaign; with a log as current as theirs, the
+  // nats-server nodes vote for us and their leader steps down on our higher term.
+  for (let attempt = 0; attempt < 8 && !node.isLeader(); attempt++) {
+    node.campaign();
+    await waitFor(() => node!.isLeader(), 'our election', 5000).catch(() => {});
+    if (!node.isLeader()) await delay(2000);
+  }
+  assert.ok(node.isLeader(), `we became meta leader (leader is ${node.groupLeader()})`);
+  // nats-server followers accept and acknowledge our entries: our peer state entry commits.
+  await waitFor(() => node!.progressInfo().commit >= node!.progressInfo().index - 1, 'our first entry to commit', 20_000);
+
+  // 5. As meta leader, place a stream on two nats-server nodes: they create it and serve it.
+  const orders = meta.stream('APP', 'ORDERS')!;
+  const peers = [...ids.keys()].slice(0, 2);
+  const sa: StreamAssignment = {
+    client: { ...orders.client, acc: 'APP' },
+    created: goTimeNow(),
+    stream: { ...orders.stream, name: 'PLACED', subjects: ['placed.>'], num_replicas: 2 },
+    group: { name: streamGroupName(2, 'file'), peers, store: 'file', cluster: 'C1', preferred: peers[0] },
+    sync: '$JSC.SYNC.tsnatsAA',
+    subject: '',
+    reply: '',
+  };
+  node.propose(encodeStreamAssignment(assignStreamOp, sa));
+  const placedInfo = await retry(() => jsm.streams.info('PLACED'), 'PLACED served by nats-server', 30_000);
+  assert.equal(placedInfo.config.num_replicas, 2);
+  assert.deepEqual([placedInfo.cluster!.leader!, ...(placedInfo.cluster!.replicas ?? []).map((r) => r.name)].sort(), peers.map((p) => ids.get(p)!).sort());
+  const ack = await retry(() => js.publish('placed.x', sc.encode('hello')), 'publish to PLACED');
+  assert.equal(ack.stream, 'PLACED');
+  assert.equal(ack.seq, 1);
+
+  // ... and remove it again: the servers that held it delete it (an info request would need the meta
+  // leader, us, to answer "not found": we do not serve the API here, so ask each server's /jsz).
+  node.propose(encodeStreamAssignment(removeStreamOp, meta.stream('APP', 'PLACED')!));
+  const holders = peers.map((p) => ids.get(p)!);
+  await retry(async () => {
+    for (const h of holders) {
+      const j = await fetch(`http://127.0.0.1:${cluster!.node(h).httpPort}/jsz?acc=APP&streams=true`).then((r) => r.json() as Promise<{ account_details?: { stream_detail?: { name: string }[] }[] }>);
+      const names = (j.account_details ?? []).flatMap((a) => (a.stream_detail ?? []).map((s) => s.name));
+      if (!names.includes('ORDERS')) throw new Error(`${h}: /jsz does not list streams (${JSON.stringify(names)})`);
+      if (names.includes('PLACED')) throw new Error(`${h} still has PLACED`);
+    }
+  }, 'PLACED removed', 30_000);
+
+  // 6. Hand leadership back and leave the group; nats-server carries on with three.
+  node.stepDown();
+  await waitFor(() => ids.has(node!.groupLeader()), 'a nats-server meta leader again', 30_000);
+  node.proposeRemovePeer(ourId);
+  await waitFor(() => node!.clusterSize() === 3, () => `cluster size back to 3 (is ${node!.clusterSize()})`, 30_000);
+  node.stop();
+  node = null;
+  await retry(() => jsm.streams.add({ name: 'AFTER', subjects: ['after.>'], num_replicas: 3 }), 'create AFTER once we left', 30_000);
+  const jz = (await cluster.jsz('n1'))['meta_cluster'] as { cluster_size?: number; leader?: string };
+  assert.ok(jz.leader, 'nats-server has a meta leader');
+  // nats-server found nothing malformed in what we sent.
+  for (const n of cluster.nodes) assert.doesNotMatch(n.log, /malformed|corrupt|failed to decode|Unknown meta entry/i, `${n.name} log`);
+  if (process.env.RAFT_INTEROP_LOGS) for (const n of cluster.nodes) console.log(`--- ${n.name}\n${n.log.split('\n').filter((l) => /\[(WRN|ERR)\]/.test(l)).join('\n')}`);
+});
