@@ -21,8 +21,6 @@ import {
   encodeStreamSnapshotJson,
   encodeSyncRequest,
   isBinaryStreamSnapshot,
-  isSkipMsg,
-  type StreamMsg,
 } from '../../../src/jetstream/cluster/stream-ops.js';
 import {
   ReplicatedConsumerState,
@@ -37,6 +35,7 @@ import {
 } from '../../../src/jetstream/cluster/consumer-ops.js';
 import { compressedStreamMsgOp, deleteMsgOp, purgeStreamOp, streamMsgOp, updateAcksOp, updateDeliveredOp } from '../../../src/jetstream/cluster/assignments.js';
 import { fixtureDir, loadTraffic } from '../raft/fixtures.js';
+import { ModelStream } from './model-stream.js';
 
 /** A group's log from the capture (new entries and catch-up copies), by index. */
 function groupLog(group: string): Entry[][] {
@@ -54,39 +53,6 @@ function snapshotFile(server: string, group: string): Buffer {
   const dir = join(fixtureDir('2.9.10'), 'state', server, group);
   const name = readdirSync(dir).find((f) => f.startsWith('snap.'))!;
   return decodeSnapshot(snapshotHasher(group), readFileSync(join(dir, name))).data;
-}
-
-/** A minimal stream the replicated entries act on, as jetstream_cluster.go applyStreamEntries does. */
-class ModelStream {
-  msgs = new Map<number, StreamMsg>();
-  last = 0;
-  clfs = 0;
-  apply(e: Entry): void {
-    if (e.type === EntrySnapshot) return;
-    if (e.type !== EntryNormal) return;
-    const op = e.data[0]!;
-    if (op === streamMsgOp || op === compressedStreamMsgOp) {
-      const m = decodeStreamMsgEntry(e.data);
-      if (m.lseq - this.clfs < this.last) return;
-      if (m.lseq === 0 && this.last !== 0) return;
-      const seq = m.lseq + 1 - this.clfs;
-      if (isSkipMsg(m)) {
-        this.last = seq;
-        return;
-      }
-      this.msgs.set(seq, m);
-      this.last = seq;
-    } else if (op === deleteMsgOp) {
-      this.msgs.delete(decodeMsgDelete(e.data.subarray(1)).seq);
-    } else if (op === purgeStreamOp) {
-      const sp = decodeStreamPurge(e.data.subarray(1));
-      const filter = sp.request?.['filter'] as string | undefined;
-      for (const [seq, m] of this.msgs) {
-        if (seq > sp.last_seq) continue;
-        if (!filter || m.subject === filter) this.msgs.delete(seq);
-      }
-    } else throw new Error(`unexpected stream op ${op}`);
-  }
 }
 
 describe('stream group entries (nats-server 2.9.10)', () => {

@@ -2,7 +2,9 @@
 // system-account client connection: it is caught up by a nats-server leader, added as a peer, applies the
 // meta log into our meta state machine (seeing nats-server's stream assignments), takes leadership from
 // nats-server (leader transfer), places a stream on the nats-server nodes as meta leader (the servers
-// create it and serve it), removes it, hands leadership back and removes itself from the group.
+// create it and serve it), removes it, runs a replica of an R3 stream whose other replicas and leader
+// are nats-server nodes (the leader replicates every publish to us and counts our acknowledgements when a
+// nats-server replica is down), hands leadership back and removes itself from the group.
 //
 // Needs nats-server (2.9.10 in CI) on $PATH or $NATS_SERVER_BIN; skipped without it.
 
@@ -21,6 +23,7 @@ import { bootstrapGroup } from '../../../src/jetstream/raft/state-files.js';
 import { META_GROUP, peerId, streamGroupName } from '../../../src/jetstream/raft/ids.js';
 import { MetaState } from '../../../src/jetstream/cluster/meta-state.js';
 import { assignStreamOp, encodeStreamAssignment, goTimeNow, removeStreamOp, type StreamAssignment } from '../../../src/jetstream/cluster/assignments.js';
+import { ModelStream } from '../cluster/model-stream.js';
 
 const bin = natsServerBin();
 const sc = StringCodec();
@@ -29,8 +32,10 @@ let cluster: NatsCluster | null = null;
 let node: RaftNode | null = null;
 let transport: NatsClientTransport | null = null;
 let app: NatsConnection | null = null;
+const streamNodes = new Map<string, { node: RaftNode; model: ModelStream; name: string }>();
 const dir = mkdtempSync(join(tmpdir(), 'raft-interop-'));
 after(async () => {
+  for (const s of streamNodes.values()) s.node.stop();
   node?.stop();
   await transport?.close().catch(() => {});
   await app?.close().catch(() => {});
@@ -50,7 +55,7 @@ async function retry<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promis
   }
 }
 
-test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta group', { skip: bin ? false : 'nats-server not installed', timeout: 240_000 }, async () => {
+test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta group, and replicates a nats-server-led stream', { skip: bin ? false : 'nats-server not installed', timeout: 240_000 }, async () => {
   const names = ['n1', 'n2', 'n3'];
   const ids = new Map(names.map((n) => [peerId(n), n]));
   cluster = await NatsCluster.create(names, bin!);
@@ -86,10 +91,36 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
         meta.endRecovery();
         return;
       }
-      meta.applyEntries(ce.entries);
+      for (const ch of meta.applyEntries(ce.entries)) {
+        if (ch.op === 'stream-assign' && ch.isMember && !streamNodes.has(ch.sa.group.name)) startStreamReplica(ch.sa);
+        if (ch.op === 'stream-remove' && streamNodes.has(ch.sa.group.name)) {
+          streamNodes.get(ch.sa.group.name)!.node.delete();
+          streamNodes.delete(ch.sa.group.name);
+        }
+      }
       node!.appliedTo(ce.index);
     },
   });
+  // A replica of a stream assigned to us: a RAFT node for its group applying entries to a model stream.
+  const startStreamReplica = (sa: StreamAssignment): void => {
+    const sdir = join(dir, 'SYS', '_js_', sa.group.name);
+    bootstrapGroup(sdir, sa.group.peers, true);
+    const model = new ModelStream();
+    const sn: RaftNode = new RaftNode({
+      group: sa.group.name,
+      dir: sdir,
+      id: ourId,
+      wal: new FileWal(sdir),
+      transport: transport!,
+      onApply: (ce) => {
+        if (ce === null) return;
+        for (const e of ce.entries) model.apply(e);
+        sn.appliedTo(ce.index);
+      },
+    });
+    streamNodes.set(sa.group.name, { node: sn, model, name: String(sa.stream['name']) });
+    sn.start();
+  };
   node.start();
 
   // 1. Caught up by the nats-server leader ($NRG.CR), our meta state shows ORDERS as nats-server placed it.
@@ -152,6 +183,46 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
       if (names.includes('PLACED')) throw new Error(`${h} still has PLACED`);
     }
   }, 'PLACED removed', 30_000);
+
+  // 5b. An R3 stream with a replica on our node: the nats-server stream leader replicates every
+  // publish to us (stream group entries applied to our model), and counts our acknowledgements.
+  const two = [...ids.keys()].slice(1, 3);
+  const shared: StreamAssignment = {
+    client: { ...orders.client, acc: 'APP' },
+    created: goTimeNow(),
+    stream: { ...orders.stream, name: 'SHARED', subjects: ['shared.>'], num_replicas: 3 },
+    group: { name: streamGroupName(3, 'file'), peers: [...two, ourId], store: 'file', cluster: 'C1', preferred: two[0] },
+    sync: '$JSC.SYNC.tsnatsBB',
+    subject: '',
+    reply: '',
+  };
+  node.propose(encodeStreamAssignment(assignStreamOp, shared));
+  await retry(() => jsm.streams.info('SHARED'), 'SHARED served by nats-server', 30_000);
+  for (let i = 1; i <= 20; i++) {
+    const a = await retry(() => js.publish(`shared.${i}`, sc.encode(`s${i}`)), 'publish to SHARED');
+    assert.equal(a.seq, i);
+  }
+  const replica = streamNodes.get(shared.group.name)!;
+  assert.ok(replica, 'we run a replica of SHARED');
+  await waitFor(() => replica.model.last === 20, () => `our replica has 20 messages (has ${replica.model.last})`, 20_000);
+  for (let i = 1; i <= 20; i++) assert.equal(replica.model.msgs.get(i)!.subject, `shared.${i}`);
+  assert.equal(replica.node.groupLeader() !== '' && ids.has(replica.node.groupLeader()), true, 'a nats-server node leads SHARED');
+  // With one nats-server replica down, publishes are still acked: the leader counts our acknowledgements.
+  const sharedInfo = await jsm.streams.info('SHARED');
+  const sharedLeader = sharedInfo.cluster!.leader!;
+  const otherReplica = two.map((p) => ids.get(p)!).find((n) => n !== sharedLeader)!;
+  await cluster.stop(otherReplica, 'SIGKILL');
+  for (let i = 21; i <= 25; i++) {
+    const a = await retry(() => js.publish(`shared.${i}`, sc.encode(`s${i}`), { timeout: 3000 }), 'publish to SHARED with one replica down');
+    assert.equal(a.seq, i);
+  }
+  await waitFor(() => replica.model.last === 25, 'our replica has 25 messages', 20_000);
+  cluster.start(otherReplica);
+    await retry(async () => {
+    if (!(await cluster!.metaLeader(otherReplica)) && !node!.isLeader()) throw new Error('restarted server not ready');
+    const r = await fetch(`http://127.0.0.1:${cluster!.node(otherReplica).httpPort}/healthz`);
+    if (!r.ok) throw new Error(`healthz ${r.status}`);
+  }, 'restarted nats-server healthy', 60_000);
 
   // 6. Hand leadership back and leave the group; nats-server carries on with three.
   node.stepDown();
