@@ -4,7 +4,8 @@
 // nats-server (leader transfer), places a stream on the nats-server nodes as meta leader (the servers
 // create it and serve it), removes it, runs a replica of an R3 stream whose other replicas and leader
 // are nats-server nodes (the leader replicates every publish to us and counts our acknowledgements when a
-// nats-server replica is down), hands leadership back and removes itself from the group.
+// nats-server replica is down), leads a stream whose followers are nats-server nodes (they store what we
+// replicate and serve it when leadership passes to them), hands leadership back and leaves the group.
 //
 // Needs nats-server (2.9.10 in CI) on $PATH or $NATS_SERVER_BIN; skipped without it.
 
@@ -24,6 +25,7 @@ import { META_GROUP, peerId, streamGroupName } from '../../../src/jetstream/raft
 import { MetaState } from '../../../src/jetstream/cluster/meta-state.js';
 import { assignStreamOp, encodeStreamAssignment, goTimeNow, removeStreamOp, type StreamAssignment } from '../../../src/jetstream/cluster/assignments.js';
 import { ModelStream } from '../cluster/model-stream.js';
+import { encodeStreamMsg } from '../../../src/jetstream/cluster/stream-ops.js';
 
 const bin = natsServerBin();
 const sc = StringCodec();
@@ -55,7 +57,7 @@ async function retry<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promis
   }
 }
 
-test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta group, and replicates a nats-server-led stream', { skip: bin ? false : 'nats-server not installed', timeout: 240_000 }, async () => {
+test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta group, follows and leads stream groups with nats-server peers', { skip: bin ? false : 'nats-server not installed', timeout: 240_000 }, async () => {
   const names = ['n1', 'n2', 'n3'];
   const ids = new Map(names.map((n) => [peerId(n), n]));
   cluster = await NatsCluster.create(names, bin!);
@@ -120,6 +122,8 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
     });
     streamNodes.set(sa.group.name, { node: sn, model, name: String(sa.stream['name']) });
     sn.start();
+    // jetstream_cluster.go createRaftGroup: the preferred peer of a new group campaigns at once.
+    if (sa.group.preferred === ourId) sn.campaign();
   };
   node.start();
 
@@ -223,6 +227,62 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
     const r = await fetch(`http://127.0.0.1:${cluster!.node(otherReplica).httpPort}/healthz`);
     if (!r.ok) throw new Error(`healthz ${r.status}`);
   }, 'restarted nats-server healthy', 60_000);
+
+  // 5c. A stream we lead with nats-server followers: we take publishes, replicate them as streamMsgOp
+  // entries, ack once committed; when we hand leadership to nats-server, it serves every message.
+  const ledPeers = [...ids.keys()].slice(0, 2);
+  const led: StreamAssignment = {
+    client: { ...orders.client, acc: 'APP' },
+    created: goTimeNow(),
+    stream: { ...orders.stream, name: 'LED', subjects: ['led.>'], num_replicas: 3 },
+    group: { name: streamGroupName(3, 'file'), peers: [...ledPeers, ourId], store: 'file', cluster: 'C1', preferred: ourId },
+    sync: '$JSC.SYNC.tsnatsCC',
+    subject: '',
+    reply: '',
+  };
+  node.propose(encodeStreamAssignment(assignStreamOp, led));
+  await waitFor(() => streamNodes.get(led.group.name)?.node.isLeader() === true, 'our node leads LED', 20_000);
+  const ours = streamNodes.get(led.group.name)!;
+  // The leader's publish path: proposals carry the last sequence; the ack goes out once applied.
+  const pubConn = await connect({ servers: cluster.node(via).url, user: 'app', pass: 'app', noEcho: true });
+  const waitingAcks = new Map<number, string>();
+  let lseq = 0;
+  pubConn.subscribe('led.>', {
+    callback: (_e, m) => {
+      if (!ours.node.isLeader()) return;
+      const seq = ++lseq;
+      if (m.reply) waitingAcks.set(seq, m.reply);
+      ours.node.propose(encodeStreamMsg({ subject: m.subject, reply: '', hdr: null, msg: Buffer.from(m.data), lseq: seq - 1, ts: BigInt(Date.now()) * 1_000_000n }));
+    },
+  });
+  await pubConn.flush();
+  const ackTimer = setInterval(() => {
+    for (const [seq, reply] of waitingAcks) {
+      if (ours.model.last < seq) break;
+      waitingAcks.delete(seq);
+      pubConn.publish(reply, sc.encode(JSON.stringify({ stream: 'LED', seq })));
+    }
+  }, 5);
+  try {
+    for (let i = 1; i <= 10; i++) {
+      const a = await js.publish(`led.${i}`, sc.encode(`l${i}`), { timeout: 5000 });
+      assert.equal(a.seq, i);
+    }
+  } finally {
+    clearInterval(ackTimer);
+  }
+  await pubConn.drain();
+  ours.node.stepDown();
+  await waitFor(() => ids.has(ours.node.groupLeader()), 'a nats-server node leads LED', 20_000);
+  const ledInfo = await retry(() => jsm.streams.info('LED'), 'LED info from its nats-server leader', 30_000);
+  assert.equal(ledInfo.state.messages, 10);
+  assert.equal(ledInfo.state.last_seq, 10);
+  const m7 = await jsm.streams.getMessage('LED', { seq: 7 });
+  assert.equal(m7.subject, 'led.7');
+  assert.equal(sc.decode(m7.data), 'l7');
+  const a11 = await retry(() => js.publish('led.11', sc.encode('l11')), 'publish to LED under nats-server');
+  assert.equal(a11.seq, 11);
+  await waitFor(() => ours.model.last === 11, 'we follow LED again', 20_000);
 
   // 6. Hand leadership back and leave the group; nats-server carries on with three.
   node.stepDown();
