@@ -7,6 +7,7 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileWal, MemoryWal, type Wal } from '../../../src/jetstream/raft/wal.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -80,7 +81,7 @@ for (const kind of KINDS) {
       w.append(b('y'));
       w.sync(() => order.push(2));
       w.sync(() => order.push(3));
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(() => order.length === 3, 'three sync callbacks', 10_000);
       assert.deepEqual(order, [1, 2, 3]);
       w.stop();
     });
