@@ -25,7 +25,8 @@ interface Pending {
 /** A link from one endpoint to another: its FIFO queue and its timer. */
 interface Link {
   queue: Pending[];
-  timer: NodeJS.Timeout | null;
+  /** A drain is scheduled (a timer, or an immediate when nothing is delayed). */
+  timer: NodeJS.Timeout | NodeJS.Immediate | null;
 }
 
 export interface BusStats {
@@ -133,7 +134,7 @@ export class MemoryBus {
     for (const [k, l] of this.links) {
       const [from, to] = k.split('>');
       if (from === name || to === name) {
-        if (l.timer) clearTimeout(l.timer);
+        clearLink(l);
         this.links.delete(k);
       }
     }
@@ -181,7 +182,7 @@ export class MemoryBus {
 
   close(): void {
     this.closed = true;
-    for (const l of this.links.values()) if (l.timer) clearTimeout(l.timer);
+    for (const l of this.links.values()) clearLink(l);
     this.links.clear();
   }
 
@@ -212,8 +213,9 @@ export class MemoryBus {
   private arm(key: string, link: Link): void {
     const head = link.queue[0];
     if (!head) return;
-    const wait = Math.max(0, head.at - Date.now());
-    link.timer = setTimeout(() => this.drain(key, link), wait);
+    const wait = head.at - Date.now();
+    // Undelayed messages go on the next turn (a 0 ms timer is 1 ms in Node).
+    link.timer = wait <= 0 ? setImmediate(() => this.drain(key, link)) : setTimeout(() => this.drain(key, link), wait);
   }
 
   private drain(key: string, link: Link): void {
@@ -239,4 +241,11 @@ export class MemoryBus {
     }
     if (link.queue.length > 0 && !this.closed) this.arm(key, link);
   }
+}
+
+function clearLink(l: Link): void {
+  if (!l.timer) return;
+  if ('hasRef' in l.timer && 'refresh' in l.timer) clearTimeout(l.timer as NodeJS.Timeout);
+  else clearImmediate(l.timer as NodeJS.Immediate);
+  l.timer = null;
 }
