@@ -4,6 +4,8 @@
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestGroup } from './harness.js';
+import { decodeVoteResponse, encodeVoteRequest } from '../../../src/jetstream/raft/codec.js';
+import { peerId, voteSubject } from '../../../src/jetstream/raft/ids.js';
 import { delay, waitFor } from '../../helpers/wait.js';
 
 let g: TestGroup | null = null;
@@ -194,5 +196,32 @@ describe('raft replication', () => {
       for (const v of committed) assert.ok(m.applied.includes(v), `${m.name} has ${v}`);
       assert.deepEqual(m.applied.slice(0, committed.length), committed);
     }
+  });
+
+  test('a vote survives a crash: no second vote in the same term after a restart', async () => {
+    g = new TestGroup({ size: 3, timing: { minElectionTimeout: 60_000, maxElectionTimeout: 90_000 } });
+    g.startAll();
+    const n1 = peerId('n1');
+    // Outside candidates ask for votes in term 5 over the bus; we look at n1's answers.
+    const ask = async (from: string): Promise<{ granted: boolean; term: number }> => {
+      let got: { granted: boolean; term: number } | null = null;
+      const ep = g!.bus.endpoint(from);
+      const inbox = `$NRG.R.${from}`;
+      const sub = ep.subscribe(inbox, (_s, _r, m) => {
+        const vr = decodeVoteResponse(m)!;
+        if (vr.peer === n1) got = { granted: vr.granted, term: vr.term };
+      });
+      ep.send(voteSubject(g!.group), inbox, encodeVoteRequest({ term: 5, lastTerm: 0, lastIndex: 0, candidate: peerId(from) }));
+      await waitFor(() => got !== null, `n1's answer to ${from}`);
+      sub.unsubscribe();
+      return got!;
+    };
+    assert.deepEqual(await ask('cand-a'), { granted: true, term: 5 });
+    // n1 crashes right after answering (nothing flushed at stop) and comes back.
+    g.stop('n1');
+    g.start('n1');
+    assert.deepEqual(await ask('cand-b'), { granted: false, term: 5 }, 'n1 remembers its vote in term 5');
+    // The same candidate may ask again (a lost response): the vote is repeated, not changed.
+    assert.deepEqual(await ask('cand-a'), { granted: true, term: 5 });
   });
 });
