@@ -3,6 +3,7 @@
 // each record is formatted synchronously straight to stderr's fd, from any thread.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { BroadcastChannel } from 'node:worker_threads';
 import { pino, type Logger as PinoLogger } from 'pino';
 
 /** A pino logger; `reopen` (SIGUSR1) reopens the log file when there is one. */
@@ -16,6 +17,11 @@ export interface LogOptions {
   name?: string;
   /** log_file / -l: append here instead of stderr. */
   file?: string;
+  /**
+   * ServerOptions.workerLog, for a worker thread: '' print as above; 'off' nothing; otherwise a
+   * BroadcastChannel name: each record goes there as pino's JSON line, for `relayWorkerLogs`.
+   */
+  channel?: string;
 }
 
 const LABELS: Record<number, string> = { 10: 'TRC', 20: 'DBG', 30: 'INF', 40: 'WRN', 50: 'ERR', 60: 'FTL' };
@@ -49,7 +55,37 @@ export function formatRecord(rec: Record<string, unknown>, logtime: boolean): st
   return line + '\n';
 }
 
+/**
+ * A logger that prints nothing (the library's default, `logger: false`), without loading pino:
+ * the methods tsnats calls on a logger, as no-ops.
+ */
+export function silentLogger(): Logger {
+  const noop = (): void => {};
+  const log = {
+    level: 'silent',
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: noop,
+    error: noop,
+    fatal: noop,
+    silent: noop,
+    flush: noop,
+    isLevelEnabled: (): boolean => false,
+    bindings: (): Record<string, unknown> => ({}),
+    child: (): Logger => log as unknown as Logger,
+  };
+  return log as unknown as Logger;
+}
+
 export function createLogger(opts: LogOptions = {}): Logger {
+  const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
+  if (opts.channel === 'off') return silentLogger();
+  if (opts.channel) {
+    const ch = new BroadcastChannel(opts.channel);
+    ch.unref();
+    return pino({ level, base: opts.name ? { name: opts.name } : null }, { write: (s: string): void => ch.postMessage(s) });
+  }
   const logtime = opts.logtime !== false;
   let fd = 2;
   // -l /dev/stderr (or /dev/stdout) means the terminal: it may be a pipe or socket that open() refuses.
@@ -71,7 +107,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
       }
     },
   };
-  const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
   const logger: Logger = pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
   if (file && opts.file !== '/dev/stdout') {
     logger.reopen = (): void => {
@@ -81,4 +116,25 @@ export function createLogger(opts: LogOptions = {}): Logger {
     };
   }
   return logger;
+}
+
+const METHODS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/**
+ * The main thread's end of a `channel` logger: every record the worker threads send on `name` is
+ * logged again on `log` (a user's pino logger, in the library), keeping its fields and its `name`.
+ */
+export function relayWorkerLogs(name: string, log: PinoLogger): { close(): void } {
+  const ch = new BroadcastChannel(name);
+  ch.onmessage = (e: unknown): void => {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse((e as { data: string }).data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...fields } = rec;
+    log[METHODS[level as number] ?? 'info'](fields, typeof msg === 'string' ? msg : '');
+  };
+  return { close: () => ch.close() };
 }

@@ -10,14 +10,17 @@
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
-import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
+import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
+import type { CrossAccount } from './cross-account.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
 /** Publish the rings at least every this many messages within one turn. */
 const PUBLISH_EVERY = 64;
+/** Most account boundaries one message crosses (import chains). */
+const MAX_CROSSINGS = 4;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -41,6 +44,9 @@ export class JsLink implements JsHost {
   private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
   private readonly picks: Peer[] = [];
   private readonly sublistOfBound = (acc: number): Sublist<RemoteInterest> | undefined => this.sublists[acc];
+  private readonly localInterestBound = (acc: number, subject: string): boolean => this.localInterest(acc, subject);
+  /** Cross-account routing of what this worker publishes (set by the worker when accounts import). */
+  cross: CrossAccount | null = null;
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
@@ -85,6 +91,11 @@ export class JsLink implements JsHost {
   }
 
   hasInterest(acc: number, subject: string): boolean {
+    if (this.localInterest(acc, subject)) return true;
+    return this.cross !== null && this.cross.hasInterest(acc, subject, this.localInterestBound);
+  }
+
+  private localInterest(acc: number, subject: string): boolean {
     const sl = this.sublists[acc];
     if (sl === undefined) return false;
     const r = sl.match(subject);
@@ -101,7 +112,17 @@ export class JsLink implements JsHost {
     else this.send(acc, subject, to, reply, hdr, data);
   }
 
-  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null, depth = 0): void {
+    this.sendLocal(acc, subject, to, reply, hdr, data);
+    // Imports and reply tokens: copies into other accounts (a bounded chain, never a loop).
+    if (this.cross !== null && depth < MAX_CROSSINGS) {
+      const answered = this.cross.forward(acc, subject, to, (into, s, t) => this.send(into, s, t === s ? null : t, reply, hdr, data, depth + 1));
+      // The shards keep every reply token until it is answered or expires: tell them this one was.
+      if (answered !== null) this.broadcast(responseFrame(acc, answered.into, answered.token, answered.reply, false, true));
+    }
+  }
+
+  private sendLocal(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     const sl = this.sublists[acc];
     if (sl === undefined) return;
     const r = sl.match(to ?? subject);
@@ -282,7 +303,12 @@ export class JsLink implements JsHost {
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
     if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
-    if (kind !== FrameKind.MSG) return; // RESPONSE frames: service imports are resolved in the shards
+    if (kind === FrameKind.RESPONSE) {
+      // A service-import reply token: replies this worker sends to it cross into the requester's account.
+      this.cross?.onResponseFrame(buf, s);
+      return;
+    }
+    if (kind !== FrameKind.MSG) return;
     const acc = buf.readUInt16LE(s + 16);
     if (acc >= this.sublists.length) return;
     const ngroups = buf.readUInt16LE(s + 2);

@@ -116,8 +116,8 @@ export function checkStreamConfig(raw: Record<string, unknown>): ConfigResult {
   if (replicas === 0) replicas = 1;
   if (replicas > MAX_REPLICAS) return invalid(`maximum replicas is ${MAX_REPLICAS}`);
   if (replicas < 0) return fail(JsErr.replicasCountCannotBeNegative());
-  // Single server mode: nats-server's addStream resets R>1 to 1 with a warning.
-  replicas = 1;
+  // Kept as asked: a stand-alone server refuses R>1 on create (10074, api/stream-api.ts) and, as
+  // nats-server's configUpdateCheck, lets an update record it.
 
   const orMinus1 = (k: string): number => {
     const v = num(raw, k);

@@ -7,7 +7,8 @@ import { JsErr } from './errors.js';
 import { getHeader } from './headers.js';
 import { storeLimits } from './stream-config.js';
 import { StoreError, StoreRefusal, nowNs, nsToRfc3339 } from './types.js';
-import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StorageType, StreamConfig, StreamLike, StreamStore } from './types.js';
+import type { PublishLimits } from './account-resources.js';
+import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StreamConfig, StreamLike, StreamStore } from './types.js';
 
 // Headers nats-server reads on publish (server/stream.go constants).
 const MSG_ID = 'Nats-Msg-Id';
@@ -52,8 +53,8 @@ export class Stream implements StreamLike {
   /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
   private ackPrefix: string;
   private closed = false;
-  /** The server's max_mem_store / max_file_store (set by the engine when it registers the stream). */
-  resources: { limitsExceeded(storage: StorageType): boolean } | null = null;
+  /** The server's and the account's limits (set by the engine when it registers the stream). */
+  resources: PublishLimits | null = null;
 
   constructor(host: JsHost, acc: number, account: string, config: StreamConfig, store: StreamStore, dir: string | null, created: number) {
     this.host = host;
@@ -117,8 +118,11 @@ export class Stream implements StreamLike {
 
     const size = (hdr === null ? 0 : hdr.length) + m.data.length;
     if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
-    // js.limitsExceeded(stype): the server's usage of this storage type is already past its limit.
-    if (this.resources !== null && this.resources.limitsExceeded(cfg.storage)) return this.ackError(reply, JsErr.insufficientResources());
+    // js.limitsExceeded(stype), then jsa.wouldExceedLimits: the server's and the account's limits.
+    if (this.resources !== null) {
+      const limitErr = this.resources.check(cfg, subject.length + size);
+      if (limitErr !== null) return this.ackError(reply, limitErr);
+    }
 
     // Interest retention with no consumer at all: nats-server skips the message (SkipMsg); the
     // sequence is used up and acked, nothing is kept.
@@ -172,6 +176,11 @@ export class Stream implements StreamLike {
 
   private sendAck(reply: string, body: string): void {
     this.host.publish(this.acc, reply, null, null, Buffer.from(body));
+  }
+
+  /** `jetstream { domain }`: pub acks carry it (mset.pubAck: `{"stream":..., "domain":..., "seq":`). */
+  setDomain(domain: string): void {
+    this.ackPrefix = `{"stream":${JSON.stringify(this.name)}, "domain":${JSON.stringify(domain)}, "seq":`;
   }
 
   // ---- de-duplication (nats-server's ddmap / ddarr) ---------------------------------------------

@@ -4,6 +4,8 @@
 // they are persisted and returned by the API as they are.
 
 import type { Logger } from '../log.js';
+import type { Advisories } from './advisories.js';
+import type { TieredLimits } from './account-limits.js';
 
 // ---- time ---------------------------------------------------------------------------------------
 
@@ -249,6 +251,10 @@ export interface EngineLike {
   replyError(acc: number, to: string | null, type: string, err: ApiErrorBody): void;
   /** Limits for consumers (max_consumers checks live in the consumer plugin). */
   readonly accountNames: readonly string[];
+  /** The account's JetStream limits by tier (account-limits.ts), null when it has none. */
+  limitsFor?(acc: number): TieredLimits | null;
+  /** Advisories and metrics (`$JS.EVENT.>`). */
+  readonly advisories?: Advisories;
 }
 
 /**

@@ -7,10 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { Piscina } from 'piscina';
+import { BcryptService } from '../auth/bcrypt-pool.js';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
+import { parseJszQuery } from '../monitor/jsz.js';
 import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
 import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubszShard } from '../monitor/types.js';
@@ -27,6 +28,7 @@ import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
+import { healthz } from '../monitor/healthz.js';
 
 interface ShardHandle {
   id: number;
@@ -56,8 +58,11 @@ export class Server {
   private wsListener: net.Server | null = null;
   wsPort = 0;
   private shards: ShardHandle[] = [];
-  /** Used when the hand-off cannot load: one shard on the main thread. */
+  /** Used when the hand-off cannot load, or asked for (`shards: 0`): one shard on the main thread. */
   private inline: Shard | null = null;
+  private get inlineMode(): boolean {
+    return this.opts.shards === 0 || !handoffSupported();
+  }
   /** Server-wide connection ids, shared with the shards (uWS WebSocket connections are numbered there). */
   private readonly cidCounter = new SharedArrayBuffer(4);
   private readonly cids = new Int32Array(this.cidCounter);
@@ -66,7 +71,7 @@ export class Server {
   private wsListenSocket: unknown = null;
   private get uwsWs(): boolean {
     // Not with TLS on the WebSocket port (served by the native-free transport) nor in the main-thread fallback.
-    return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && handoffSupported();
+    return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && !this.inlineMode;
   }
   /** rings[i][j]: the ring peer i produces into and peer j consumes (peers: shards, then JetStream). */
   private rings: SharedArrayBuffer[][] = [];
@@ -81,7 +86,7 @@ export class Server {
   private http: MonitorServer | null = null;
   /** uWS when it loads (and not --native-free); null: the native-free engines. */
   private uws: Uws | null = null;
-  private pool: Piscina | null = null;
+  private bcrypt: BcryptService | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
@@ -157,7 +162,7 @@ export class Server {
       this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
     }
 
-    const n = handoffSupported() ? Math.max(1, opts.shards) : 1;
+    const n = this.inlineMode ? 1 : Math.max(1, opts.shards);
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
     if (opts.jetstream.enabled) this.jsPeer = n;
@@ -172,12 +177,17 @@ export class Server {
       await this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
       log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
     }
-    if (handoffSupported()) {
+    if (!this.inlineMode) {
       this.shards = await Promise.all(Array.from({ length: n }, (_, i) => this.startShard(i)));
       log.info(`Started ${n} shard${n === 1 ? '' : 's'}`);
     } else {
-      log.warn('Connection hand-off is not available on this platform: serving on the main thread');
+      if (opts.shards !== 0) log.warn('Connection hand-off is not available on this platform: serving on the main thread');
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
+      this.inline.bcrypt = (password, hash, ticket) => {
+        const h = this.bcryptService().compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
+        ticket.cancel = h.cancel;
+        return h.verdict;
+      };
     }
     listener.on('connection', (socket) => this.onConnection(socket));
     if (this.wsListener !== null) {
@@ -215,9 +225,10 @@ export class Server {
     writeFileSync(this.portsFile, JSON.stringify(ports));
   }
 
-  private bcryptPool(): Piscina {
-    this.pool ??= new Piscina({ filename: new URL('../auth/bcrypt-worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 30_000 });
-    return this.pool;
+  /** bcrypt: a pool with the cores the shards leave, behind a fair queue (src/auth/bcrypt-pool.ts). */
+  private bcryptService(): BcryptService {
+    this.bcrypt ??= new BcryptService(handoffSupported() ? Math.max(1, this.opts.shards) : 1);
+    return this.bcrypt;
   }
 
   /** Every shard's figures (plus the inline shard's). */
@@ -270,27 +281,21 @@ export class Server {
       },
       routez: () => Promise.resolve(buildRoutez(this.identity)),
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
-      jsz: async () => {
+      jsz: async (p) => {
+        const q = parseJszQuery(p);
         const base = buildJsz(this.identity, this.opts);
-        const live = this.js !== null ? await this.js.jsz() : null;
+        const live = this.js !== null ? await this.js.jsz(q) : null;
         return live === null ? base : { ...base, ...live };
       },
-      healthz: () => Promise.resolve(this.healthz()),
+      healthz: (p) => {
+        const js = this.js;
+        return healthz(p, { jetstream: js === null ? null : { running: js.running, assets: (o) => js.healthz(o) } });
+      },
       metrics: async () => {
         const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
         return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
       },
     };
-  }
-
-  /**
-   * /healthz as monitor.go's healthz on a single server: JetStream, when configured, must be running
-   * (503 "JetStream not enabled" while its worker is down); a server without JetStream is healthy
-   * whatever `js-enabled-only` says, as nats-server's.
-   */
-  private healthz(): { code: number; body: Record<string, unknown> } {
-    if (this.js !== null && !this.js.running) return { code: 503, body: { status: 'unavailable', error: 'JetStream not enabled' } };
-    return { code: 200, body: { status: 'ok' } };
   }
 
   async varz(): Promise<Record<string, unknown>> {
@@ -399,12 +404,11 @@ export class Server {
           else if (m.type === 'load') handle.load = m.conns;
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
-            this.bcryptPool()
-              .run({ password: m.password, hash: m.hash })
-              .then(
-                (ok: boolean) => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
-                () => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok: false } satisfies ToShard),
-              );
+            this.bcryptService().request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>
+              worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+            );
+          } else if (m.type === 'bcrypt-cancel') {
+            this.bcrypt?.cancel(worker.threadId, m.id);
           } else if (m.type === 'monitor') {
             const f = this.monitorWaiting.get(m.id);
             this.monitorWaiting.delete(m.id);
@@ -520,7 +524,9 @@ export class Server {
       await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
-      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => setTimeout(r, 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       await this.finish();
     })();
     return this.stopping;
@@ -558,7 +564,7 @@ export class Server {
     if (this.js !== null) await this.js.stop();
     if (this.http !== null) await this.http.close();
     this.wsApp?.close();
-    if (this.pool !== null) await this.pool.destroy();
+    if (this.bcrypt !== null) await this.bcrypt.destroy();
     if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
     if (this.portsFile) rmSync(this.portsFile, { force: true });
     this.log.info('Server Exiting..');
