@@ -4,7 +4,9 @@
 //   ids.ts         peer ids (sha256 of the server name, 8 base-62 chars), group names, $NRG subjects
 //   codec.ts       appendEntry, appendEntryResponse, voteRequest, voteResponse, peerState, tav.idx
 //   node.ts        RaftNode: elections, append entries, heartbeats, commit/apply, catch-up (entries or
-//                  snapshot), leader transfer, peer add/remove, observers, lost-quorum step-down
+//                  snapshot), leader transfer, peer add/remove, observers, lost-quorum step-down; split
+//                  as core.ts (state, log, snapshots, commit/apply), follower.ts (follower side of
+//                  append entries and catch-up), node.ts (candidate, leader, API), types.ts
 //   catchup.ts     the leader's side of catching a follower up (flow-controlled replay)
 //   wal.ts         the log: file WAL (segments, crc, group-commit fsync) and memory WAL
 //   snapshot.ts    snapshot files `snapshots/snap.<term>.<index>` with HighwayHash-64 (highwayhash.ts)

@@ -15,216 +15,43 @@
 //     caught up from there, rather than retrying one entry per round trip.
 
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   type AppendEntry,
   type Entry,
-  type PeerState,
   EntryAddPeer,
   EntryLeaderTransfer,
   EntryNormal,
-  EntryOldSnapshot,
   EntryPeerState,
   EntryRemovePeer,
   EntrySnapshot,
-  decodeAppendEntry,
   decodeAppendEntryResponse,
-  decodePeerState,
   decodeVoteRequest,
   decodeVoteResponse,
   encodeAppendEntry,
-  encodeAppendEntryResponse,
   encodePeerState,
   encodeVoteRequest,
   encodeVoteResponse,
 } from './codec.js';
-import { ID_LEN, appendSubject, newCatchupInbox, newReplyInbox, proposalSubject, removePeerSubject, voteSubject } from './ids.js';
+import { ID_LEN } from './ids.js';
 import { CatchupSender } from './catchup.js';
-import { loadLastSnapshot, removeSnapshots, snapshotHasher, writeSnapshotFile, type Snapshot } from './snapshot.js';
-import { readPeerStateFile, readTermVoteFile, removeStateFiles, writePeerStateFile, writeTermVoteFile } from './state-files.js';
-import type { RaftSubscription, RaftTransport } from './transport.js';
-import type { Wal } from './wal.js';
+import { loadLastSnapshot, removeSnapshots } from './snapshot.js';
+import { readPeerStateFile, readTermVoteFile, removeStateFiles } from './state-files.js';
+import { RaftFollower } from './follower.js';
+import {
+  Follower,
+  Leader,
+  Candidate,
+  Closed,
+  RaftError,
+  errNotLeader,
+  quorumOf,
+  randBetween,
+  type PeerInfo,
+} from './types.js';
 
-/** raft.go RaftState. */
-export const Follower = 0;
-export const Leader = 1;
-export const Candidate = 2;
-export const Observer = 3;
-export const Closed = 4;
-export const STATE_NAMES = ['FOLLOWER', 'LEADER', 'CANDIDATE', 'OBSERVER', 'CLOSED'];
+export * from './types.js';
 
-/** raft.go's timing variables (ms); tests shorten them. */
-export interface RaftTiming {
-  minElectionTimeout: number;
-  maxElectionTimeout: number;
-  minCampaignTimeout: number;
-  maxCampaignTimeout: number;
-  hbInterval: number;
-  lostQuorumInterval: number;
-  lostQuorumCheck: number;
-  /** runCatchup activityInterval / catchupStalled. */
-  catchupActivity: number;
-}
-
-export const DEFAULT_TIMING: RaftTiming = {
-  minElectionTimeout: 4000,
-  maxElectionTimeout: 9000,
-  minCampaignTimeout: 100,
-  maxCampaignTimeout: 800,
-  hbInterval: 1000,
-  lostQuorumInterval: 10_000,
-  lostQuorumCheck: 10_000,
-  catchupActivity: 2000,
-};
-
-/** raft.go CommittedEntry: what the upper layer applies, then reports with applied(index). */
-export interface CommittedEntry {
-  index: number;
-  entries: Entry[];
-}
-
-export interface PeerInfo {
-  id: string;
-  current: boolean;
-  /** ms since we last heard from it (0 for ourselves). */
-  last: number;
-  lag: number;
-}
-
-export interface RaftLog {
-  debug(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
-
-export interface RaftNodeConfig {
-  group: string;
-  /** The group's directory: peers.idx, tav.idx, snapshots/ (and wal/ for a file WAL). */
-  dir: string;
-  /** Our peer id (ids.ts peerId(serverName)). */
-  id: string;
-  wal: Wal;
-  transport: RaftTransport;
-  observer?: boolean;
-  timing?: Partial<RaftTiming>;
-  /** fsync tav.idx, peers.idx and snapshots (default true). */
-  fsync?: boolean;
-  log?: RaftLog;
-  /** The apply queue: committed entries in order; null once the start-up replay is done. */
-  onApply(ce: CommittedEntry | null): void;
-  onLeaderChange?(isLeader: boolean): void;
-  /** nats-server's nodeToInfo "offline" check, consulted when choosing a leader to transfer to. */
-  isPeerOffline?(id: string): boolean;
-}
-
-/** raft.go lps: what we know of a peer. */
-interface PeerTrack {
-  /** Last time heard from (ms epoch; 0 = never). */
-  ts: number;
-  /** Last index it acknowledged. */
-  li: number;
-  /** Known (official) member, as opposed to merely seen. */
-  kp: boolean;
-}
-
-interface FollowerCatchup {
-  sub: RaftSubscription;
-  inbox: string;
-  cterm: number;
-  cindex: number;
-  pindex: number;
-  active: number;
-}
-
-export class RaftError extends Error {}
-export const errNotLeader = 'raft: not leader';
-
-const NOOP_LOG: RaftLog = { debug() {}, warn() {}, error() {} };
-
-export class RaftNode {
-  readonly group: string;
-  readonly id: string;
-  readonly dir: string;
-  readonly created = Date.now();
-  private readonly wal: Wal;
-  private readonly transport: RaftTransport;
-  private readonly timing: RaftTiming;
-  private readonly fsync: boolean;
-  private readonly log: RaftLog;
-  private readonly cfg: RaftNodeConfig;
-  private readonly hh;
-
-  private state = Follower;
-  private term = 0;
-  private vote = '';
-  private leader = '';
-  private pleader = false;
-  private pterm = 0;
-  private pindex = 0;
-  private commit = 0;
-  private applied = 0;
-  private csz = 1;
-  private qn = 1;
-  private extSt = 0;
-  private observer: boolean;
-  private readonly peers = new Map<string, PeerTrack>();
-  private removed = new Set<string>();
-  private werr: Error | null = null;
-  private snapfile = '';
-  /** Append entries stored but not yet applied, by index (raft.go pae). */
-  private readonly pae = new Map<number, AppendEntry>();
-  /** Leader: the first index written in this term (only these are committed by counting). */
-  private termStart = 0;
-  /** Highest index known durable in our own WAL. */
-  private durable = 0;
-  private active = 0;
-  private lxfer = false;
-  private paused = false;
-  private hcommit = 0;
-  private pobserver = false;
-  private votes = new Set<string>();
-
-  // Subjects (raft.go createInternalSubs).
-  private readonly vsubj: string;
-  private readonly vreply: string;
-  private readonly asubj: string;
-  private readonly areply: string;
-  private readonly psubj: string;
-  private readonly rpsubj: string;
-  private subs: RaftSubscription[] = [];
-  private leaderSubs: RaftSubscription[] = [];
-  private catchup: FollowerCatchup | null = null;
-  private readonly progress = new Map<string, CatchupSender>();
-
-  private electTimer: NodeJS.Timeout | null = null;
-  private hbTimer: NodeJS.Timeout | null = null;
-  private lqTimer: NodeJS.Timeout | null = null;
-  private props: Entry[] = [];
-  private propsScheduled = false;
-  private hbScheduled = false;
-  private applyQ: (CommittedEntry | null)[] = [];
-  private applyScheduled = false;
-
-  constructor(cfg: RaftNodeConfig) {
-    if (cfg.id.length !== ID_LEN) throw new RaftError(`raft: illegal peer id ${JSON.stringify(cfg.id)}`);
-    this.cfg = cfg;
-    this.group = cfg.group;
-    this.id = cfg.id;
-    this.dir = cfg.dir;
-    this.wal = cfg.wal;
-    this.transport = cfg.transport;
-    this.timing = { ...DEFAULT_TIMING, ...cfg.timing };
-    this.fsync = cfg.fsync ?? true;
-    this.log = cfg.log ?? NOOP_LOG;
-    this.observer = cfg.observer ?? false;
-    this.hh = snapshotHasher(cfg.group);
-    this.vsubj = voteSubject(cfg.group);
-    this.vreply = newReplyInbox();
-    this.asubj = appendSubject(cfg.group);
-    this.areply = newReplyInbox();
-    this.psubj = proposalSubject(cfg.group);
-    this.rpsubj = removePeerSubject(cfg.group);
-  }
+export class RaftNode extends RaftFollower {
 
   /** raft.go startRaftNode: recover from disk, replay, subscribe, arm the election timer. */
   start(): this {
@@ -470,13 +297,6 @@ export class RaftNode {
     return out;
   }
 
-  /** Known (official) peer ids. */
-  peerNames(): string[] {
-    const out: string[] = [];
-    for (const [id, ps] of this.peers) if (ps.kp) out.push(id);
-    return out;
-  }
-
   writeError(): Error | null {
     return this.werr;
   }
@@ -551,25 +371,8 @@ export class RaftNode {
     } else this.wal.stop();
   }
 
-  private clearTimers(): void {
-    if (this.electTimer) clearTimeout(this.electTimer);
-    if (this.hbTimer) clearInterval(this.hbTimer);
-    if (this.lqTimer) clearInterval(this.lqTimer);
-    this.electTimer = this.hbTimer = this.lqTimer = null;
-  }
-
-  private resetElectionTimeout(): void {
-    this.resetElect(randBetween(this.timing.minElectionTimeout, this.timing.maxElectionTimeout));
-  }
-
-  private resetElect(ms: number): void {
-    if (this.state === Closed) return;
-    if (this.electTimer) clearTimeout(this.electTimer);
-    this.electTimer = setTimeout(() => this.onElectionTimeout(), ms);
-  }
-
   /** raft.go runAsFollower / runAsCandidate: the election timer fired. */
-  private onElectionTimeout(): void {
+  protected onElectionTimeout(): void {
     this.electTimer = null;
     if (this.state === Closed || this.state === Leader) return;
     if (this.observer) {
@@ -602,7 +405,7 @@ export class RaftNode {
     if (this.votes.size >= this.qn) this.switchToLeader();
   }
 
-  private switchToFollower(leader: string): void {
+  protected switchToFollower(leader: string): void {
     if (this.state === Closed) return;
     this.lxfer = false;
     this.updateLeader(leader);
@@ -655,47 +458,6 @@ export class RaftNode {
       // raft.go runAsLeader: announce the peer set; its commit also commits earlier terms' entries.
       if (this.state === Leader) this.sendPeerState();
     }
-  }
-
-  private updateLeader(leader: string): void {
-    this.leader = leader;
-    if (leader !== '') this.pleader = true;
-  }
-
-  /** Persists term and vote; false (and the node stops acting) on a write error. */
-  private writeTermVote(): boolean {
-    try {
-      writeTermVoteFile(this.dir, this.term, this.vote, this.fsync);
-      return true;
-    } catch (err) {
-      this.setWriteErr(err as Error);
-      return false;
-    }
-  }
-
-  private writePeerState(ps: PeerState): void {
-    try {
-      writePeerStateFile(this.dir, ps, this.fsync);
-    } catch (err) {
-      this.setWriteErr(err as Error);
-    }
-  }
-
-  private setWriteErr(err: Error): void {
-    if (this.werr) return;
-    this.werr = err;
-    this.log.error(`RAFT [${this.id} - ${this.group}] Critical write error: ${err.message}`);
-    if (this.state === Leader) this.switchToFollower('');
-  }
-
-  private currentPeerState(): PeerState {
-    return { knownPeers: this.peerNames(), clusterSize: this.csz, domainExt: this.extSt };
-  }
-
-  private setClusterSize(csz: number): void {
-    if (csz < 2) csz = 2;
-    this.csz = csz;
-    this.qn = quorumOf(csz);
   }
 
   // ---- votes ----
@@ -767,7 +529,7 @@ export class RaftNode {
     this.sendAppendEntry([]);
   }
 
-  private scheduleHeartbeat(): void {
+  protected scheduleHeartbeat(): void {
     if (this.hbScheduled) return;
     this.hbScheduled = true;
     queueMicrotask(() => {
@@ -796,24 +558,6 @@ export class RaftNode {
       });
     }
     this.transport.send(this.asubj, this.areply, buf);
-  }
-
-  private storeToWal(ae: AppendEntry, buf: Buffer): boolean {
-    let index: number;
-    try {
-      index = this.wal.append(buf);
-    } catch (err) {
-      this.setWriteErr(err as Error);
-      return false;
-    }
-    if (index !== ae.pindex + 1) {
-      this.log.warn(`RAFT [${this.id} - ${this.group}] Wrong index, ae pindex ${ae.pindex}, index stored was ${index}`);
-      this.wal.truncate(this.pindex);
-      return false;
-    }
-    this.pterm = ae.term;
-    this.pindex = index;
-    return true;
   }
 
   private handleAppendEntryResponse(msg: Buffer, reply: string): void {
@@ -887,17 +631,6 @@ export class RaftNode {
     if (needAdd && !this.progress.has(peer)) this.proposeAddPeer(peer);
   }
 
-  private lostQuorumRaw(): boolean {
-    const now = Date.now();
-    let nc = 1;
-    if (nc >= this.qn) return false;
-    for (const [id, ps] of this.peers) {
-      if (id === this.id) continue;
-      if (now - ps.ts < this.timing.lostQuorumInterval && ++nc >= this.qn) return false;
-    }
-    return true;
-  }
-
   private lostQuorum(): boolean {
     return this.lostQuorumRaw();
   }
@@ -968,455 +701,4 @@ export class RaftNode {
     this.transport.send(subject, this.areply, encodeAppendEntry(ae));
     return lastIndex;
   }
-
-  // ---- append entries: follower side ----
-
-  private handleAppendEntry(msg: Buffer, reply: string, isNew: boolean, via: FollowerCatchup | null): void {
-    if (this.state === Closed) return;
-    // The transport's buffer is ours only for this call: keep a copy (raft.go copyBytes).
-    const buf = Buffer.from(msg);
-    let ae: AppendEntry;
-    try {
-      ae = decodeAppendEntry(buf);
-    } catch {
-      this.log.warn(`RAFT [${this.id} - ${this.group}] AppendEntry failed: corrupt entry`);
-      return;
-    }
-    this.processAppendEntry(ae, buf, reply, isNew, via);
-  }
-
-  private respond(reply: string, term: number, index: number, success: boolean, inbox = ''): void {
-    if (reply === '') return;
-    this.transport.send(reply, inbox, encodeAppendEntryResponse({ term, index, peer: this.id, success }));
-  }
-
-  private processAppendEntry(ae: AppendEntry, raw: Buffer, reply: string, isNew: boolean, via: FollowerCatchup | null): void {
-    if (!this.lxfer) this.resetElectionTimeout();
-    if (this.werr) return;
-
-    if (this.state === Leader) {
-      if (ae.term >= this.term && isNew) {
-        if (ae.term > this.term) {
-          this.term = ae.term;
-          this.vote = '';
-        }
-        this.log.debug(`RAFT [${this.id} - ${this.group}] Received append entry from another leader, stepping down to ${ae.leader}`);
-        this.switchToFollower(ae.leader);
-      } else if (isNew) {
-        this.respond(reply, this.term, this.pindex, false);
-      }
-      return;
-    }
-    if (this.state === Candidate && isNew && ae.term >= this.term) {
-      if (ae.term > this.term) this.vote = '';
-      this.term = ae.term;
-      this.switchToFollower(ae.leader);
-    }
-
-    if (isNew && ae.leader !== '') {
-      const ps = this.peers.get(ae.leader);
-      if (ps) ps.ts = Date.now();
-      else this.peers.set(ae.leader, { ts: Date.now(), li: 0, kp: true });
-    }
-    if (isNew && ae.term < this.term) {
-      this.respond(reply, this.term, this.pindex, false);
-      return;
-    }
-    // Entries from an abandoned catch-up are ignored.
-    if (!isNew && via !== this.catchup) return;
-
-    if (this.catchup) {
-      const cs = this.catchup;
-      if (this.pterm >= cs.cterm && this.pindex >= cs.cindex) {
-        this.cancelCatchup();
-      } else if (isNew) {
-        // New entries wait while we catch up; re-ask if the catch-up stalled.
-        if (this.catchupStalled()) {
-          this.log.debug(`RAFT [${this.id} - ${this.group}] Catchup may be stalled, will request again`);
-          const inbox = this.createCatchup(ae);
-          this.respond(reply, this.pterm, this.pindex, false, inbox);
-        }
-        return;
-      }
-    }
-    const catchingUp = this.catchup !== null;
-
-    if (isNew && ae.term > this.term) {
-      this.term = ae.term;
-      this.vote = '';
-      this.writeTermVote();
-    }
-    if (isNew && this.leader !== ae.leader && this.state === Follower) {
-      this.updateLeader(ae.leader);
-      this.writeTermVote();
-      this.resetElectionTimeout();
-    }
-
-    if (ae.pindex !== this.pindex || ae.pterm !== this.pterm) {
-      if (ae.pindex < this.pindex || (ae.pindex === this.pindex && ae.pterm !== this.pterm)) {
-        // Our log runs past the leader's previous entry or disagrees at it.
-        const ours = ae.pindex === this.pindex ? this.pterm : this.termAt(ae.pindex);
-        if (ours === ae.pterm && ae.pindex >= this.commit) {
-          // Same history up to ae.pindex: what follows it here is not the leader's; drop it.
-          this.truncateWal(ae.pindex, ae.pterm);
-        } else if (ours !== -1 && ae.pindex < this.commit) {
-          // An old entry (a duplicate or an abandoned catch-up's): we already have and applied it.
-          if (isNew || via) this.respond(reply, this.pterm, this.pindex, false);
-          return;
-        } else {
-          // Disagreement: keep what is committed, refetch the rest.
-          const keep = Math.max(this.commit, Math.min(ae.pindex, this.pindex) - 1);
-          this.truncateWal(keep, this.termAt(keep));
-          if (catchingUp) this.cancelCatchup();
-          if (isNew) {
-            const inbox = this.createCatchup(ae);
-            this.respond(reply, this.pterm, this.pindex, false, inbox);
-          }
-          return;
-        }
-      } else if (catchingUp) {
-        // The leader is behind its own log start: the first catch-up entry must be its snapshot.
-        const [e0, e1] = ae.entries;
-        if (ae.entries.length !== 2 || e0!.type !== EntrySnapshot || e1!.type !== EntryPeerState) {
-          this.log.warn(`RAFT [${this.id} - ${this.group}] Expected first catchup entry to be a snapshot and peerstate, will retry`);
-          this.cancelCatchup();
-          return;
-        }
-        this.installLeaderSnapshot(ae, e0!.data, e1!.data);
-        return;
-      } else {
-        // We are behind: ask the leader to catch us up.
-        this.log.debug(`RAFT [${this.id} - ${this.group}] AppendEntry did not match ${ae.pterm} ${ae.pindex} with ${this.pterm} ${this.pindex}`);
-        if (isNew) {
-          const inbox = this.createCatchup(ae);
-          this.respond(reply, this.pterm, this.pindex, false, inbox);
-        }
-        return;
-      }
-    }
-
-    if (ae.entries.length > 0) {
-      if (!this.storeToWal(ae, raw)) return;
-      this.pae.set(this.pindex, ae);
-      for (const e of ae.entries) {
-        if (e.type === EntryLeaderTransfer && isNew) {
-          const target = e.data.toString('latin1');
-          if (target === this.id) {
-            if (!this.observer && !this.paused) {
-              this.lxfer = true;
-              this.resetElect(10);
-            } else if (this.paused && !this.pobserver) this.lxfer = true;
-          } else if (this.vote !== '') {
-            this.vote = '';
-            this.writeTermVote();
-          }
-        } else if (e.type === EntryAddPeer && e.data.length === ID_LEN) {
-          const p = e.data.toString('latin1');
-          const ps = this.peers.get(p);
-          if (ps) ps.ts = Date.now();
-          else this.peers.set(p, { ts: Date.now(), li: 0, kp: false });
-        }
-      }
-    }
-
-    const upTo = Math.min(ae.commit, this.pindex);
-    if (upTo > this.commit) {
-      if (this.paused) this.hcommit = upTo;
-      else for (let i = this.commit + 1; i <= upTo; i++) if (!this.applyCommit(i)) break;
-    }
-
-    // Success is acknowledged only once everything it covers is on disk.
-    const term = this.pterm;
-    const index = this.pindex;
-    this.wal.sync(() => {
-      if (this.state === Closed) return;
-      if (index > this.durable) this.durable = index;
-      this.respond(reply, term, index, true);
-    });
-  }
-
-  /** The term of our entry at index (from the WAL, or the snapshot's), or -1 if unknown. */
-  private termAt(index: number): number {
-    if (index === this.pindex) return this.pterm;
-    if (index === 0) return 0;
-    const ae = this.loadEntry(index);
-    if (ae) return ae.term;
-    // The entry just before our first one (e.g. a snapshot's last): its term is our first entry's pterm.
-    const next = this.loadEntry(index + 1);
-    if (next && next.pindex === index) return next.pterm;
-    return -1;
-  }
-
-  private truncateWal(index: number, term: number): void {
-    this.wal.truncate(index);
-    for (const i of [...this.pae.keys()]) if (i > index) this.pae.delete(i);
-    this.pindex = index;
-    this.pterm = term < 0 ? this.pterm : term;
-    if (this.durable > index) this.durable = index;
-    if (this.snapfile) {
-      const found = loadLastSnapshot(this.dir, this.hh);
-      if (found && found.snap.lastIndex > index) {
-        removeSnapshots(this.dir);
-        this.snapfile = '';
-      }
-    }
-  }
-
-  /** A catch-up that began with the leader's snapshot: adopt it as ours and hand it to the upper layer. */
-  private installLeaderSnapshot(ae: AppendEntry, data: Buffer, peerState: Buffer): void {
-    let ps: PeerState;
-    try {
-      ps = decodePeerState(peerState);
-    } catch {
-      this.log.warn(`RAFT [${this.id} - ${this.group}] Could not parse snapshot peerstate correctly`);
-      this.cancelCatchup();
-      return;
-    }
-    this.processPeerState(ps);
-    const snapData = data;
-    this.pindex = ae.pindex;
-    this.pterm = ae.pterm;
-    this.commit = ae.pindex;
-    this.durable = ae.pindex;
-    this.pae.clear();
-    this.wal.compact(this.pindex + 1);
-    try {
-      this.doInstallSnapshot({ lastTerm: this.pterm, lastIndex: this.pindex, peerState: encodePeerState(this.currentPeerState()), data: snapData }, false);
-    } catch (err) {
-      this.setWriteErr(err as Error);
-      return;
-    }
-    this.pushApply({ index: this.commit, entries: [{ type: EntrySnapshot, data: snapData }] });
-  }
-
-  private doInstallSnapshot(snap: Snapshot, compact = true): void {
-    // Written for memory groups too (a leader catches followers up from it), as raft.go does.
-    this.snapfile = writeSnapshotFile(this.dir, this.hh, snap, this.fsync);
-    if (compact) this.wal.compact(snap.lastIndex + 1);
-  }
-
-  private createCatchup(ae: AppendEntry): string {
-    if (this.catchup) this.catchup.sub.unsubscribe();
-    const inbox = newCatchupInbox();
-    const cs: FollowerCatchup = {
-      sub: null as unknown as RaftSubscription,
-      inbox,
-      cterm: ae.pterm,
-      cindex: ae.pindex,
-      pindex: this.pindex,
-      active: Date.now(),
-    };
-    cs.sub = this.transport.subscribe(inbox, (_s, r, m) => this.handleAppendEntry(m, r, false, cs));
-    this.catchup = cs;
-    return inbox;
-  }
-
-  private cancelCatchup(): void {
-    if (this.catchup) this.catchup.sub.unsubscribe();
-    this.catchup = null;
-  }
-
-  /** raft.go catchupStalled: no progress for the catch-up activity interval. */
-  private catchupStalled(): boolean {
-    const cs = this.catchup;
-    if (!cs) return false;
-    if (cs.pindex === this.pindex) return Date.now() - cs.active > this.timing.catchupActivity;
-    cs.pindex = this.pindex;
-    cs.active = Date.now();
-    return false;
-  }
-
-  // ---- commit and apply ----
-
-  /** raft.go applyCommit: false if the entry could not be loaded (commit stays where it was). */
-  private applyCommit(index: number): boolean {
-    if (this.state === Closed) return false;
-    if (index <= this.commit) return true;
-    let ae = this.pae.get(index) ?? null;
-    const fromPae = ae !== null;
-    if (!ae) {
-      if (index < this.wal.state().first) {
-        this.commit = index;
-        return true;
-      }
-      ae = this.loadEntry(index);
-      if (!ae) return false;
-    }
-    this.commit = index;
-    const committed: Entry[] = [];
-    for (const e of ae.entries) {
-      switch (e.type) {
-        case EntryNormal:
-        case EntrySnapshot:
-          committed.push(e);
-          break;
-        case EntryOldSnapshot:
-          committed.push({ type: EntrySnapshot, data: e.data });
-          break;
-        case EntryPeerState:
-          if (this.state !== Leader) {
-            try {
-              this.processPeerState(decodePeerState(e.data));
-            } catch {
-              // ignore a corrupt peer state, as raft.go does
-            }
-          }
-          break;
-        case EntryAddPeer: {
-          const p = e.data.toString('latin1');
-          this.removed.delete(p);
-          const ps = this.peers.get(p);
-          if (ps) ps.kp = true;
-          else this.peers.set(p, { ts: Date.now(), li: 0, kp: true });
-          this.adjustClusterSizeAndQuorum();
-          this.writePeerState(this.currentPeerState());
-          committed.push(e);
-          break;
-        }
-        case EntryRemovePeer: {
-          const p = e.data.toString('latin1');
-          this.removed.add(p);
-          if (this.peers.delete(p)) {
-            this.adjustClusterSizeAndQuorum();
-            this.writePeerState(this.currentPeerState());
-          }
-          if (p === this.id && this.state === Leader) queueMicrotask(() => this.state === Leader && this.stepDown());
-          committed.push(e);
-          break;
-        }
-        default:
-          break;
-      }
-    }
-    if (fromPae) this.pae.delete(index);
-    if (committed.length > 0) this.pushApply({ index, entries: committed });
-    else if (index > this.applied) this.applied = index;
-    return true;
-  }
-
-  private pushApply(ce: CommittedEntry | null): void {
-    this.applyQ.push(ce);
-    if (this.applyScheduled) return;
-    this.applyScheduled = true;
-    setImmediate(() => {
-      this.applyScheduled = false;
-      const q = this.applyQ;
-      this.applyQ = [];
-      for (const c of q) {
-        if (this.state === Closed) return;
-        this.cfg.onApply(c);
-      }
-    });
-  }
-
-  /** raft.go adjustClusterSizeAndQuorum: the cluster size follows the known peers. */
-  private adjustClusterSizeAndQuorum(): void {
-    const pcsz = this.csz;
-    let n = 0;
-    for (const ps of this.peers.values()) if (ps.kp) n++;
-    this.csz = n;
-    this.qn = quorumOf(n);
-    if (n < pcsz && this.state === Leader) this.scheduleHeartbeat();
-  }
-
-  /** raft.go processPeerState: the leader's view of the peer set replaces ours. */
-  private processPeerState(ps: PeerState): void {
-    // A peer state built before a removal committed still lists the removed peer: leave it out (with
-    // raft.go's wholesale replace, a removal racing a new leader's first entry would be undone).
-    const known = ps.knownPeers.filter((p) => !this.removed.has(p));
-    if (known.length < ps.knownPeers.length) ps = { ...ps, knownPeers: known, clusterSize: Math.max(known.length, ps.clusterSize - (ps.knownPeers.length - known.length)) };
-    this.csz = ps.clusterSize;
-    this.qn = quorumOf(this.csz);
-    const old = new Map(this.peers);
-    this.peers.clear();
-    for (const p of ps.knownPeers) {
-      const lp = old.get(p);
-      if (lp) {
-        lp.kp = true;
-        this.peers.set(p, lp);
-      } else this.peers.set(p, { ts: 0, li: 0, kp: true });
-    }
-    if (!this.peers.has(this.id)) {
-      const self = old.get(this.id);
-      if (self) {
-        self.kp = false;
-        this.peers.set(this.id, self);
-      }
-    }
-    this.writePeerState(ps);
-  }
-
-  private loadEntry(index: number): AppendEntry | null {
-    const raw = this.wal.load(index);
-    if (!raw) return null;
-    try {
-      return decodeAppendEntry(raw);
-    } catch {
-      return null;
-    }
-  }
-
-  // ---- start-up ----
-
-  private setupLastSnapshot(): void {
-    const found = loadLastSnapshot(this.dir, this.hh);
-    if (!found) return;
-    this.snapfile = found.path;
-    const snap = found.snap;
-    this.pindex = this.commit = this.applied = this.durable = snap.lastIndex;
-    this.pterm = snap.lastTerm;
-    this.pushApply({ index: this.commit, entries: [{ type: EntrySnapshot, data: Buffer.from(snap.data) }] });
-    this.wal.compact(snap.lastIndex + 1);
-  }
-
-  /**
-   * raft.go's start-up replay: walk the WAL to restore pterm/pindex, truncating at the first entry that
-   * does not follow its predecessor; then apply what the stored entries say was committed.
-   */
-  private replayWal(): void {
-    const st = this.wal.state();
-    if (st.msgs === 0) return;
-    let maxCommit = 0;
-    for (let index = st.first; index <= st.last; index++) {
-      const ae = this.loadEntry(index);
-      if (!ae || ae.pindex !== index - 1 || (index === st.first && this.pindex > 0 && ae.pindex !== this.pindex)) {
-        this.log.warn(`RAFT [${this.id} - ${this.group}] Corrupt WAL at ${index}, will truncate`);
-        this.wal.truncate(index - 1);
-        break;
-      }
-      if (index === st.first && this.pindex === 0) {
-        this.pterm = ae.pterm;
-        this.pindex = ae.pindex;
-      }
-      this.pterm = ae.term;
-      this.pindex = index;
-      this.pae.set(index, ae);
-      if (ae.commit > maxCommit) maxCommit = ae.commit;
-      for (const e of ae.entries) {
-        if (e.type === EntryAddPeer && e.data.length === ID_LEN) {
-          const p = e.data.toString('latin1');
-          if (!this.peers.has(p)) this.peers.set(p, { ts: 0, li: 0, kp: false });
-        }
-      }
-    }
-    this.durable = this.pindex;
-    // Each stored entry carries the leader's commit index when it was sent: entries up to the highest
-    // of them are committed and can be applied now, before any leader is heard from.
-    const upTo = Math.min(maxCommit, this.pindex);
-    for (let i = this.commit + 1; i <= upTo; i++) if (!this.applyCommit(i)) break;
-    // What is not applied yet stays in pae only if it may still be applied later.
-    for (const i of [...this.pae.keys()]) if (i <= this.commit) this.pae.delete(i);
-  }
-}
-
-function quorumOf(csz: number): number {
-  return Math.floor(csz / 2) + 1;
-}
-
-function randBetween(min: number, max: number): number {
-  return min + Math.floor(Math.random() * Math.max(1, max - min));
-}
-
-export function groupDir(storeDir: string, sysAccount: string, group: string): string {
-  return join(storeDir, 'jetstream', sysAccount, '_js_', group);
 }
