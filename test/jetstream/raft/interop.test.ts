@@ -2,7 +2,8 @@
 // system-account client connection: it is caught up by a nats-server leader, added as a peer, applies the
 // meta log into our meta state machine (seeing nats-server's stream assignments), takes leadership from
 // nats-server (leader transfer), places a stream on the nats-server nodes as meta leader (the servers
-// create it and serve it), removes it, runs a replica of an R3 stream whose other replicas and leader
+// create it and serve it), removes it, catches a restarted nats-server node up from our meta snapshot,
+// runs a replica of an R3 stream whose other replicas and leader
 // are nats-server nodes (the leader replicates every publish to us and counts our acknowledgements when a
 // nats-server replica is down), leads a stream whose followers are nats-server nodes (they store what we
 // replicate and serve it when leadership passes to them), hands leadership back and leaves the group.
@@ -187,6 +188,37 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
       if (names.includes('PLACED')) throw new Error(`${h} still has PLACED`);
     }
   }, 'PLACED removed', 30_000);
+
+  // 5a. Catch a nats-server node up from our snapshot: while it is down we place a stream on it and
+  // compact our log into a meta snapshot (our S2 JSON); when it comes back our leader sends the
+  // snapshot first, nats-server applies it (applyMetaSnapshot) and creates the stream.
+  const victim = names.find((n) => n !== via)!;
+  const buddy = names.find((n) => n !== victim && n !== via)!;
+  await cluster.stop(victim, 'SIGKILL');
+  const caught: StreamAssignment = {
+    client: { ...orders.client, acc: 'APP' },
+    created: goTimeNow(),
+    stream: { ...orders.stream, name: 'CAUGHT', subjects: ['caught.>'], num_replicas: 2 },
+    group: { name: streamGroupName(2, 'file'), peers: [peerId(buddy), peerId(victim)], store: 'file', cluster: 'C1' },
+    sync: '$JSC.SYNC.tsnatsDD',
+    subject: '',
+    reply: '',
+  };
+  node.propose(encodeStreamAssignment(assignStreamOp, caught));
+  await waitFor(() => meta.stream('APP', 'CAUGHT') !== undefined, 'CAUGHT committed', 20_000);
+  node.installSnapshot(meta.snapshot());
+  assert.equal(node.size().entries, 0, 'our meta log is compacted into the snapshot');
+  cluster.start(victim);
+  const listed = async (server: string): Promise<string[]> => {
+    const j = await fetch(`http://127.0.0.1:${cluster!.node(server).httpPort}/jsz?acc=APP&streams=true`).then((r) => r.json() as Promise<{ account_details?: { stream_detail?: { name: string }[] }[] }>);
+    return (j.account_details ?? []).flatMap((a) => (a.stream_detail ?? []).map((x) => x.name));
+  };
+  await retry(async () => {
+    if (!(await listed(victim)).includes('CAUGHT')) throw new Error(`${victim} has no CAUGHT yet`);
+  }, `${victim} caught up from our snapshot`, 60_000);
+  const caughtInfo = await retry(() => jsm.streams.info('CAUGHT'), 'CAUGHT served', 30_000);
+  assert.equal(caughtInfo.config.num_replicas, 2);
+  assert.doesNotMatch(cluster.node(victim).log, /Error applying|failed to decode|corrupt/i);
 
   // 5b. An R3 stream with a replica on our node: the nats-server stream leader replicates every
   // publish to us (stream group entries applied to our model), and counts our acknowledgements.
