@@ -64,14 +64,19 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
   cluster = await NatsCluster.create(names, bin!);
   cluster.startAll();
   let leaderName = '';
+  // Wait for a meta leader that knows all three servers (a route can take ~10 s to be retried).
   await retry(async () => {
     leaderName = await cluster!.metaLeader('n1');
     if (!leaderName) throw new Error('no meta leader yet');
-  }, 'nats-server meta leader', 60_000);
+    // The leader's /jsz lists its replicas.
+    const mc = (await cluster!.jsz(leaderName))['meta_cluster'] as { replicas?: { name: string; current: boolean }[] } | undefined;
+    const others = (mc?.replicas ?? []).filter((r) => r.current);
+    if (others.length < 2) throw new Error(`meta group not complete: ${JSON.stringify(mc)}`);
+  }, 'nats-server meta group of three', 90_000);
 
   app = await connect({ servers: cluster.nodes.map((n) => n.url), user: 'app', pass: 'app' });
   const jsm: JetStreamManager = await app.jetstreamManager();
-  await retry(() => jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], num_replicas: 3 }), 'create ORDERS');
+  await retry(() => jsm.streams.add({ name: 'ORDERS', subjects: ['orders.>'], num_replicas: 3 }), 'create ORDERS', 60_000);
   const js = app.jetstream();
   for (let i = 0; i < 5; i++) await retry(() => js.publish(`orders.${i}`, sc.encode(`o${i}`)), 'publish');
 
