@@ -114,59 +114,91 @@ export function s2Decode(src: Buffer, maxLen = 64 * 1024 * 1024): Buffer {
   return dst;
 }
 
-function emitLiteral(out: number[], src: Buffer, from: number, to: number): void {
+/** A growing output buffer (sized for the worst case up front: Snappy's MaxEncodedLen). */
+class Out {
+  buf: Buffer;
+  n = 0;
+  constructor(cap: number) {
+    this.buf = Buffer.allocUnsafe(cap);
+  }
+  byte(b: number): void {
+    this.buf[this.n++] = b;
+  }
+  copy(src: Buffer, from: number, to: number): void {
+    src.copy(this.buf, this.n, from, to);
+    this.n += to - from;
+  }
+}
+
+function emitLiteral(out: Out, src: Buffer, from: number, to: number): void {
   let len = to - from;
   while (len > 0) {
     const chunk = Math.min(len, 65536);
     const n = chunk - 1;
-    if (n < 60) out.push(n << 2);
-    else if (n < 256) out.push(60 << 2, n);
-    else out.push(61 << 2, n & 0xff, n >>> 8);
-    for (let i = 0; i < chunk; i++) out.push(src[from + i]!);
+    if (n < 60) out.byte(n << 2);
+    else if (n < 256) {
+      out.byte(60 << 2);
+      out.byte(n);
+    } else {
+      out.byte(61 << 2);
+      out.byte(n & 0xff);
+      out.byte(n >>> 8);
+    }
+    out.copy(src, from, from + chunk);
     from += chunk;
     len -= chunk;
   }
 }
 
-function emitCopy(out: number[], offset: number, length: number): void {
+function emitCopy(out: Out, offset: number, length: number): void {
   // Snappy elements only (offset > 0), so any S2 decoder reads them.
   while (length > 0) {
     if (length >= 4 && length <= 11 && offset < 2048) {
-      out.push(1 | ((length - 4) << 2) | ((offset >>> 8) << 5), offset & 0xff);
+      out.byte(1 | ((length - 4) << 2) | ((offset >>> 8) << 5));
+      out.byte(offset & 0xff);
       return;
     }
     const l = Math.min(length, 64);
-    if (offset < 65536) out.push(2 | ((l - 1) << 2), offset & 0xff, offset >>> 8);
-    else out.push(3 | ((l - 1) << 2), offset & 0xff, (offset >>> 8) & 0xff, (offset >>> 16) & 0xff, offset >>> 24);
+    if (offset < 65536) {
+      out.byte(2 | ((l - 1) << 2));
+      out.byte(offset & 0xff);
+      out.byte(offset >>> 8);
+    } else {
+      out.byte(3 | ((l - 1) << 2));
+      out.byte(offset & 0xff);
+      out.byte((offset >>> 8) & 0xff);
+      out.byte((offset >>> 16) & 0xff);
+      out.byte(offset >>> 24);
+    }
     length -= l;
   }
 }
 
 /** s2.Encode (Snappy-compatible elements; greedy matching on 4-byte hashes). */
 export function s2Encode(src: Buffer): Buffer {
-  const out: number[] = [];
-  let v = src.length;
+  const n = src.length;
+  const out = new Out(32 + n + Math.ceil(n / 6) + 10);
+  let v = n;
   while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80);
+    out.byte((v & 0x7f) | 0x80);
     v = Math.floor(v / 128);
   }
-  out.push(v);
-  const n = src.length;
+  out.byte(v);
   if (n < 8) {
     if (n > 0) emitLiteral(out, src, 0, n);
-    return Buffer.from(out);
+    return out.buf.subarray(0, out.n);
   }
   const TBITS = 14;
   const table = new Int32Array(1 << TBITS).fill(-1);
-  const hash = (i: number): number => (Math.imul(src.readUInt32LE(i), 0x1e35a7bd) >>> (32 - TBITS));
   let lit = 0;
   let i = 0;
   const limit = n - 4;
   while (i <= limit) {
-    const h = hash(i);
+    const word = src.readUInt32LE(i);
+    const h = Math.imul(word, 0x1e35a7bd) >>> (32 - TBITS);
     const cand = table[h]!;
     table[h] = i;
-    if (cand >= 0 && i - cand <= 0x7fffffff && src.readUInt32LE(cand) === src.readUInt32LE(i)) {
+    if (cand >= 0 && src.readUInt32LE(cand) === word) {
       let len = 4;
       while (i + len < n && src[cand + len] === src[i + len]) len++;
       if (lit < i) emitLiteral(out, src, lit, i);
@@ -178,5 +210,5 @@ export function s2Encode(src: Buffer): Buffer {
     i++;
   }
   if (lit < n) emitLiteral(out, src, lit, n);
-  return Buffer.from(out);
+  return out.buf.subarray(0, out.n);
 }
