@@ -18,14 +18,14 @@ interface Server {
 
 interface Account {
   readonly limits: TieredLimits;
-  readonly streams: Map<string, { readonly config: StreamConfig; readonly store: { usedBytes(): number }; readonly consumers: { readonly size: number } }>;
+  readonly streams: Map<string, { readonly config: StreamConfig; readonly store: { usedBytes(): number }; publicConsumerCount(): number }>;
 }
 
 /** Stored bytes per stream of an account, as the limits module reads them. */
 export function* streamUsage(a: Account): IterableIterator<LimitedStreamUsage> {
   for (const s of a.streams.values()) {
     const c = s.config;
-    yield { name: c.name, storage: c.storage, max_bytes: c.max_bytes, num_replicas: c.num_replicas, bytes: s.store.usedBytes(), consumers: s.consumers.size };
+    yield { name: c.name, storage: c.storage, max_bytes: c.max_bytes, num_replicas: c.num_replicas, bytes: s.store.usedBytes(), consumers: s.publicConsumerCount() };
   }
 }
 

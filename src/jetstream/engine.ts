@@ -28,6 +28,8 @@ import { accountResources } from './account-resources.js';
 import { defaultTiers, type TieredLimits } from './account-limits.js';
 import { assetHealth } from './healthz.js';
 import type { AssetHealth, HealthzOptions } from '../monitor/healthz.js';
+import { InternalSubs } from './internal.js';
+import { Sourcing } from './sourcing/manager.js';
 import type { Logger } from '../log.js';
 import type { ApiErrorBody, ConsumerPlugin, EngineLike, JsHost, JsInbound, StreamConfig, StreamLike, StreamStore } from './types.js';
 
@@ -84,6 +86,10 @@ export class JetStream implements EngineLike {
   readonly domain: JsDomain | null;
   /** `$JS.EVENT.ADVISORY.>` / `$JS.EVENT.METRIC.>` events. */
   readonly advisories: Advisories;
+  /** The engine's internal subscriptions (mirror/source inboxes and deliver subjects, snapshots). */
+  readonly internal: InternalSubs;
+  /** Mirrors and sources of the streams. */
+  readonly sourcing: Sourcing;
   private readonly accts = new Map<number, JsAccount>();
   /** An API handler is waiting for I/O; requests queue (copied) until it is done. */
   private busy = false;
@@ -101,6 +107,8 @@ export class JetStream implements EngineLike {
     this.resources = new ServerResources(opts.maxMemory, opts.maxStore, () => this.allStreams(), this.log);
     this.domain = opts.domain ? new JsDomain(opts.domain) : null;
     this.advisories = new Advisories(host, { domain: opts.domain, serverName: opts.serverName });
+    this.internal = new InternalSubs(host);
+    this.sourcing = new Sourcing(this);
     for (const idx of opts.jsAccounts) {
       const name = opts.accounts[idx];
       if (name === undefined) continue;
@@ -124,6 +132,8 @@ export class JetStream implements EngineLike {
       this.host.subscribe(idx, '$JS.API.>');
       if (this.domain !== null) this.host.subscribe(idx, this.domain.subscription);
     }
+    // Mirrors and sources start once every stream is back (an origin may be recovered later).
+    for (const s of this.allStreams()) this.sourcing.attach(s);
   }
 
   private async recoverAccount(a: JsAccount): Promise<void> {
@@ -161,6 +171,7 @@ export class JetStream implements EngineLike {
 
   /** Flushes and closes every store (server shutdown); the data stays. */
   async stop(): Promise<void> {
+    this.sourcing.stopAll();
     for (const a of this.accts.values()) {
       for (const s of a.streams.values()) {
         try {
@@ -175,6 +186,12 @@ export class JetStream implements EngineLike {
   // ---- messages from the rings ------------------------------------------------------------------
 
   onMessage(m: JsInbound): void {
+    // Internal subscriptions first; a delivery the engine made to itself goes nowhere else.
+    const to = m.to;
+    if (this.internal.size > 0 || (to !== undefined && to !== null)) {
+      if (this.internal.dispatch(m.acc, to ?? m.subject, m)) return;
+      if (to !== undefined && to !== null) return;
+    }
     // `$JS.<domain>.API.>`: the domain's subject mappings (m is the link's own reusable object).
     let viaDomain = false;
     if (this.domain !== null && m.subject.startsWith(this.domain.prefix)) {
@@ -333,6 +350,7 @@ export class JetStream implements EngineLike {
     }
     const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
     this.register(a, s);
+    this.sourcing.attach(s);
     return s;
   }
 
@@ -344,6 +362,17 @@ export class JetStream implements EngineLike {
       // Damage reports name the stream (and its directory) they concern.
       log: this.log.child({ stream: cfg.name, dir }),
     });
+  }
+
+  /** A stream directory put in place by a restore: opened as on recovery, then served. */
+  async openRestoredStream(a: JsAccount, dir: string, cfg: StreamConfig, created: number): Promise<Stream> {
+    const store = await this.openFileStore(dir, cfg);
+    const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
+    s.rebuildDedupe();
+    this.register(a, s);
+    if (this.plugin !== null) await this.plugin.restore(this, s);
+    this.sourcing.attach(s);
+    return s;
   }
 
   /** meta.json: the config and creation time, replaced atomically. */
@@ -367,13 +396,16 @@ export class JetStream implements EngineLike {
     const after = new Set(cfg.subjects);
     for (const subj of after) if (!before.has(subj)) this.host.subscribe(a.idx, subj);
     for (const subj of before) if (!after.has(subj)) this.host.unsubscribe(a.idx, subj);
+    const old = s.config;
     s.update(cfg);
+    this.sourcing.updated(s, old);
     a.subjectCache.clear();
     if (s.dir !== null) this.writeMeta(s.dir, cfg, s.created);
   }
 
   /** Removes the stream at once (no more messages reach it), then destroys consumers and store. */
   async deleteStream(a: JsAccount, s: Stream): Promise<void> {
+    this.sourcing.detach(s);
     a.streams.delete(s.name);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);
@@ -421,7 +453,7 @@ export class JetStream implements EngineLike {
       if (s.config.storage === 'memory') memory += st.bytes;
       else storage += st.bytes;
       messages += st.messages;
-      consumers += s.consumers.size;
+      consumers += s.publicConsumerCount();
     }
     return { memory, storage, streams: a.streams.size, consumers, messages, bytes: memory + storage };
   }

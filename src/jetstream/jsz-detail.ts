@@ -39,8 +39,10 @@ export function jszAccountDetails(js: JetStream, q: JszQuery): Record<string, un
         if (info['cluster'] !== undefined) sd['cluster'] = info['cluster'];
         if (q.config) sd['config'] = info['config'];
         sd['state'] = info['state'];
-        if (q.consumers && s.consumers.size > 0) {
-          sd['consumer_detail'] = [...s.consumers.values()].map((c) => {
+        // Not the direct consumers of mirrors and sources (nats-server's getPublicConsumers).
+        const consumers = [...s.consumers.values()].filter((c) => c.direct !== true);
+        if (q.consumers && consumers.length > 0) {
+          sd['consumer_detail'] = consumers.map((c) => {
             const ci = { ...c.info() };
             if (!q.config) delete ci['config'];
             delete ci['cluster']; // nats-server's jsz shows a single server's consumers without it

@@ -76,6 +76,7 @@ const js = new JetStream(
 );
 link.onMessage = (m) => js.onMessage(m);
 link.cross = new CrossAccount(o, data.jsAccounts);
+link.cross.announce = (exporter, importer, token, reply, stream) => link.announceResponse(exporter, importer, token, reply, stream);
 if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
   // Test hook: a message on $JS.API.TSNATS.DEBUG.EXIT ends this thread, as a crash would.
   link.onMessage = (m) => {

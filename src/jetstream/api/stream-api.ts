@@ -7,6 +7,8 @@ import { JsErr } from '../errors.js';
 import { checkConfigUpdate, checkCreateOnly, checkStreamConfig, decodeConfig, sameConfig, subjectsCollide } from '../stream-config.js';
 import { isEmptyRequest, parseObject, strField, uintField } from './request.js';
 import { checkMaxBytes, checkNewStream, checkStreamUpdate, type LimitedStream } from '../account-limits.js';
+import { checkTransforms } from '../sourcing/config.js';
+import { restoreRequest, snapshotRequest } from '../snapshot/snapshot.js';
 import type { JetStream, JsAccount } from '../engine.js';
 import type { Stream } from '../stream.js';
 import type { ApiErrorBody, JsInbound, PurgeRequest } from '../types.js';
@@ -45,6 +47,10 @@ export function streamApi(js: JetStream, a: JsAccount, t: string[], m: JsInbound
       return del(js, a, name, m);
     case 'PURGE':
       return purge(js, a, name, m);
+    case 'SNAPSHOT':
+      return snapshotRequest(js, a, name, m);
+    case 'RESTORE':
+      return restoreRequest(js, a, name, m);
     default:
       return;
   }
@@ -63,7 +69,7 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
 
   // acc.addStream: checkStreamCfg (with the account's max_bytes rules), replicas, then an existing
   // stream (same config: answer as created), the limits again, and subject overlap.
-  const r = checkStreamConfig(raw);
+  const r = checkStreamConfig(raw, (n) => a.streams.get(n)?.config);
   if (!r.ok) return js.replyError(a.idx, m.reply, STREAM_CREATE, r.error);
   const cfg = r.config;
   const mbErr = checkMaxBytes(a.limits, cfg);
@@ -77,6 +83,9 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
   // js.checkAllLimits: the account's limits, then max_bytes must fit the server's.
   const resErr = checkNewStream(a.limits, limitedStreams(a), cfg, () => js.resources.checkStream(cfg, null));
   if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, resErr);
+  // addStream: the transforms of mirror, sources and input, then the overlap with other streams.
+  const trErr = checkTransforms(cfg);
+  if (trErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamCreate(trErr));
   if (js.overlaps(a, cfg.subjects, null, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.subjectOverlap());
 
   let s: Stream;
@@ -122,7 +131,7 @@ function createdBody(s: Stream): Record<string, unknown> {
 function update(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
   const raw = decodeConfig(m.data);
   if (raw === null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.invalidJson());
-  const r = checkStreamConfig(raw);
+  const r = checkStreamConfig(raw, (n) => a.streams.get(n)?.config);
   if (!r.ok) return js.replyError(a.idx, m.reply, STREAM_UPDATE, r.error);
   if (name !== r.config.name) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamNameMismatch());
   const s = a.streams.get(name);
@@ -137,6 +146,8 @@ function update(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
   const resErr = js.resources.checkStream(u.config, s.config);
   if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, resErr);
   if (js.overlaps(a, u.config.subjects, s, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.subjectOverlap());
+  const trErr = checkTransforms(u.config);
+  if (trErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamUpdate(trErr));
   js.updateStream(a, s, u.config);
   js.advisories.streamAction(a.idx, name, 'modify');
   const { info } = s.info(null);

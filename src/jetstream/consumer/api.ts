@@ -168,14 +168,16 @@ export function addConsumer(reg: ConsumerRegistry, js: EngineLike, stream: Strea
   }
   if (action === 'update') return { error: ConsumerErr.doesNotExist() };
   const max = maxConsumers(stream.config, tiers === null ? 0 : maxConsumersLimit(tiers, stream.config.num_replicas));
-  if (max > 0 && stream.consumers.size >= max) return { error: ConsumerErr.maxConsumers() };
-  if (stream.config.retention === 'workqueue') {
+  // Direct consumers (mirrors, sources) do not count (numPublicConsumers).
+  if (max > 0 && publicCount(stream) >= max) return { error: ConsumerErr.maxConsumers() };
+  if (stream.config.retention === 'workqueue' && cfg.direct !== true) {
     const wq = checkWorkQueue(cfg, name, others());
     if (wq !== null) return { error: wq };
   }
   // Every consumer of a file stream keeps its state on disk unless it asks for memory, ephemerals
   // too (nats-server restores them after a restart, so a KV watcher's ordered consumer resumes).
-  const dir = stream.dir !== null && cfg.mem_storage !== true ? consumerDir(stream.dir, name) : null;
+  // A mirror's or source's direct consumer has no store (it is made again after a restart).
+  const dir = stream.dir !== null && cfg.mem_storage !== true && cfg.direct !== true ? consumerDir(stream.dir, name) : null;
   let c: Consumer;
   try {
     c = new Consumer({ js, stream, name, config: cfg, created: nowNs(), dir });
@@ -219,9 +221,17 @@ function offsetOf(m: JsInbound): number {
   return typeof o === 'number' && o > 0 ? Math.floor(o) : 0;
 }
 
+/** Consumers other than the direct ones of mirrors and sources (numPublicConsumers). */
+function publicCount(stream: StreamLike): number {
+  let n = 0;
+  for (const c of stream.consumers.values()) if (c.direct !== true) n++;
+  return n;
+}
+
+/** The consumers names and list show: not the direct ones (getPublicConsumers). */
 function sortedConsumers(stream: StreamLike): Consumer[] {
   const out: Consumer[] = [];
-  for (const c of stream.consumers.values()) if (c instanceof Consumer) out.push(c);
+  for (const c of stream.consumers.values()) if (c instanceof Consumer && c.cfg.direct !== true) out.push(c);
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;
 }

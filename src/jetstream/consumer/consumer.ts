@@ -119,6 +119,10 @@ export class Consumer implements ConsumerLike {
     }
   }
 
+  get direct(): boolean {
+    return this.cfg.direct === true;
+  }
+
   get isPush(): boolean {
     return this.cfg.deliver_subject !== undefined;
   }
@@ -654,6 +658,12 @@ export class Consumer implements ConsumerLike {
   }
 
   // ---- persistence -------------------------------------------------------------------------------
+
+  /** A durable consumer's files as they would be persisted now (stream snapshots). */
+  snapshotFiles(): { meta: string; state: string } | null {
+    if (this.dir === null || this.closed) return null;
+    return { meta: JSON.stringify({ created: this.created, config: this.cfg }), state: JSON.stringify(this.snapshot()) };
+  }
 
   private snapshot(): ConsumerStateFile {
     const s = this.acks.snapshot();
