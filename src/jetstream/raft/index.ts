@@ -13,6 +13,7 @@
 //   state-files.ts peers.idx and tav.idx, written durably; bootstrapGroup
 //   transport.ts   what a node needs from the network: send(subject, reply, payload) / subscribe
 //   bus.ts         an in-process transport with partitions, drops and delays (tests, tools)
+//   link-transport.ts  the transport over the JetStream worker's ring link (system account), for phase 2
 // and beside it, src/jetstream/cluster/: the meta layer of jetstream_cluster.go (assignment JSON and
 // entry ops, the meta state machine and its S2 snapshots, placement, stream and consumer group ops).
 // Everything is checked against traffic and state files captured from a nats-server 2.9.10 cluster
@@ -35,8 +36,8 @@
 //
 // 2. How $NRG traffic travels. A LinkTransport implements RaftTransport on the worker's JsHost:
 //    send() = host.publish(<system account>, subject, reply, null, payload); subscribe() =
-//    host.subscribe(<system account>, subject) plus an exact-subject dispatch map in the engine's
-//    onMessage (inboxes are exact; `$NRG.>` wildcards are never needed by a node). Payloads are ring
+//    host.subscribe(<system account>, subject) plus an exact-subject dispatch map the engine's onMessage
+//    consults first (link-transport.ts, written and tested on a fake host; inboxes are exact). Payloads are ring
 //    views valid for the call; RaftNode already copies what it keeps. The link must keep the two
 //    properties of transport.ts: no delivery of the worker's own publications back to itself (the
 //    shards never send a peer's frame back to that peer today), and FIFO per route (one route per
@@ -100,4 +101,5 @@ export { RaftNode, DEFAULT_TIMING, Follower, Leader, Candidate, Observer, Closed
 export { FileWal, MemoryWal, type Wal, type WalState } from './wal.js';
 export { bootstrapGroup, readPeerStateFile, readTermVoteFile } from './state-files.js';
 export { MemoryBus } from './bus.js';
+export { LinkTransport, type RaftLinkHost } from './link-transport.js';
 export type { RaftTransport, RaftSubscription, RaftMsgHandler } from './transport.js';
