@@ -36,9 +36,9 @@
 //
 // 2. How $NRG traffic travels. A LinkTransport implements RaftTransport on the worker's JsHost:
 //    send() = host.publish(<system account>, subject, reply, null, payload); subscribe() =
-//    host.subscribe(<system account>, subject) plus an exact-subject dispatch map the engine's onMessage
-//    consults first (link-transport.ts, written and tested on a fake host; inboxes are exact). Payloads are ring
-//    views valid for the call; RaftNode already copies what it keeps. The link must keep the two
+//    host.subscribe(<system account>, subject) plus an exact-subject dispatch map the engine's
+//    onMessage consults first (link-transport.ts, written and tested on a fake host). Payloads are
+//    ring views valid for the call; RaftNode copies what it keeps. The link must keep the two
 //    properties of transport.ts: no delivery of the worker's own publications back to itself (the
 //    shards never send a peer's frame back to that peer today), and FIFO per route (one route per
 //    server pair, frames in order). Interest before messages (DESIGN.md) also matters here: a
