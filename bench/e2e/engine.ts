@@ -140,6 +140,12 @@ export interface RunTarget {
   pid?: number;
   /** tsnats with TSNATS_DEBUG_INFO=1: the publishers on shard 0, the subscribers on 0 (same) or 1 (different). */
   placement?: Placement;
+  /** A cluster pair: subscribers connect here (node B) while publishers use `port` (node A). */
+  subPort?: number;
+  /** More processes charged as server CPU (node B of a pair). */
+  extraPids?: number[];
+  /** A cluster pair: resolves once node A knows of the subscribers' interest in `subject`. */
+  waitInterest?: (subject: string) => Promise<void>;
 }
 
 function failed(error: string): RunResult {
@@ -166,6 +172,8 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   const host = HOST;
   let port = target.port;
   let cpuPid = target.pid;
+  if (target.subPort !== undefined && sc.kind !== 'flow') throw new Error(`cluster pairs are only implemented for flow scenarios, not ${sc.kind}`);
+  const subPort = target.subPort ?? port;
   // Shard placement (flow scenarios against tsnats --shards >= 2 with TSNATS_DEBUG_INFO=1).
   const pubShard = target.placement !== undefined ? 0 : undefined;
   const subShard = target.placement === 'same' ? 0 : target.placement === 'different' ? 1 : undefined;
@@ -199,7 +207,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
           mode: 'sub',
           name: `bench-sub${i}`,
           host,
-          port,
+          port: sc.kind === 'flow' ? subPort : port,
           subs: [{ subject: s.subject, ...(s.queue !== undefined ? { queue: s.queue } : {}) }],
           size: sc.size,
           ...(subShard !== undefined ? { shard: subShard } : {}),
@@ -219,6 +227,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
     placementAttempts.push(r.attempts ?? 1);
   };
   await Promise.all(receivers.map(async (w) => checkPlaced(w, subShard, await w.next('ready', READY_TIMEOUT_MS))));
+  if (target.waitInterest !== undefined) for (const s of new Set(sc.subs.map((x) => x.subject))) await target.waitInterest(s);
 
   const pubs: Worker[] = [];
   if (sc.kind === 'flow' || sc.kind === 'self-pub') {
@@ -247,7 +256,11 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
 
   // ---- measure
   const cpuTree = (): Map<number, number> => {
-    if (cpuPid !== undefined) return cpuTicksOfTree(cpuPid);
+    if (cpuPid !== undefined) {
+      const m = cpuTicksOfTree(cpuPid);
+      for (const p of target.extraPids ?? []) for (const [k, v] of cpuTicksOfTree(p)) m.set(k, v);
+      return m;
+    }
     const m = new Map<number, number>();
     for (const s of sinks) for (const [k, v] of cpuTicksOfTree(s.proc.pid!)) m.set(k, v);
     return m;

@@ -315,7 +315,17 @@ async function main(): Promise<void> {
         return failedResult(`${a.tr.label} is no longer running (${a.srv.proc.exitCode ?? a.srv.proc.signalCode}); last output: ${tail}`);
       }
       const outBefore = a.srv?.output().length ?? 0;
-      const target = a.srv !== null ? { port: a.srv.port, pid: a.srv.pid, ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}) } : { port: 0 };
+      const target =
+        a.srv !== null
+          ? {
+              port: a.srv.port,
+              pid: a.srv.pid,
+              ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}),
+              ...(a.srv.subPort !== undefined ? { subPort: a.srv.subPort } : {}),
+              ...(a.srv.extraPids !== undefined ? { extraPids: a.srv.extraPids } : {}),
+              ...(a.srv.waitInterest !== undefined ? { waitInterest: a.srv.waitInterest } : {}),
+            }
+          : { port: 0 };
       const r = await runOnce(sc, target, durationMs);
       if (!r.ok && a.srv !== null) {
         // Attach what the server logged about it (warnings, errors, slow consumers) during this run.

@@ -30,8 +30,8 @@ export interface Scenario {
   subs: SubProc[];
   /** Requests kept in flight (reqrep). */
   inflight?: number;
-  /** Which servers this row runs against. */
-  targets: 'servers' | 'tsnats-shards' | 'tsnats-placement' | 'none';
+  /** Which servers this row runs against ('cluster': a pair of each, pub on node A, subs on node B). */
+  targets: 'servers' | 'tsnats-shards' | 'tsnats-placement' | 'cluster' | 'none';
   /** For tsnats-shards rows: the shard counts to sweep; for tsnats-placement rows: the one shard count. */
   shards?: number[];
   /** For tsnats-placement rows: the placements to compare (alternating, like the shard sweep). */
@@ -231,6 +231,21 @@ export const scenarios: Scenario[] = [
     metric: 'delivered (4 per published)',
   },
   {
+    id: 'cluster-pubsub-16',
+    title: '1 pub (node A) → 1 sub (node B), 16 B',
+    desc:
+      'Two servers of the same kind joined by a route (A solicits B): the publisher on A, the subscriber on B, so every ' +
+      'message crosses the route (RMSG). tsnats pair vs nats-server pair.',
+    kind: 'flow',
+    size: 16,
+    pubs: 1,
+    pubSubjects: [SUBJ],
+    subs: [{ subject: SUBJ }],
+    targets: 'cluster',
+    quick: true,
+    metric: 'delivered',
+  },
+  {
     id: 'selftest-pub',
     title: 'generator: 1 publisher → discard sink, 16 B',
     desc: 'Load-generator capacity, pub side: one publisher process into a node:net server that discards its input.',
@@ -283,8 +298,9 @@ export function targetsFor(sc: Scenario, server: 'tsnats' | 'nats-server' | 'bot
     return (sc.shards ?? [1]).map((n) => ({ kind: 'tsnats' as const, shards: n }));
   }
   const out: TargetSpec[] = [];
-  if (server !== 'nats-server') out.push(tsnatsShards !== undefined ? { kind: 'tsnats', shards: tsnatsShards } : { kind: 'tsnats' });
-  if (server !== 'tsnats') out.push({ kind: 'nats-server' });
+  const cluster = sc.targets === 'cluster' ? { cluster: true } : {};
+  if (server !== 'nats-server') out.push(tsnatsShards !== undefined ? { kind: 'tsnats', shards: tsnatsShards, ...cluster } : { kind: 'tsnats', ...cluster });
+  if (server !== 'tsnats') out.push({ kind: 'nats-server', ...cluster });
   return out;
 }
 

@@ -7,6 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { parserCases } from './parser.js';
+import { routeParserCases } from './route-parser.js';
 import { ringCases } from './ring.js';
 import { sublistCases } from './sublist.js';
 import { sink, type MicroCase } from './types.js';
@@ -93,7 +94,7 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  let cases: MicroCase[] = [...parserCases(), ...sublistCases(), ...ringCases()];
+  let cases: MicroCase[] = [...parserCases(), ...routeParserCases(), ...sublistCases(), ...ringCases()];
   if (opts.only !== undefined) {
     const only = opts.only;
     cases = cases.filter((c) => only.some((o) => c.group === o || c.name.toLowerCase().includes(o)));

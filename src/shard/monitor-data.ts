@@ -16,7 +16,7 @@ export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnI
   const info: ConnInfo = {
     cid: c.cid,
     kind: 'Client',
-    type: 'nats',
+    type: c.natsProtocol ? 'nats' : 'mqtt',
     ip: c.ip,
     port: c.port,
     start: new Date(c.start).toISOString(),
@@ -39,6 +39,7 @@ export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnI
     info.reason = c.closeReason ?? '';
   }
   if (c.name) info.name = c.name;
+  if (c.mqttClientId !== '') info.mqtt_client = c.mqttClientId;
   if (c.lang) info.lang = c.lang;
   if (c.version) info.version = c.version;
   if (q.auth) {
@@ -95,6 +96,7 @@ export function shardSubsz(shard: Shard, withList: boolean, test: string | null)
     if (!withList) continue;
     for (const s of c.subs.values()) if (test === null || subjectMatches(s.subject, test)) r.list.push(subDetail(c, s));
   }
+  shard.cluster?.subsz(r);
   return r;
 }
 
