@@ -7,8 +7,9 @@
 // interest, and INTEREST frames say whether an entry is a shard's own (localWeight) or a route's. So
 // every shard keeps the same count per (account, subject, queue) and the routes it hosts send RS+ at
 // 0→1 and RS- at 1→0 for plain interest, and RS+ with the new weight at every change for a queue
-// group (route.go updateRouteSubscriptionMap). The JetStream worker's interest is not told to the
-// cluster: a non-clustered JetStream serves the clients of its own server.
+// group (route.go updateRouteSubscriptionMap). The JetStream worker's interest is told to the cluster
+// only where the worker flags it ANNOUNCE (clustered JetStream: RAFT, $JSC, the system account's API,
+// stream and consumer leaders' subjects); a non-clustered JetStream serves the clients of its own server.
 
 import net from 'node:net';
 import type { Shard } from '../shard/shard.js';
@@ -53,6 +54,8 @@ export class ShardCluster {
   private lastAcc: Account | null = null;
   private readonly perms: ConnPermissions | null;
   private readonly interest = new Map<string, InterestEntry>();
+  /** The JetStream worker's announced interest (withdrawn if the worker dies). */
+  private readonly jsAnnounced = new Map<string, InterestEntry>();
   private readonly timer: NodeJS.Timeout;
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
 
@@ -260,19 +263,33 @@ export class ShardCluster {
 
   /** An INTEREST frame from another peer (already applied to the sublist): count its own part. */
   peerInterest(peer: number, buf: Buffer, s: number): void {
-    if ((buf[s + 1]! & InterestFlags.ROUTE) !== 0 || peer === this.jsPeer) return;
+    const flags = buf[s + 1]!;
+    if ((flags & InterestFlags.ROUTE) !== 0) return;
+    if (peer === this.jsPeer && (flags & InterestFlags.ANNOUNCE) === 0) return;
     const acc = buf.readUInt16LE(s + 2);
     const delta = buf.readInt32LE(s + 4);
     const sl = buf.readUInt16LE(s + 8);
     const ql = buf.readUInt16LE(s + 10);
     const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + sl);
     const queue = ql > 0 ? buf.toString('latin1', s + INTEREST_HEADER + sl, s + INTEREST_HEADER + sl + ql) : null;
+    if (peer === this.jsPeer) {
+      const key = `${acc}\0${subject}\0${queue ?? ''}`;
+      const e = this.jsAnnounced.get(key);
+      const n = (e?.n ?? 0) + delta;
+      if (n <= 0) this.jsAnnounced.delete(key);
+      else if (e === undefined) this.jsAnnounced.set(key, { acc, subject, queue, n });
+      else e.n = n;
+    }
     this.change(acc, subject, queue, delta);
   }
 
   /** A peer shard died: its subscribers are gone. */
   peerGone(peer: Peer): void {
-    if (peer.id === this.jsPeer) return;
+    if (peer.id === this.jsPeer) {
+      for (const e of [...this.jsAnnounced.values()]) this.change(e.acc, e.subject, e.queue, -e.n);
+      this.jsAnnounced.clear();
+      return;
+    }
     for (const ri of peer.interest.values()) if (ri.localWeight > 0) this.change(ri.acc, ri.subject, ri.queue, -ri.localWeight);
   }
 

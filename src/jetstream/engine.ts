@@ -518,6 +518,6 @@ function noResponders(host: JsHost, acc: number, reply: string): void {
 
 /** A copy of an inbound message that outlives the ring (for queued API requests). */
 export function copyInbound(m: JsInbound): JsInbound {
-  return { acc: m.acc, subject: m.subject, reply: m.reply, hdr: m.hdr === null ? null : Buffer.from(m.hdr), data: Buffer.from(m.data) };
+  return { acc: m.acc, subject: m.subject, reply: m.reply, hdr: m.hdr === null ? null : Buffer.from(m.hdr), data: Buffer.from(m.data), to: m.to ?? null, fromRoute: m.fromRoute ?? false, queued: m.queued ?? false };
 }
 

@@ -24,6 +24,15 @@ const MAX_CROSSINGS = 4;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** A subscription of the engine as the shards know it (reference-counted). */
+interface OwnEntry {
+  readonly acc: number;
+  readonly subject: string;
+  readonly queue: string | null;
+  readonly flags: number;
+  n: number;
+}
+
 /** One of the engine's own subscriptions, in the per-account sublist that drives the loopback. */
 interface OwnSub {
   readonly subject: string;
@@ -69,9 +78,9 @@ export class JsLink implements JsHost {
   private readonly peerList: Peer[] = [];
   /** Per account index: the shards' interest. */
   private readonly sublists: Sublist<RemoteInterest>[] = [];
-  /** This engine's subscriptions: `acc\0subject` → reference count. */
-  private readonly subs = new Map<string, number>();
-  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0), to: null };
+  /** This engine's subscriptions: `acc\0subject\0queue\0flags` → the entry and its reference count. */
+  private readonly subs = new Map<string, OwnEntry>();
+  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0), to: null, fromRoute: false, queued: false };
   private currentPeer: Peer | null = null;
   private publishPending = false;
   /** Messages written since the rings were last published. */
@@ -122,27 +131,33 @@ export class JsLink implements JsHost {
 
   // ---- JsHost ------------------------------------------------------------------------------------
 
-  subscribe(acc: number, subject: string): void {
-    const key = `${acc}\0${subject}`;
-    const n = this.subs.get(key) ?? 0;
-    this.subs.set(key, n + 1);
-    if (n === 0) {
-      const own = this.own[acc];
-      if (own !== undefined) {
-        const sub: OwnSub = { subject, queue: null };
-        this.ownSubs.set(key, sub);
-        own.add(sub);
-      }
-      this.broadcast(interestFrame(acc, subject, null, 1));
+  /**
+   * `flags`: InterestFlags.ANNOUNCE for interest the cluster must hear (clustered JetStream);
+   * `queue`: a queue group (direct gets answered by one stream member, nats-server's `_sys_`).
+   */
+  subscribe(acc: number, subject: string, flags = 0, queue: string | null = null): void {
+    const key = `${acc}\0${subject}\0${queue ?? ''}\0${flags}`;
+    const e = this.subs.get(key);
+    if (e !== undefined) {
+      e.n++;
+      return;
     }
+    this.subs.set(key, { acc, subject, queue, flags, n: 1 });
+    const own = this.own[acc];
+    if (own !== undefined) {
+      const sub: OwnSub = { subject, queue: null };
+      this.ownSubs.set(key, sub);
+      own.add(sub);
+    }
+    this.broadcast(interestFrame(acc, subject, queue, 1, flags));
   }
 
-  unsubscribe(acc: number, subject: string): void {
-    const key = `${acc}\0${subject}`;
-    const n = this.subs.get(key);
-    if (n === undefined) return;
-    if (n > 1) {
-      this.subs.set(key, n - 1);
+  unsubscribe(acc: number, subject: string, flags = 0, queue: string | null = null): void {
+    const key = `${acc}\0${subject}\0${queue ?? ''}\0${flags}`;
+    const e = this.subs.get(key);
+    if (e === undefined) return;
+    if (e.n > 1) {
+      e.n--;
       return;
     }
     this.subs.delete(key);
@@ -151,7 +166,7 @@ export class JsLink implements JsHost {
       this.ownSubs.delete(key);
       this.own[acc]?.remove(sub);
     }
-    this.broadcast(interestFrame(acc, subject, null, -1));
+    this.broadcast(interestFrame(acc, subject, queue, -1, flags));
   }
 
   hasInterest(acc: number, subject: string): boolean {
@@ -171,6 +186,14 @@ export class JsLink implements JsHost {
 
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     this.send(acc, subject, null, reply, hdr, data);
+  }
+
+  /**
+   * To the shards (their clients and routes) only: never back to this worker's own subscriptions, and
+   * no import crossing. RAFT traffic goes so (raft.go's send queue client has noIcb set).
+   */
+  publishOut(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    this.sendLocal(acc, subject, null, reply, hdr, data);
   }
 
   /** Routes by `to` (a deliver subject or inbox) while the MSG line shows `subject`. */
@@ -194,7 +217,7 @@ export class JsLink implements JsHost {
   /** The engine's own message for one of its own subscriptions: handed back on a later turn. */
   private loopback(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     // Same shape as ring messages (one hidden class through onMessage).
-    this.loopQueue.push({ acc, subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: data === null ? Buffer.alloc(0) : Buffer.from(data), to });
+    this.loopQueue.push({ acc, subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: data === null ? Buffer.alloc(0) : Buffer.from(data), to, fromRoute: false, queued: false });
     if (!this.loopScheduled) {
       this.loopScheduled = true;
       setImmediate(this.drainLoopBound);
@@ -286,10 +309,7 @@ export class JsLink implements JsHost {
     for (const ri of peer.interest.values()) this.sublists[ri.acc]?.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
-    for (const key of this.subs.keys()) {
-      const z = key.indexOf('\0');
-      this.enqueue(peer, interestFrame(Number(key.slice(0, z)), key.slice(z + 1), null, 1));
-    }
+    for (const e of this.subs.values()) this.enqueue(peer, interestFrame(e.acc, e.subject, e.queue, e.n, e.flags));
     this.schedulePublish();
     void this.pump(peer);
   }
@@ -405,6 +425,7 @@ export class JsLink implements JsHost {
     if (kind !== FrameKind.MSG) return;
     const acc = buf.readUInt16LE(s + 16);
     if (acc >= this.sublists.length) return;
+    const flags = buf[s + 1]!;
     const ngroups = buf.readUInt16LE(s + 2);
     const subjLen = buf.readUInt16LE(s + 4);
     const replyLen = buf.readUInt16LE(s + 6);
@@ -419,6 +440,8 @@ export class JsLink implements JsHost {
     m.reply = replyLen > 0 ? buf.toString('latin1', subjStart + subjLen, subjStart + subjLen + replyLen) : null;
     m.hdr = hdrLen >= 0 ? buf.subarray(pos, pos + hdrLen) : null;
     m.data = buf.subarray(pos + Math.max(0, hdrLen), end);
+    m.fromRoute = (flags & MsgFlags.FROM_ROUTE) !== 0;
+    m.queued = ngroups > 0;
     try {
       this.onMessage(m);
     } catch (err) {

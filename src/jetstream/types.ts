@@ -223,9 +223,14 @@ export interface JsHost {
   deliver(acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
   /** True while some shard's ring is full (frames wait in overflow): deliveries should pause. */
   congested(): boolean;
-  /** Adds interest (reference-counted per account and subject); shards route matching messages here. */
-  subscribe(acc: number, subject: string): void;
-  unsubscribe(acc: number, subject: string): void;
+  /**
+   * Adds interest (reference-counted per account, subject, queue and flags); shards route matching
+   * messages here. `flags` InterestFlags.ANNOUNCE: the cluster's routes hear of it (clustered only).
+   */
+  subscribe(acc: number, subject: string, flags?: number, queue?: string | null): void;
+  unsubscribe(acc: number, subject: string, flags?: number, queue?: string | null): void;
+  /** Publishes to the shards' clients and routes only, never back to the engine (RAFT traffic). */
+  publishOut?(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
   /** True when some client in the account has interest in subject (push consumer activity, FC). */
   hasInterest(acc: number, subject: string): boolean;
 }
@@ -243,6 +248,10 @@ export interface JsInbound {
    * engine made to one of its own internal subscriptions (loopback). Absent for ring messages.
    */
   to?: string | null;
+  /** It came in over a cluster route (clustered JetStream tells local requests from forwarded ones). */
+  fromRoute?: boolean;
+  /** A shard picked this worker as a queue group's member for it (direct gets of stream members). */
+  queued?: boolean;
 }
 
 // ---- streams, consumers and the engine as each other see them ---------------------------------

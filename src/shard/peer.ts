@@ -11,7 +11,9 @@
 //             DELIVER (JetStream deliveries): matched against the route subject (an inbox or deliver
 //             subject) while the MSG line shows `subject`, the stream message's own.
 //   INTEREST  u8 kind=2 | u8 flags (1: ROUTE, interest of a cluster route hosted by the sender, not of
-//             its own subscribers) | u16 account | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
+//             its own subscribers; 2: ANNOUNCE, the JetStream worker's interest that the cluster must
+//             hear, as a clustered JetStream's) | u16 account | i32 delta | u16 subjectLen | u16 queueLen |
+//             subject | queue
 //   RESPONSE  u8 kind=3 | u8 flags (1: stream response; 2: answered, forget the token) | u16 account | u16 into account | u16 tokenLen | u16 replyLen | u16 0 |
 //             token | reply      (a service import's reply mapping, before the request it serves)
 //
@@ -27,7 +29,12 @@ import type { RouteConnection } from '../cluster/route-conn.js';
 
 export const FrameKind = { MSG: 1, INTEREST: 2, RESPONSE: 3 } as const;
 export const MsgFlags = { PLAIN: 1, DELIVER: 2, FROM_ROUTE: 4 } as const;
-export const InterestFlags = { ROUTE: 1 } as const;
+/**
+ * ROUTE: a route's interest, hosted by the sender. ANNOUNCE: the JetStream worker's interest that routes
+ * are told of (clustered JetStream: $NRG, $JSC, the system account's $JS.API.>, stream leaders' subjects);
+ * its other interest (the API, ack and flow-control wildcards of each account) serves local clients only.
+ */
+export const InterestFlags = { ROUTE: 1, ANNOUNCE: 2 } as const;
 
 /**
  * Where a message goes besides local subscribers: another peer (a ring) or a cluster route hosted by

@@ -11,9 +11,15 @@ import type { RaftMsgHandler, RaftSubscription, RaftTransport } from './transpor
 /** The part of JsHost (jetstream/types.ts) the transport uses. */
 export interface RaftLinkHost {
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
-  subscribe(acc: number, subject: string): void;
-  unsubscribe(acc: number, subject: string): void;
+  /** Publishes to the shards and routes only, never back to this worker (JsLink.publishOut). */
+  publishOut?(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
+  /** `flags`: InterestFlags.ANNOUNCE, so the routes hear of the interest. */
+  subscribe(acc: number, subject: string, flags?: number): void;
+  unsubscribe(acc: number, subject: string, flags?: number): void;
 }
+
+/** peer.ts InterestFlags.ANNOUNCE (not imported: this module stays free of the shard's modules). */
+const ANNOUNCE = 2;
 
 interface Handler {
   subject: string;
@@ -34,7 +40,8 @@ export class LinkTransport implements RaftTransport {
   }
 
   send(subject: string, reply: string, payload: Buffer): void {
-    this.host.publish(this.sysAcc, subject, reply === '' ? null : reply, null, payload);
+    if (this.host.publishOut !== undefined) this.host.publishOut(this.sysAcc, subject, reply === '' ? null : reply, null, payload);
+    else this.host.publish(this.sysAcc, subject, reply === '' ? null : reply, null, payload);
   }
 
   subscribe(subject: string, fn: RaftMsgHandler): RaftSubscription {
@@ -45,8 +52,8 @@ export class LinkTransport implements RaftTransport {
       if (list) list.push(h);
       else this.exact.set(subject, [h]);
     }
-    // The host reference-counts interest per subject.
-    this.host.subscribe(this.sysAcc, subject);
+    // The host reference-counts interest per subject; the cluster hears of it.
+    this.host.subscribe(this.sysAcc, subject, ANNOUNCE);
     return {
       unsubscribe: () => {
         if (!h.live) return;
@@ -57,7 +64,7 @@ export class LinkTransport implements RaftTransport {
           list.splice(list.indexOf(h), 1);
           if (list.length === 0) this.exact.delete(subject);
         }
-        this.host.unsubscribe(this.sysAcc, subject);
+        this.host.unsubscribe(this.sysAcc, subject, ANNOUNCE);
       },
     };
   }
