@@ -18,7 +18,7 @@ export interface LoadedConfig {
 }
 
 /** Blocks of features that come in later issues or that tsnats does not have: accepted with a warning. */
-const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
+const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
 
 class Reader {
   readonly parsed: ParsedConf;
@@ -132,6 +132,10 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
       case 'server_name':
         o.serverName = r.str(p, v);
         if (/\s/.test(o.serverName)) r.fail(p, 'server name cannot contain spaces');
+        break;
+      case 'server_tags':
+        // JetStream placement tags (a string or a list), lowercased as nats-server stores them.
+        o.serverTags = r.list(p, v).map((t, i) => r.str(`${p}[${i}]`, t).toLowerCase());
         break;
       case 'http':
       case 'monitor': {

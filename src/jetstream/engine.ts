@@ -68,6 +68,20 @@ export interface JsAccount {
   apiErrors: number;
 }
 
+/**
+ * Clustered JetStream (cluster/js-cluster.ts), when a cluster block is configured: it sees every
+ * message first, places and replicates streams and consumers, and takes the subscriptions of stream
+ * subjects over (only a stream's leader subscribes them, and routes hear of it).
+ */
+export interface EngineCluster {
+  /** True when the message was the cluster's (RAFT, $JSC, the system account, the API). */
+  intercept(m: JsInbound): boolean;
+  /** /jsz's meta_cluster and the cluster's view of the totals. */
+  jsz(): Record<string, unknown>;
+  /** /healthz in a cluster (monitor.go healthz: meta leader, current, assets current). */
+  healthz(o: HealthzOptions): AssetHealth;
+}
+
 const API_PREFIX = '$JS.API.';
 const ACK_PREFIX = '$JS.ACK.';
 const FC_PREFIX = '$JS.FC.';
@@ -96,6 +110,10 @@ export class JetStream implements EngineLike {
   private readonly queue: JsInbound[] = [];
   private apiTotal = 0;
   private apiErrors = 0;
+  /** Clustered JetStream, set before start(); null on a single server (every path below as it was). */
+  cluster: EngineCluster | null = null;
+  /** While set, API replies go to this account (the cluster answers in the system account). */
+  private replyOverride: { acc: number; transform: ((body: Record<string, unknown>) => Record<string, unknown>) | null } | null = null;
 
   constructor(host: JsHost, opts: JetStreamOptions, plugin: ConsumerPlugin | null) {
     this.host = host;
@@ -133,7 +151,7 @@ export class JetStream implements EngineLike {
       if (this.domain !== null) this.host.subscribe(idx, this.domain.subscription);
     }
     // Mirrors and sources start once every stream is back (an origin may be recovered later).
-    for (const s of this.allStreams()) this.sourcing.attach(s);
+    if (this.cluster === null) for (const s of this.allStreams()) this.sourcing.attach(s);
   }
 
   private async recoverAccount(a: JsAccount): Promise<void> {
@@ -162,7 +180,8 @@ export class JetStream implements EngineLike {
         this.register(a, s);
         const st = store.state();
         this.log.info(`  Restored ${st.messages} messages for stream '${a.name} > ${cfg.name}'`);
-        if (this.plugin !== null) await this.plugin.restore(this, s);
+        // Clustered: consumers come back from their assignments and groups.
+        if (this.plugin !== null && this.cluster === null) await this.plugin.restore(this, s);
       } catch (err) {
         this.log.error({ err: err instanceof Error ? err.message : String(err) }, `JetStream could not recover stream '${a.name} > ${meta.config?.name}'`);
       }
@@ -186,6 +205,7 @@ export class JetStream implements EngineLike {
   // ---- messages from the rings ------------------------------------------------------------------
 
   onMessage(m: JsInbound): void {
+    if (this.cluster !== null && this.cluster.intercept(m)) return;
     // Internal subscriptions first; a delivery the engine made to itself goes nowhere else.
     const to = m.to;
     if (this.internal.size > 0 || (to !== undefined && to !== null)) {
@@ -310,8 +330,10 @@ export class JetStream implements EngineLike {
     const a = this.accts.get(acc);
     if (a !== undefined) a.apiTotal++;
     if (to === null || to === '') return;
+    const ro = this.replyOverride;
+    if (ro !== null && ro.transform !== null) body = ro.transform(body);
     const json = JSON.stringify(body);
-    this.host.publish(acc, to, null, null, Buffer.from(json));
+    this.host.publish(ro !== null ? ro.acc : acc, to, null, null, Buffer.from(json));
     this.advisories.apiResponse(acc, to, json);
   }
 
@@ -321,6 +343,20 @@ export class JetStream implements EngineLike {
     const a = this.accts.get(acc);
     if (a !== undefined) a.apiErrors++;
     this.reply(acc, to, apiError(type, err));
+  }
+
+  /**
+   * Runs a (synchronous) API handler whose replies go to account `acc` instead of the request's
+   * (the cluster answers requests in the system account), each body passed through `transform`.
+   */
+  withReplies(acc: number, transform: ((body: Record<string, unknown>) => Record<string, unknown>) | null, fn: () => void): void {
+    const prev = this.replyOverride;
+    this.replyOverride = { acc, transform };
+    try {
+      fn();
+    } finally {
+      this.replyOverride = prev;
+    }
   }
 
   /** The account's limits by tier (the consumer plugin's max_consumers / max_ack_pending). */
@@ -335,8 +371,8 @@ export class JetStream implements EngineLike {
   }
 
   /** Creates the store and the stream, persists the config and subscribes the subjects. */
-  async createStream(a: JsAccount, cfg: StreamConfig): Promise<Stream> {
-    const created = nowNs();
+  async createStream(a: JsAccount, cfg: StreamConfig, createdNs?: number): Promise<Stream> {
+    const created = createdNs ?? nowNs();
     let store: StreamStore;
     let dir: string | null = null;
     if (cfg.storage === 'memory') {
@@ -350,7 +386,7 @@ export class JetStream implements EngineLike {
     }
     const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
     this.register(a, s);
-    this.sourcing.attach(s);
+    if (this.cluster === null) this.sourcing.attach(s);
     return s;
   }
 
@@ -387,15 +423,18 @@ export class JetStream implements EngineLike {
     if (this.domain !== null) s.setDomain(this.domain.name);
     a.streams.set(s.name, s);
     a.subjectCache.clear();
-    for (const subj of s.config.subjects) this.host.subscribe(a.idx, subj);
+    // Clustered: the stream's leader subscribes (and announces) its subjects.
+    if (this.cluster === null) for (const subj of s.config.subjects) this.host.subscribe(a.idx, subj);
   }
 
   /** Applies a validated update: subjects re-subscribed, limits to the store, config persisted. */
   updateStream(a: JsAccount, s: Stream, cfg: StreamConfig): void {
     const before = new Set(s.config.subjects);
     const after = new Set(cfg.subjects);
-    for (const subj of after) if (!before.has(subj)) this.host.subscribe(a.idx, subj);
-    for (const subj of before) if (!after.has(subj)) this.host.unsubscribe(a.idx, subj);
+    if (this.cluster === null) {
+      for (const subj of after) if (!before.has(subj)) this.host.subscribe(a.idx, subj);
+      for (const subj of before) if (!after.has(subj)) this.host.unsubscribe(a.idx, subj);
+    }
     const old = s.config;
     s.update(cfg);
     this.sourcing.updated(s, old);
@@ -408,7 +447,7 @@ export class JetStream implements EngineLike {
     this.sourcing.detach(s);
     a.streams.delete(s.name);
     a.subjectCache.clear();
-    for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);
+    if (this.cluster === null) for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);
     // mset.stop(deleteFlag, advisory): each consumer's delete advisory, then the stream's.
     for (const c of s.consumers.keys()) this.advisories.consumerAction(a.idx, s.name, c, 'delete');
     await s.destroy();
@@ -426,6 +465,17 @@ export class JetStream implements EngineLike {
   }
 
   // ---- numbers ----------------------------------------------------------------------------------
+
+  /** A JetStream-enabled account by ring index. */
+  accountByIndex(idx: number): JsAccount | undefined {
+    return this.accts.get(idx);
+  }
+
+  /** An API answer sent by the cluster layer (the server-wide API statistics). */
+  countApi(isError: boolean): void {
+    this.apiTotal++;
+    if (isError) this.apiErrors++;
+  }
 
   /** The JetStream-enabled accounts (/jsz account_details). */
   accounts(): IterableIterator<JsAccount> {
@@ -460,6 +510,7 @@ export class JetStream implements EngineLike {
 
   /** /healthz's asset check (healthz.ts): the store's stream directories against the live streams. */
   healthz(o: HealthzOptions): AssetHealth {
+    if (this.cluster !== null) return this.cluster.healthz(o);
     return assetHealth(
       {
         storeDir: this.opts.storeDir,
@@ -502,6 +553,7 @@ export class JetStream implements EngineLike {
       bytes: memory + storage,
       api: { total: this.apiTotal, errors: this.apiErrors },
       accounts: this.accts.size,
+      ...(this.cluster !== null ? this.cluster.jsz() : {}),
     };
   }
 }

@@ -49,6 +49,19 @@ export const JsErr = {
   streamMaxBytesRequired: () => e(400, 10113, 'account requires a stream config to have max bytes set'),
   streamMaxStreamBytesExceeded: () => e(400, 10122, 'stream max bytes exceeds account limit max stream bytes'),
   replicasNotSupported: () => e(500, 10074, 'replicas > 1 not supported in non-clustered mode'),
+  streamSequenceNotMatch: () => e(503, 10063, 'expected stream sequence does not match'),
+  clusterNotAvailable: () => e(503, 10008, 'JetStream system temporarily unavailable'),
+  /** JSClusterNoPeersErrF: the placement error's text (selectPeerError). */
+  clusterNoPeers: (why: string) => e(400, 10005, why),
+  clusterUnsupported: () => e(503, 10036, 'not currently supported in clustered mode'),
+  clusterPeerNotMember: () => e(400, 10040, 'peer not a member'),
+  clusterNotLeader: () => e(500, 10009, 'JetStream cluster can not handle request'),
+  clusterRequired: () => e(503, 10010, 'JetStream clustering support required'),
+  clusterServerNotMember: () => e(400, 10044, 'server is not a member of the cluster'),
+  replicasNotUpdatable: () => e(400, 10061, 'Replicas configuration can not be updated'),
+  peerRemap: () => e(503, 10075, 'peer remap failed'),
+  streamOffline: () => e(500, 10118, 'stream is offline'),
+  consumerOffline: () => e(500, 10119, 'consumer is offline'),
 } as const;
 
 /** Wraps an error as an API response body. */

@@ -24,6 +24,20 @@ const ROLLUP = 'Nats-Rollup';
 /** Header blocks are stored with a 16-bit length in nats-server's file store. */
 const MAX_HDR = 0xffff;
 
+/**
+ * A replicated stream's group (cluster/stream-group.ts): the leader proposes what clients publish,
+ * every member stores it when the entry commits (applyReplicated).
+ */
+export interface StreamReplication {
+  /** A client's publish on one of the stream's subjects (processClusteredInboundMsg). */
+  inbound(m: JsInbound): void;
+  /** Consumers of the stream cluster-wide (interest retention, consumer_count). */
+  consumerCount(): number;
+}
+
+/** What applying a replicated message did (jetstream_cluster.go applyStreamEntries). */
+export const ApplyResult = { STORED: 0, FAILED: 1, MISMATCH: 2 } as const;
+
 interface DedupEntry {
   seq: number;
   ts: number;
@@ -63,6 +77,10 @@ export class Stream implements StreamLike {
   private republisher: Republisher | null = null;
   /** Mirror/sources state for stream info (`mirror`, `sources`), set by the sourcing manager. */
   sourcingInfo: (() => Record<string, unknown>) | null = null;
+  /** Clustered JetStream: the stream's group; null on a single server. */
+  replicated: StreamReplication | null = null;
+  /** Replicated messages that failed their checks (mset.clfs): they used up a proposal sequence. */
+  clfs = 0;
 
   constructor(host: JsHost, acc: number, account: string, config: StreamConfig, store: StreamStore, dir: string | null, created: number) {
     this.host = host;
@@ -100,6 +118,7 @@ export class Stream implements StreamLike {
   /** A message on one of the stream's subjects (processJetStreamMsg). */
   process(m: JsInbound): void {
     if (this.closed) return;
+    if (this.replicated !== null) return this.replicated.inbound(m);
     const cfg = this.config;
     const reply = cfg.no_ack === true ? null : m.reply;
     const hdr = m.hdr;
@@ -178,6 +197,96 @@ export class Stream implements StreamLike {
     return this.commit(subject, hdr, data, null, '', rollup, ts);
   }
 
+  /** The input subject transform (`subject_transform`): what a message on `subject` is stored as. */
+  transformSubject(subject: string): string {
+    return this.itr === null ? subject : (this.itr.match(subject) ?? subject);
+  }
+
+  /**
+   * A replicated message as its group committed it (jetstream_cluster.go applyStreamEntries →
+   * stream.go processJetStreamMsg with lseq and ts), on every member: the leader's proposal sequence
+   * must follow ours, the checks run again here (a failure counts in clfs, so every member numbers
+   * the same), and only the leader answers. The subject is already transformed.
+   */
+  applyReplicated(subject: string, reply: string | null, hdr: Buffer | null, data: Buffer, lseq: number, ts: number, leader: boolean): number {
+    if (this.closed) return ApplyResult.FAILED;
+    const cfg = this.config;
+    const respond = leader && cfg.no_ack !== true ? reply : null;
+    if (lseq !== this.lastSeq + this.clfs) {
+      // A replica that never stored anything adopts the group's numbering (a stream created with first_seq).
+      if (this.lastSeq === 0 && this.store.state().messages === 0 && lseq > this.clfs) this.skipTo(lseq - this.clfs);
+      else {
+        this.ackError(respond, JsErr.streamSequenceNotMatch());
+        return ApplyResult.MISMATCH;
+      }
+    }
+    const fail = (err: ApiErrorBody | null): number => {
+      this.clfs++;
+      if (err !== null) this.ackError(respond, err);
+      return ApplyResult.FAILED;
+    };
+    if (cfg.sealed) return fail(JsErr.streamSealed());
+    let msgId = '';
+    let rollup = '';
+    if (hdr !== null && hdr.length > 0) {
+      if (hdr.length > MAX_HDR) return fail(JsErr.streamHeaderExceedsMaximum());
+      msgId = getHeader(hdr, MSG_ID) ?? '';
+      if (msgId !== '') {
+        const dde = this.checkMsgId(msgId);
+        if (dde !== null) {
+          this.clfs++;
+          if (respond !== null) this.sendAck(respond, `${this.ackPrefix}${dde.seq},"duplicate": true}`);
+          return ApplyResult.FAILED;
+        }
+      }
+      const expSubjSeq = headerSeq(hdr, EXPECTED_LAST_SUBJ_SEQ);
+      if (expSubjSeq !== null) {
+        const onSubject = getHeader(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJ) || subject;
+        const last = this.store.loadLastMsg(onSubject);
+        const fseq = last === null ? 0 : last.seq;
+        if (fseq !== expSubjSeq) return fail(JsErr.wrongLastSequence(fseq));
+      }
+      const expSeq = headerSeq(hdr, EXPECTED_LAST_SEQ);
+      if (expSeq !== null && expSeq !== this.lastSeq) return fail(JsErr.wrongLastSequence(this.lastSeq));
+      const expMsgId = getHeader(hdr, EXPECTED_LAST_MSG_ID);
+      if (expMsgId !== null && expMsgId !== '' && expMsgId !== this.lastMsgId) return fail(JsErr.wrongLastMsgId(this.lastMsgId));
+      rollup = getHeader(hdr, ROLLUP) ?? '';
+      if (rollup !== '') {
+        if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return fail(JsErr.streamRollupFailed('rollup not permitted'));
+        if (rollup !== 'sub' && rollup !== 'all') return fail(null);
+      }
+    }
+    const size = (hdr === null ? 0 : hdr.length) + data.length;
+    if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return fail(JsErr.streamMessageExceedsMaximum());
+    if (!this.commit(subject, hdr, data, respond, msgId, rollup, ts, leader)) {
+      this.clfs++;
+      return ApplyResult.FAILED;
+    }
+    return ApplyResult.STORED;
+  }
+
+  /**
+   * A message a stream catch-up brought (jetstream_cluster.go processCatchupMsg): stored at `seq` with
+   * its time, after skipping what the leader no longer has; its Msg-Id joins the duplicate window.
+   */
+  storeAt(subject: string, hdr: Buffer | null, data: Buffer, seq: number, ts: number): boolean {
+    if (this.closed || seq <= this.lastSeq) return false;
+    if (seq - 1 > this.lastSeq) this.skipTo(seq - 1);
+    const h = hdr === null || hdr.length === 0 ? null : Buffer.from(hdr);
+    try {
+      this.store.storeMsg(subject, h, Buffer.from(data), ts);
+    } catch (err) {
+      this.host.log.warn({ err: err instanceof Error ? err.message : String(err) }, `JetStream catch-up could not store message ${seq} of '${this.account} > ${this.name}'`);
+      return false;
+    }
+    this.lastSeq = seq;
+    const msgId = h === null ? '' : (getHeader(h, MSG_ID) ?? '');
+    this.lastMsgId = msgId;
+    if (msgId !== '') this.storeMsgId(msgId, seq, ts);
+    for (const c of this.consumers.values()) c.onStored(seq, subject);
+    return true;
+  }
+
   /** Uses up sequences through lastSeq without messages (a mirror's gap: SkipMsgs). */
   skipTo(lastSeq: number): void {
     if (lastSeq <= this.lastSeq) return;
@@ -192,11 +301,11 @@ export class Stream implements StreamLike {
   }
 
   /** Stores a checked message, answers, republishes and tells the consumers; false when refused. */
-  private commit(subject: string, hdr: Buffer | null, data: Buffer, reply: string | null, msgId: string, rollup: string, tsIn: number | undefined): boolean {
+  private commit(subject: string, hdr: Buffer | null, data: Buffer, reply: string | null, msgId: string, rollup: string, tsIn: number | undefined, leader = true): boolean {
     const cfg = this.config;
     // Interest retention with no consumer at all: nats-server skips the message (SkipMsg); the
-    // sequence is used up and acked, nothing is kept.
-    const noInterest = cfg.retention === 'interest' && this.consumers.size === 0;
+    // sequence is used up and acked, nothing is kept. (Replicated: the consumers of the whole group.)
+    const noInterest = cfg.retention === 'interest' && (this.replicated !== null ? this.replicated.consumerCount() : this.consumers.size) === 0;
     // Republish needs the subject's previous sequence (Nats-Last-Sequence) from before the store.
     const rpSubject = this.republisher === null ? null : this.republisher.target(subject);
     let rpLast = 0;
@@ -232,7 +341,7 @@ export class Stream implements StreamLike {
       if (rollup === 'sub') this.purge({ filter: subject, keep: 1 });
       else if (rollup === 'all') this.purge({ keep: 1 });
     }
-    if (rpSubject !== null) {
+    if (rpSubject !== null && leader) {
       const rh = this.republisher!.headers(this.name, subject, seq, ts, rpLast, hdr === null || hdr.length === 0 ? null : hdr, data.length);
       this.host.publish(this.acc, rpSubject, null, rh, this.republisher!.headersOnly ? null : data);
     }
@@ -241,7 +350,7 @@ export class Stream implements StreamLike {
 
     if (this.consumers.size > 0) {
       for (const c of this.consumers.values()) c.onStored(seq, subject);
-      if (cfg.retention === 'interest' && !this.wanted(seq, subject)) this.removeAndNotify(seq);
+      if (cfg.retention === 'interest' && leader && !this.wanted(seq, subject)) this.removeAndNotify(seq);
     }
     return true;
   }
@@ -380,7 +489,7 @@ export class Stream implements StreamLike {
       if (deletedDetails) state['deleted'] = this.deletedSeqs(st.first_seq, st.last_seq);
       state['num_deleted'] = st.num_deleted;
     }
-    state['consumer_count'] = this.publicConsumerCount();
+    state['consumer_count'] = this.replicated !== null ? this.replicated.consumerCount() : this.publicConsumerCount();
     return { state, subjectsTotal };
   }
 

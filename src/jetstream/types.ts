@@ -327,4 +327,24 @@ export interface ConsumerPlugin {
   flowControl(js: EngineLike, acc: number, m: JsInbound): void;
   /** After a file stream was recovered on start: recreate its persisted consumers. */
   restore(js: EngineLike, stream: StreamLike): Promise<void>;
+  /**
+   * Clustered JetStream: run a consumer on this server (its group's leader, or an R1 consumer's
+   * server), from its config (defaults applied) and, when it has one, its replicated state.
+   */
+  adopt?(js: EngineLike, stream: StreamLike, init: AdoptedConsumer): ConsumerLike;
+  /** Clustered JetStream: stop running a consumer whose state lives on in its group (not deleted). */
+  release?(c: ConsumerLike): Promise<void>;
+  /** Clustered JetStream: delete a consumer run here (its assignment was removed). */
+  remove?(c: ConsumerLike): Promise<void>;
+}
+
+/** A consumer the cluster hands to the plugin (config and state in the consumer plugin's shapes). */
+export interface AdoptedConsumer {
+  name: string;
+  config: Record<string, unknown>;
+  /** Epoch ns. */
+  created: number;
+  dir: string | null;
+  /** consumer/state-store.ts ConsumerStateFile, or null for a consumer that never delivered. */
+  state: unknown;
 }

@@ -16,6 +16,7 @@ import type { HealthzOptions } from '../monitor/healthz.js';
 import { CrossAccount } from './cross-account.js';
 import { hopTraceDir } from '../monitor/hoptrace.js';
 import { installJsHopTrace } from '../monitor/hoptrace-js.js';
+import { clusteredJetStream } from './cluster/setup.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -79,6 +80,8 @@ const js = new JetStream(
   createConsumerPlugin(),
 );
 link.onMessage = (m) => js.onMessage(m);
+// A cluster block with a name, routes and server_name: clustered JetStream (jetstream_cluster.go).
+const cluster = clusteredJetStream(js, o, data);
 link.cross = new CrossAccount(o, data.jsAccounts);
 link.cross.announce = (exporter, importer, token, reply, stream) => link.announceResponse(exporter, importer, token, reply, stream);
 if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
@@ -100,8 +103,8 @@ port.on('message', (m: ToJs) => {
   }
   else if (m.type === 'healthz') port.postMessage({ type: 'healthz', id: m.id, data: js.healthz(m.opts) } satisfies FromJs);
   else if (m.type === 'shutdown') {
-    void js
-      .stop()
+    void (cluster !== null ? cluster.stop() : Promise.resolve())
+      .then(() => js.stop())
       .catch((err: unknown) => log.error({ err: String(err) }, 'JetStream did not stop cleanly'))
       .then(() => {
         link.close();
@@ -113,6 +116,7 @@ port.on('message', (m: ToJs) => {
 try {
   link.start();
   await js.start();
+  cluster?.start();
   port.postMessage({ type: 'ready' } satisfies FromJs);
 } catch (err) {
   log.error({ err: err instanceof Error ? err.stack : String(err) }, 'JetStream failed to start');

@@ -153,6 +153,8 @@ export interface ServerOptions {
   port: number;
   clientAdvertise: string;
   serverName: string;
+  /** server_tags: this server's JetStream placement tags. */
+  serverTags?: string[];
   /** Bytes; nats-server MAX_PAYLOAD_SIZE 1 MB. */
   maxPayload: number;
   /** Bytes of outbound data a connection may have pending; MAX_PENDING_SIZE 64 MB. */

@@ -42,6 +42,15 @@ export interface ConsumerInit {
 
 type Next = { msg: StoredMsg; dc: number };
 
+/**
+ * A replicated consumer's group (cluster/consumer-group.ts): the leader proposes each delivery and
+ * each ack (consumer.go updateDelivered / updateAcks) so its followers keep the same state.
+ */
+export interface ConsumerReplication {
+  delivered(dseq: number, sseq: number, dc: number, tsNs: number): void;
+  acked(dseq: number, sseq: number): void;
+}
+
 export class Consumer implements ConsumerLike {
   readonly name: string;
   readonly stream: StreamLike;
@@ -50,6 +59,8 @@ export class Consumer implements ConsumerLike {
   cfg: ConsumerConfig;
   readonly dir: string | null;
   closed = false;
+  /** Clustered JetStream: this consumer's group, told of deliveries and acks; null otherwise. */
+  replicate: ConsumerReplication | null = null;
 
   private filters: string[] = [];
   /** Next stream sequence to look at and next consumer sequence to give. */
@@ -347,9 +358,11 @@ export class Consumer implements ConsumerLike {
     const sz = this.msgSize(msg);
     if (this.cfg.ack_policy === 'none') {
       this.acks.deliveredNoAck(msg.seq, dseq);
+      if (this.replicate !== null) this.replicate.delivered(dseq, msg.seq, dc, nowNs());
       if (this.stream.config.retention !== 'limits') retentionAcked(this.stream, this, [msg.seq]);
     } else {
       this.acks.track(msg.seq, dseq, now);
+      if (this.replicate !== null) this.replicate.delivered(dseq, msg.seq, dc, nowNs());
       let wait = this.ackWaitMs;
       if (this.backoffMs.length > 0) wait = this.backoffMs[Math.min(dc - 1, this.backoffMs.length - 1)]!;
       if (now + wait < this.nextAckCheck) this.nextAckCheck = now + wait;
@@ -508,6 +521,7 @@ export class Consumer implements ConsumerLike {
     const wasFull = this.maxp > 0 && this.acks.pending.size >= this.maxp;
     const acked = this.acks.ack(sseq, dseq, this.dseq, this.sseq);
     if (acked.length === 0) return;
+    if (this.replicate !== null) this.replicate.acked(dseq, sseq);
     this.markDirty();
     if (this.stream.config.retention !== 'limits') retentionAcked(this.stream, this, acked);
     if (wasFull || this.acks.rdqLength > 0) this.signal();

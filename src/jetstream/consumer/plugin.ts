@@ -3,7 +3,9 @@
 // work (ack deadlines, pull request expiry, heartbeats, push interest, inactivity) — one coarse
 // timer rather than timers per consumer and request, as undici's lib/util/timers.js does.
 
-import type { ConsumerPlugin, EngineLike, JsInbound, StreamLike } from '../types.js';
+import type { AdoptedConsumer, ConsumerLike, ConsumerPlugin, EngineLike, JsInbound, StreamLike } from '../types.js';
+import type { ConsumerConfig } from './config.js';
+import type { ConsumerStateFile } from './state-store.js';
 import { parseAckBody, parseAckSubject } from './ack.js';
 import { consumerApi, type ConsumerRegistry } from './api.js';
 import { Consumer } from './consumer.js';
@@ -78,6 +80,29 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
     if (t.length < 5) return;
     const c = js.stream(acc, t[2]!)?.consumers.get(t[3]!);
     if (c instanceof Consumer) c.processFlowControl(m.subject);
+  }
+
+  adopt(js: EngineLike, stream: StreamLike, init: AdoptedConsumer): ConsumerLike {
+    const c = new Consumer({
+      js,
+      stream,
+      name: init.name,
+      config: init.config as unknown as ConsumerConfig,
+      created: init.created,
+      dir: init.dir,
+      state: (init.state as ConsumerStateFile | null) ?? null,
+    });
+    stream.consumers.set(init.name, c);
+    this.register(c);
+    c.signal();
+    return c;
+  }
+
+  async release(c: ConsumerLike): Promise<void> {
+    if (!(c instanceof Consumer)) return;
+    this.consumers.delete(c);
+    if (c.stream.consumers.get(c.name) === c) c.stream.consumers.delete(c.name);
+    await c.stop();
   }
 
   async restore(js: EngineLike, stream: StreamLike): Promise<void> {
