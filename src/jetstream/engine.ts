@@ -80,6 +80,10 @@ export interface EngineCluster {
   jsz(): Record<string, unknown>;
   /** /healthz in a cluster (monitor.go healthz: meta leader, current, assets current). */
   healthz(o: HealthzOptions): AssetHealth;
+  /** A stream's cluster block (its group's leader and replicas), null when it is not clustered here. */
+  streamClusterInfo?(s: Stream): object | null;
+  /** /jsz?raft=true: the stream's and its consumers' RAFT groups. */
+  streamRaftGroup?(s: Stream): { stream: string; consumers: { name: string; raft_group: string }[] } | null;
 }
 
 const API_PREFIX = '$JS.API.';

@@ -36,7 +36,14 @@ export function jszAccountDetails(js: JetStream, q: JszQuery): Record<string, un
       detail['stream_detail'] = [...a.streams.values()].map((s) => {
         const { info } = s.info(js.serverName);
         const sd: Record<string, unknown> = { name: s.name, created: info['created'] };
-        if (info['cluster'] !== undefined) sd['cluster'] = info['cluster'];
+        // Clustered: the stream's group as stream info shows it; `raft` names the groups (2.10).
+        const cluster = js.cluster?.streamClusterInfo?.(s) ?? info['cluster'];
+        if (cluster !== undefined) sd['cluster'] = cluster;
+        const rg = q.raft === true ? (js.cluster?.streamRaftGroup?.(s) ?? null) : null;
+        if (rg !== null) {
+          sd['stream_raft_group'] = rg.stream;
+          sd['consumer_raft_groups'] = rg.consumers;
+        }
         if (q.config) sd['config'] = info['config'];
         sd['state'] = info['state'];
         // Not the direct consumers of mirrors and sources (nats-server's getPublicConsumers).

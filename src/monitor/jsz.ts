@@ -12,6 +12,10 @@ export interface JszQuery {
   config: boolean;
   offset: number;
   limit: number;
+  /** `leader-only`: a server that is not the meta leader answers 400 (clustered). */
+  leaderOnly?: boolean;
+  /** `raft` (2.10): stream details name their RAFT groups. */
+  raft?: boolean;
 }
 
 /** strconv.ParseBool, with decodeBool's error text. */
@@ -33,7 +37,8 @@ function int(p: URLSearchParams, name: string): number {
 /** Jsz's defaults: consumers imply streams, streams imply accounts; limit 1024. */
 export function parseJszQuery(p: URLSearchParams): JszQuery {
   const q: JszQuery = { acc: p.get('acc') ?? '', accounts: bool(p, 'accounts'), streams: bool(p, 'streams'), consumers: bool(p, 'consumers'), config: bool(p, 'config'), offset: int(p, 'offset'), limit: int(p, 'limit') };
-  bool(p, 'leader-only'); // validated as nats-server does; a single server is its own leader
+  q.leaderOnly = bool(p, 'leader-only');
+  q.raft = bool(p, 'raft');
   if (q.limit === 0) q.limit = 1024;
   if (q.consumers) q.streams = true;
   if (q.streams) q.accounts = true;

@@ -12,7 +12,7 @@ import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/ht
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
 import { parseJszQuery } from '../monitor/jsz.js';
-import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
+import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery, MonitorError } from '../monitor/endpoints.js';
 import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubszShard } from '../monitor/types.js';
 import type { MonitorSource } from '../monitor/http.js';
@@ -345,6 +345,9 @@ export class Server {
         const q = parseJszQuery(p);
         const base = buildJsz(this.identity, this.opts);
         const live = this.js !== null ? await this.js.jsz(q) : null;
+        // leader-only: only the meta leader answers (a single server is its own leader).
+        const meta = live?.['meta_cluster'] as { leader?: string } | undefined;
+        if (q.leaderOnly === true && meta !== undefined && meta.leader !== this.identity.serverName) throw new MonitorError('filtered response: not leader');
         return live === null ? base : { ...base, ...live };
       },
       healthz: (p) => {

@@ -472,7 +472,7 @@ export class JsCluster implements EngineCluster {
     }
     if (node.isLeader()) mc['replicas'] = clusterInfoOf(this, node, node.peerNames(), false).replicas ?? [];
     mc['cluster_size'] = node.clusterSize();
-    return { ha_assets: this.haAssets(), meta_cluster: mc, is_meta_leader: node.isLeader() };
+    return { ha_assets: this.haAssets(), meta_cluster: mc };
   }
 
   /** Cluster info of a stream or consumer this server holds (stream/consumer info, /jsz). */

@@ -65,13 +65,13 @@ export class RaftNode extends RaftFollower {
       this.term = tv.term;
       this.vote = tv.vote;
     }
+    // The known peers first: replayed peer entries adjust the cluster size from them.
+    this.peers.set(this.id, { ts: Date.now(), li: 0, kp: true });
+    for (const p of ps.knownPeers) if (p !== this.id) this.peers.set(p, { ts: 0, li: 0, kp: true });
     if (this.wal.kind === 'memory') removeSnapshots(this.dir);
     else this.setupLastSnapshot();
     this.replayWal();
     this.pushApply(null);
-
-    this.peers.set(this.id, { ts: Date.now(), li: 0, kp: true });
-    for (const p of ps.knownPeers) if (p !== this.id) this.peers.set(p, { ts: 0, li: 0, kp: true });
 
     this.subs.push(this.transport.subscribe(this.vreply, (_s, _r, m) => this.handleVoteResponse(m)));
     this.subs.push(this.transport.subscribe(this.vsubj, (_s, r, m) => this.handleVoteRequest(m, r)));
