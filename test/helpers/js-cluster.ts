@@ -14,6 +14,8 @@ export interface JsNode {
   name: string;
   kind: NodeKind;
   clusterPort: number;
+  /** Client port, kept across restarts (clients reconnect to the URLs they were given). */
+  port: number;
   storeDir: string;
   conf: string;
   node: ClusterNode | null;
@@ -32,7 +34,11 @@ export class JsClusterHarness {
   static async start(kinds: NodeKind[] = ['tsnats', 'tsnats', 'tsnats'], env: Record<string, string> = {}): Promise<JsClusterHarness> {
     const h = new JsClusterHarness(env);
     const ports: number[] = [];
-    for (let i = 0; i < kinds.length; i++) ports.push(await sparePort());
+    const clientPorts: number[] = [];
+    for (let i = 0; i < kinds.length; i++) {
+      ports.push(await sparePort());
+      clientPorts.push(await sparePort());
+    }
     kinds.forEach((kind, i) => {
       const name = `n${i + 1}-c1`;
       const storeDir = join(h.root, name);
@@ -54,7 +60,7 @@ export class JsClusterHarness {
         '}',
         '',
       ].join('\n');
-      h.nodes.push({ name, kind, clusterPort: ports[i]!, storeDir, conf, node: null });
+      h.nodes.push({ name, kind, clusterPort: ports[i]!, port: clientPorts[i]!, storeDir, conf, node: null });
     });
     try {
       await Promise.all(h.nodes.map((_, i) => h.startNode(i)));
@@ -67,7 +73,7 @@ export class JsClusterHarness {
 
   async startNode(i: number): Promise<ClusterNode> {
     const n = this.nodes[i]!;
-    n.node = await startNode({ kind: n.kind, conf: n.conf, clusterFlag: false, shards: 2, env: this.env });
+    n.node = await startNode({ kind: n.kind, conf: n.conf, clusterFlag: false, port: n.port, shards: 2, env: this.env });
     return n.node;
   }
 
