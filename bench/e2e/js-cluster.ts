@@ -92,10 +92,11 @@ async function startCluster(kind: ServerKind, bin: string | null): Promise<Clust
 
 /** A fresh R3 stream, created once the meta group has a leader (retried). */
 async function freshStream(nc: NatsConnection): Promise<void> {
-  const jsm = await nc.jetstreamManager();
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
+      // The manager asks for account info: answered once the meta group has a leader.
+      const jsm = await nc.jetstreamManager();
       await jsm.streams.delete('BENCH').catch(() => undefined);
       await jsm.streams.add({ name: 'BENCH', subjects: ['bench.>'], num_replicas: 3 });
       // The first publish waits for the group's leader.

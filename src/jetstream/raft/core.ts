@@ -336,7 +336,7 @@ export abstract class RaftCore {
     this.applyQ.push(ce);
     if (this.applyScheduled) return;
     this.applyScheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.applyScheduled = false;
       const q = this.applyQ;
       this.applyQ = [];
