@@ -482,8 +482,8 @@ export class ClusterApi {
     if (server === null || server === '') return this.error(r, STREAM_PEER_REMOVE, JsErr.badRequest());
     const id = peerId(server);
     if (!sa.group.peers.includes(id)) return this.error(r, STREAM_PEER_REMOVE, JsErr.clusterPeerNotMember());
-    if (sa.group.peers.length === 1) return this.error(r, STREAM_PEER_REMOVE, JsErr.peerRemap());
-    this.cl.meta.removePeerFromStream(sa, id);
+    // Re-placed on another server, or (nothing fits) the group shrinks and the answer says so.
+    if (!this.cl.meta.removePeerFromStream(sa, id)) return this.error(r, STREAM_PEER_REMOVE, JsErr.peerRemap());
     this.answer(r.a, r.reply, STREAM_PEER_REMOVE, { success: true }, null);
   }
 

@@ -235,7 +235,8 @@ export class MetaState {
     if (!m || !have) return [];
     m.delete(name);
     if (m.size === 0) this.streams.delete(acc);
-    return [{ op: 'stream-remove', sa: have, isMember: isMember(sa.group, this.ourId) }];
+    // The removal's request (subject, reply) is the one to answer, on the assignment we had.
+    return [{ op: 'stream-remove', sa: { ...have, subject: sa.subject, reply: sa.reply }, isMember: isMember(sa.group, this.ourId) }];
   }
 
   /** processConsumerAssignment (data part): the stream must be assigned. */
@@ -256,7 +257,7 @@ export class MetaState {
     const have = sa?.consumers?.get(ca.name);
     if (!sa || !have) return [];
     sa.consumers!.delete(ca.name);
-    return [{ op: 'consumer-remove', ca: have, isMember: isMember(ca.group, this.ourId) }];
+    return [{ op: 'consumer-remove', ca: { ...have, subject: ca.subject, reply: ca.reply }, isMember: isMember(ca.group, this.ourId) }];
   }
 
   /** metaSnapshot: S2(JSON) of every stream with its consumers; empty when there are none. */

@@ -68,20 +68,27 @@ export class StreamCatchup {
 
   private startSync(snap: StreamSnapshotState): void {
     const node = this.sg.node;
-    const sync = this.sg.sa.sync;
-    if (node === null || sync === '') return;
+    if (node === null || this.sg.sa.sync === '') return;
     this.cancel();
     try {
       node.pauseApply();
     } catch {
       return; // we lead now: nothing to catch up from
     }
+    this.request(snap);
+  }
+
+  /** Sends the sync request (streamSyncRequest) for what we lack up to the snapshot's last sequence. */
+  private request(snap: StreamSnapshotState): void {
+    const sync = this.sg.sa.sync;
     const cl = this.sg.cl;
     const reply = `$JSC.R.${randomToken()}`;
     const sub = cl.subs.subscribe(cl.sysAcc, reply, (m) => this.onCatchupMsg(m.reply, m.data));
     this.recv = { sub, last: snap.lastSeq, timer: null, snap };
     this.armReceiver();
-    const req = encodeSyncRequest({ peer: cl.ourId, first_seq: this.sg.stream.store.state().last_seq + 1, last_seq: snap.lastSeq });
+    const first = this.sg.stream.store.state().last_seq + 1;
+    cl.js.log.info(`Catchup for stream '${this.sg.account.name} > ${this.sg.stream.name}' requesting ${first} to ${snap.lastSeq}`);
+    const req = encodeSyncRequest({ peer: cl.ourId, first_seq: first, last_seq: snap.lastSeq });
     cl.host.publish(cl.sysAcc, sync, reply, null, req);
   }
 
@@ -90,10 +97,15 @@ export class StreamCatchup {
     if (r === null) return;
     if (r.timer !== null) clearTimeout(r.timer);
     r.timer = setTimeout(() => {
-      // Stalled: ask again from where we are.
+      // Stalled: ask again from where we are (applying stays paused meanwhile).
       const snap = r.snap;
+      if (this.sg.stream.store.state().last_seq < snap.lastSeq && !this.sg.isLeader() && this.sg.node?.groupLeader() !== '') {
+        r.sub.unsubscribe();
+        this.recv = null;
+        this.request(snap);
+        return;
+      }
       this.finish(false);
-      if (this.sg.stream.store.state().last_seq < snap.lastSeq && !this.sg.isLeader()) this.startSync(snap);
     }, RECEIVER_IDLE_MS);
     r.timer.unref?.();
   }
@@ -130,6 +142,9 @@ export class StreamCatchup {
       const st = s.store.state();
       if (st.last_seq < r.last) s.skipTo(r.last);
     }
+    // Entries that committed meanwhile first (they were queued before the pause), then the rest.
+    this.sg.catchupDone();
+    if (this.recv !== null) return;
     try {
       this.sg.node?.resumeApply();
     } catch {
@@ -196,6 +211,7 @@ export class StreamCatchup {
     }
     if (snd.seq > snd.last) {
       // EOF
+      cl.js.log.info(`Catchup for stream '${this.sg.account.name} > ${this.sg.stream.name}' complete`);
       cl.host.publish(cl.sysAcc, snd.reply, null, null, null);
       this.endSender(snd);
     }

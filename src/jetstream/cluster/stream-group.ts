@@ -38,8 +38,11 @@ import type { JsAccount } from '../engine.js';
 import type { JsCluster } from './js-cluster.js';
 import type { SysSub } from './sys-subs.js';
 
-/** monitorStream: snapshot after this many applied entries or bytes, and every 2 minutes. */
-const COMPACT_NUM = 65_536;
+/**
+ * monitorStream: snapshot after this many applied entries or bytes, and every 2 minutes.
+ * TSNATS_RAFT_COMPACT=<entries> lowers the count (tests of the snapshot catch-up).
+ */
+const COMPACT_NUM = Number(process.env['TSNATS_RAFT_COMPACT'] ?? 0) > 0 ? Number(process.env['TSNATS_RAFT_COMPACT']) : 65_536;
 const COMPACT_BYTES = 8 * 1024 * 1024;
 const COMPACT_INTERVAL_MS = 2 * 60_000;
 /** Publishes held while a new leader applies what earlier terms committed. */
@@ -61,7 +64,10 @@ export class StreamGroup implements StreamReplication {
   /** The next proposal's lseq (mset.clseq); 0: take it from the stream when proposing. */
   private clseq = 0;
   private held: JsInbound[] = [];
+  /** Committed entries waiting for a snapshot catch-up to end. */
+  private deferred: CommittedEntry[] = [];
   private leaderSubs: (() => void)[] = [];
+  private subjectSubs: (() => void)[] = [];
   private memberSubs: SysSub[] = [];
   private directUnsub: (() => void) | null = null;
   private lastSnap: Buffer | null = null;
@@ -166,9 +172,8 @@ export class StreamGroup implements StreamReplication {
   reassign(sa: StreamAssignment): void {
     const prev = this.sa;
     this.sa = sa;
-    if (JSON.stringify(prev.group.peers) !== JSON.stringify(sa.group.peers) && this.node !== null && this.node.isLeader()) {
-      this.node.updateKnownPeers(sa.group.peers);
-    }
+    // A member taken out of the group (peer remove, re-placement): its leader proposes the removal.
+    if (this.node !== null && this.node.isLeader() && prev.group.peers.some((p) => !sa.group.peers.includes(p))) this.checkPeers();
     // processClusterCreateStream: an identical assignment is answered as created (by the leader).
     if (this.leader && sa.reply !== '' && !(sa as { responded?: boolean }).responded) {
       (sa as { responded?: boolean }).responded = true;
@@ -199,11 +204,26 @@ export class StreamGroup implements StreamReplication {
     this.setLeader(isLeader);
     if (!isLeader) return;
     this.cl.js.log.info(`JetStream cluster new stream leader for '${this.account.name} > ${this.stream.name}'`);
+    this.checkPeers();
     // processStreamLeaderChange: a new stream's leader answers its create request.
     const sa = this.sa as { responded?: boolean };
     if (this.sa.reply !== '' && !sa.responded) {
       sa.responded = true;
       this.cl.api.answerStreamInfo(this.account, this.sa.reply, 'io.nats.jetstream.api.v1.stream_create_response', this, true);
+    }
+  }
+
+  /** jetstream_cluster.go checkPeers: members the assignment no longer lists leave the group. */
+  private checkPeers(): void {
+    const node = this.node;
+    if (node === null) return;
+    for (const p of node.peerNames()) {
+      if (p === this.cl.ourId || this.sa.group.peers.includes(p)) continue;
+      try {
+        node.proposeRemovePeer(p);
+      } catch {
+        return;
+      }
     }
   }
 
@@ -213,6 +233,8 @@ export class StreamGroup implements StreamReplication {
     this.leader = isLeader;
     for (const u of this.leaderSubs) u();
     this.leaderSubs = [];
+    for (const u of this.subjectSubs) u();
+    this.subjectSubs = [];
     this.clseq = 0;
     this.held = [];
     if (!isLeader) {
@@ -223,7 +245,7 @@ export class StreamGroup implements StreamReplication {
     }
     this.catchup.cancel();
     const acc = this.account.idx;
-    for (const subj of this.stream.config.subjects) this.leaderSubs.push(this.cl.subscribeAnnounced(acc, subj));
+    this.subjectSubs = this.stream.config.subjects.map((subj) => this.cl.subscribeAnnounced(acc, subj));
     if (this.sa.sync !== '') {
       const sub = this.cl.subs.subscribe(this.cl.sysAcc, this.sa.sync, (m) => this.catchup.onSyncRequest(m.reply, m.data));
       this.leaderSubs.push(() => sub.unsubscribe());
@@ -232,12 +254,14 @@ export class StreamGroup implements StreamReplication {
     this.waitReady();
   }
 
-  /** Subjects changed by an update while leading. */
+  /** Subjects changed by an update while leading: the subscriptions follow. */
   private resubscribe(oldSubjects: readonly string[], _oldDirect: boolean): void {
-    if (JSON.stringify(oldSubjects) !== JSON.stringify(this.stream.config.subjects)) {
-      this.setLeader(false);
-      this.setLeader(true);
-    } else this.updateDirect();
+    const now = this.stream.config.subjects;
+    if (JSON.stringify(oldSubjects) !== JSON.stringify(now)) {
+      for (const u of this.subjectSubs) u();
+      this.subjectSubs = now.map((subj) => this.cl.subscribeAnnounced(this.account.idx, subj));
+    }
+    this.updateDirect();
   }
 
   /** allow_direct: the leader, and current followers, answer direct gets (queue group `_sys_`). */
@@ -382,15 +406,29 @@ export class StreamGroup implements StreamReplication {
       if (bytes > COMPACT_BYTES || entries >= COMPACT_NUM || this.node.needSnapshot()) this.doSnapshot();
       return;
     }
+    // While a snapshot catch-up runs, what committed after the snapshot waits (nats-server's apply loop
+    // is blocked in processSnapshot meanwhile); the node applies nothing new (pauseApply).
+    if (this.catchup.active) {
+      this.deferred.push(ce);
+      return;
+    }
     // A follower that sees its group running has the create answered by the leader.
     if (!this.leader) (this.sa as { responded?: boolean }).responded = true;
     const clfs = this.stream.clfs;
-    for (const e of ce.entries) {
+    const es = ce.entries;
+    for (let i = 0; i < es.length; i++) {
+      const e = es[i]!;
       try {
         if (e.type === EntryNormal) this.applyNormal(e.data);
         else if (e.type === EntrySnapshot) this.applySnapshotEntry(e.data);
       } catch (err) {
         this.cl.js.log.error({ err: err instanceof Error ? err.message : String(err) }, `JetStream cluster could not apply an entry of '${this.account.name} > ${this.stream.name}' [${this.sa.group.name}]`);
+      }
+      if (this.catchup.active && i + 1 < es.length) {
+        // The snapshot started a catch-up: the rest of this batch waits for it.
+        this.deferred.push({ index: ce.index, entries: es.slice(i + 1) });
+        if (this.stream.clfs !== clfs) this.saveClfs();
+        return;
       }
     }
     if (this.stream.clfs !== clfs) this.saveClfs();
@@ -458,6 +496,20 @@ export class StreamGroup implements StreamReplication {
       return;
     }
     if (!this.leader) this.catchup.processSnapshot(snap);
+  }
+
+  /** The snapshot catch-up ended: what committed meanwhile is applied now, in order. */
+  catchupDone(): void {
+    const d = this.deferred;
+    this.deferred = [];
+    for (let i = 0; i < d.length; i++) {
+      this.onApply(d[i]!);
+      if (this.catchup.active) {
+        // Another snapshot in the backlog started a new catch-up.
+        this.deferred.unshift(...d.slice(i + 1));
+        return;
+      }
+    }
   }
 
   /** monitorStream doSnapshot: the stream's state (2.9's JSON form) as the group's snapshot. */
