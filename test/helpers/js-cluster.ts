@@ -31,7 +31,7 @@ export class JsClusterHarness {
   }
 
   /** Starts `kinds.length` nodes named n1-c1, n2-c1, ... (all tsnats unless told otherwise). */
-  static async start(kinds: NodeKind[] = ['tsnats', 'tsnats', 'tsnats'], env: Record<string, string> = {}): Promise<JsClusterHarness> {
+  static async start(kinds: NodeKind[] = ['tsnats', 'tsnats', 'tsnats'], env: Record<string, string> = {}, tags: string[][] = []): Promise<JsClusterHarness> {
     const h = new JsClusterHarness(env);
     const ports: number[] = [];
     const clientPorts: number[] = [];
@@ -45,6 +45,7 @@ export class JsClusterHarness {
       const routes = ports.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`);
       const conf = [
         `server_name=${name}`,
+        ...(tags[i] !== undefined ? [`server_tags: ${JSON.stringify(tags[i])}`] : []),
         'accounts {',
         '  $SYS { users = [ { user: "admin", pass: "admin" } ] }',
         '}',

@@ -404,6 +404,9 @@ export class ClusterApi {
     const u = checkConfigUpdate(old.config, res.config);
     if (!u.ok) return this.error(r, STREAM_UPDATE, u.error);
     if (u.config.num_replicas !== old.config.num_replicas) return this.error(r, STREAM_UPDATE, JsErr.replicasNotUpdatable());
+    if (u.config.num_replicas > 1 && (u.config.sources?.length ?? 0) > 0) {
+      return this.error(r, STREAM_UPDATE, JsErr.streamUpdate('replicated mirrors and sources are not supported by tsnats yet'));
+    }
     const mbErr = checkMaxBytes(r.a.limits, u.config);
     if (mbErr !== null) return this.error(r, STREAM_UPDATE, mbErr);
     for (const c of configs) {

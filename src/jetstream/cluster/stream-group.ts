@@ -110,6 +110,8 @@ export class StreamGroup implements StreamReplication {
     if (this.node === null) {
       this.recovering = false;
       this.onLeaderChange(true);
+      // An R1 mirror or stream of sources runs on its one server as on a single server.
+      this.cl.js.sourcing.attach(this.stream);
       return;
     }
     this.node.start();
@@ -138,6 +140,7 @@ export class StreamGroup implements StreamReplication {
     this.memberSubs = [];
     if (this.directUnsub !== null) this.directUnsub();
     this.directUnsub = null;
+    if (this.node === null) this.cl.js.sourcing.detach(this.stream);
     if (this.stream.replicated === this) this.stream.replicated = null;
     if (this.node !== null) {
       if (del) this.node.delete();

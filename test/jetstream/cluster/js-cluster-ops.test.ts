@@ -220,3 +220,32 @@ test('a stream that lost its quorum acknowledges nothing; with the nodes back it
   for (let s = 1; s <= 5; s++) assert.equal(sc.decode((await jsm.streams.getMessage('QUO', { seq: s })).data), `q${s - 1}`);
   void delay;
 });
+
+test('an R3 object store: put through one node, get through another', { timeout: 60_000 }, async () => {
+  const a = (await client(0)).jetstream();
+  const b = (await client(2)).jetstream();
+  const osa = await retry(() => a.views.os('FILES', { replicas: 3 }), 'create object store');
+  const body = Buffer.alloc(300_000, 7);
+  body.write('tsnats', 1000);
+  await osa.putBlob({ name: 'blob' }, body);
+  const osb = await b.views.os('FILES');
+  const got = await retry(async () => {
+    const x = await osb.getBlob('blob');
+    if (x === null) throw new Error('not there yet');
+    return x;
+  }, 'the blob through node 2', 20_000);
+  assert.equal(Buffer.compare(Buffer.from(got), body), 0);
+  const st = await osb.status();
+  assert.equal(st.replicas, 3);
+});
+
+test('an R1 mirror runs on its server in a cluster', { timeout: 60_000 }, async () => {
+  const nc = await client(1);
+  const jsm = await nc.jetstreamManager();
+  await retry(() => jsm.streams.add({ name: 'ORIGIN', subjects: ['origin.>'], num_replicas: 3 }), 'create ORIGIN');
+  const js = nc.jetstream();
+  for (let i = 0; i < 5; i++) await retry(() => js.publish('origin.x', sc.encode(`o${i}`)), 'publish');
+  await retry(() => jsm.streams.add({ name: 'COPY', mirror: { name: 'ORIGIN' }, num_replicas: 1 }), 'create COPY');
+  await retry(async () => assert.equal((await jsm.streams.info('COPY')).state.messages, 5), 'the mirror has the messages', 30_000);
+  await assert.rejects(() => jsm.streams.add({ name: 'COPY3', mirror: { name: 'ORIGIN' }, num_replicas: 3 }), /not supported/);
+});
