@@ -3,7 +3,8 @@
 // each record is formatted synchronously straight to stderr's fd, from any thread.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { pino, type Logger as PinoLogger } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger as PinoLogger, pino as PinoFactory } from 'pino';
 
 /** A pino logger; `reopen` (SIGUSR1) reopens the log file when there is one. */
 export type Logger = PinoLogger & { reopen?: () => void };
@@ -16,6 +17,16 @@ export interface LogOptions {
   name?: string;
   /** log_file / -l: append here instead of stderr. */
   file?: string;
+}
+
+/** Level thresholds, as pino numbers them. */
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+let pinoFactory: typeof PinoFactory | null = null;
+/** pino is CommonJS: required synchronously the first time a record is actually written. */
+function loadPino(): typeof PinoFactory {
+  pinoFactory ??= (createRequire(import.meta.url)('pino') as { pino: typeof PinoFactory }).pino;
+  return pinoFactory;
 }
 
 const LABELS: Record<number, string> = { 10: 'TRC', 20: 'DBG', 30: 'INF', 40: 'WRN', 50: 'ERR', 60: 'FTL' };
@@ -71,14 +82,47 @@ export function createLogger(opts: LogOptions = {}): Logger {
       }
     },
   };
-  const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
-  const logger: Logger = pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
-  if (file && opts.file !== '/dev/stdout') {
-    logger.reopen = (): void => {
-      const old = fd;
-      fd = openSync(file, 'a');
-      closeSync(old);
-    };
-  }
-  return logger;
+  let level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
+  const reopen =
+    file && opts.file !== '/dev/stdout'
+      ? (): void => {
+          const old = fd;
+          fd = openSync(file, 'a');
+          closeSync(old);
+        }
+      : undefined;
+  // Start-up time (issue 12): loading pino costs ~15 ms of CPU in every thread, and a shard at the
+  // info level may never write a line. The logger is created on the first record that passes the
+  // level (or the first use of anything else pino has); until then a disabled level is a no-op.
+  let real: Logger | null = null;
+  const make = (): Logger => {
+    if (real === null) {
+      real = loadPino()({ level, base: opts.name ? { name: opts.name } : null }, dest) as Logger;
+      if (reopen !== undefined) real.reopen = reopen;
+    }
+    return real;
+  };
+  const noop = (): void => {};
+  return new Proxy({} as Logger, {
+    get(_t, prop) {
+      if (real === null) {
+        if (prop === 'level') return level;
+        if (prop === 'reopen') return reopen;
+        if (typeof prop === 'string' && LEVEL_VALUES[prop] !== undefined && prop !== 'silent' && LEVEL_VALUES[prop]! < LEVEL_VALUES[level]!) return noop;
+      }
+      const r = make() as unknown as Record<string | symbol, unknown>;
+      const v = r[prop];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(r) : v;
+    },
+    set(_t, prop, value) {
+      if (real === null && prop === 'level') level = String(value);
+      else (make() as unknown as Record<string | symbol, unknown>)[prop] = value;
+      return true;
+    },
+  });
+}
+
+/** Loads pino now if it has not been yet (call when idle, so a first warning later costs nothing). */
+export function warmLogger(log: Logger): void {
+  void log.bindings;
 }

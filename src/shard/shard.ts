@@ -18,6 +18,7 @@ import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { rememberClosed } from './monitor-data.js';
+import { applyPorts, portsGeneration } from '../server/listeners.js';
 import { acceptWebSocket, type WsConnection } from '../../native-free/ws-server.js';
 import { WsTransport } from './ws-transport.js';
 import { UwsTransport, type UwsUserData } from './uws-transport.js';
@@ -52,6 +53,8 @@ export interface ServerIdentity {
   port: number;
   /** host:port of the WebSocket listener, when there is one (INFO ws_connect_urls). */
   wsConnectUrls: string[];
+  /** The listeners' real ports, published by main once bound (server/listeners.ts PortSlot). */
+  ports?: SharedArrayBuffer;
 }
 
 export type { Interest };
@@ -134,6 +137,8 @@ export class Shard {
   /** One read buffer for every socket of the shard: reads are parsed before the next one lands. */
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
   private readonly infoBase: Record<string, unknown>;
+  /** Generation of the published ports that infoBase reflects (listeners bind after shards start). */
+  private infoPortsGen = -1;
   closing = false;
   /** -V / trace: log every protocol op (one boolean check per op when off). */
   tracing: boolean;
@@ -359,6 +364,8 @@ export class Shard {
    * plaintext, then the TLS handshake (nats-server createClient), and reads come from the TLS socket.
    */
   addConnection(socket: net.Socket | WsTransport | UwsTransport, cid: number, mode: 'onread' | 'data' | 'tls' | 'ws' = 'data', overLimit = false): ClientConnection | null {
+    const ports = this.identity.ports;
+    if (ports !== undefined && portsGeneration(ports) !== this.infoPortsGen) this.infoPortsGen = applyPorts(this.infoBase, ports, this.opts.websocket?.host ?? null);
     const conn = new ClientConnection(this, socket, cid);
     this.totalConnections++;
     const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };

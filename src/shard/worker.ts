@@ -23,9 +23,15 @@ export interface ShardWorkerData {
   uwsWs: boolean;
   /** Server-wide connection id counter (Int32 at index 0), shared by every thread. */
   cidCounter: SharedArrayBuffer;
+  /**
+   * Load the code, then wait for main's 'go' before taking the rings: the JetStream worker boots
+   * alongside, and its interest is in the rings by then (a shard drains them as it starts).
+   */
+  waitForGo?: boolean;
 }
 
 export type ToShard =
+  | { type: 'go' }
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
   | { type: 'bcrypt-result'; id: number; ok: boolean }
@@ -44,6 +50,12 @@ export type FromShard =
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
+// uWS loads while the gate is closed (it is the slowest import).
+const uwsLoading = data.uwsWs ? loadUws(false) : null;
+if (data.waitForGo === true) {
+  const first = await new Promise<ToShard>((resolve) => port.once('message', resolve));
+  if (first.type !== 'go') process.exit(0); // stopped before it started: nothing to close yet
+}
 const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile });
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
 
@@ -120,8 +132,8 @@ port.on('message', (m: ToShard) => {
 });
 
 let uwsDescriptor: number | undefined;
-if (data.uwsWs) {
-  const u = await loadUws(false);
+if (uwsLoading !== null) {
+  const u = await uwsLoading;
   const counter = new Int32Array(data.cidCounter);
   if (u.mod !== null) uwsDescriptor = shard.startUwsApp(u.mod, () => Atomics.add(counter, 0, 1) + 1);
 }
