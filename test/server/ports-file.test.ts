@@ -13,10 +13,17 @@ import { PortsFile } from '../../src/server/listeners.js';
 
 type Ports = Record<string, string[]>;
 
-function readPorts(dir: string, pid: number): Ports {
+/** The ports file once complete (nats-server writes it from a goroutine just after "Server is ready"). */
+async function readPorts(dir: string, pid: number): Promise<Ports> {
   const file = join(dir, `nats-server_${pid}.ports`);
-  assert.ok(existsSync(file), `no ${file}`);
-  return JSON.parse(readFileSync(file, 'utf8')) as Ports;
+  for (let i = 0; ; i++) {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as Ports;
+    } catch (err) {
+      if (i >= 100) throw new Error(`no complete ${file}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 test('ports file: nats, monitoring and websocket with the real random ports, each reachable', { timeout: 30_000 }, async () => {
@@ -26,10 +33,7 @@ test('ports file: nats, monitoring and websocket with the real random ports, eac
   const server = await startServer({ args: ['-c', conf] });
   const pid = server.proc.pid!;
   try {
-    let ports: Ports = {};
-    // nats-server writes the file from a goroutine just after "Server is ready".
-    for (let i = 0; i < 100 && !existsSync(join(dir, `nats-server_${pid}.ports`)); i++) await new Promise((r) => setTimeout(r, 20));
-    ports = readPorts(dir, pid);
+    const ports = await readPorts(dir, pid);
     assert.deepEqual(Object.keys(ports), ['nats', 'monitoring', 'websocket']);
     assert.deepEqual(ports['nats'], [`nats://127.0.0.1:${server.port}`]);
     assert.match(ports['monitoring']![0]!, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -64,9 +68,7 @@ test('ports file: a wildcard address lists every interface address, IPv6 in brac
   const dir = mkdtempSync(join(tmpdir(), 'tsnats-ports-'));
   const server = await startServer({ args: ['-a', '0.0.0.0', '--ports_file_dir', dir] });
   try {
-    let ports: Ports = {};
-    for (let i = 0; i < 100 && !existsSync(join(dir, `nats-server_${server.proc.pid}.ports`)); i++) await new Promise((r) => setTimeout(r, 20));
-    ports = readPorts(dir, server.proc.pid!);
+    const ports = await readPorts(dir, server.proc.pid!);
     assert.deepEqual(Object.keys(ports), ['nats']);
     const urls = ports['nats']!;
     assert.ok(urls.includes(`nats://127.0.0.1:${server.port}`), JSON.stringify(urls));
