@@ -4,6 +4,7 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { Logger as PinoLogger, pino as PinoFactory } from 'pino';
 
 /** A pino logger; `reopen` (SIGUSR1) reopens the log file when there is one. */
@@ -17,6 +18,11 @@ export interface LogOptions {
   name?: string;
   /** log_file / -l: append here instead of stderr. */
   file?: string;
+  /**
+   * ServerOptions.workerLog, for a worker thread: '' print as above; 'off' nothing; otherwise a
+   * BroadcastChannel name: each record goes there as pino's JSON line, for `relayWorkerLogs`.
+   */
+  channel?: string;
 }
 
 /** Level thresholds, as pino numbers them. */
@@ -60,7 +66,38 @@ export function formatRecord(rec: Record<string, unknown>, logtime: boolean): st
   return line + '\n';
 }
 
+/**
+ * A logger that prints nothing (the library's default, `logger: false`), without loading pino:
+ * the methods tsnats calls on a logger, as no-ops.
+ */
+export function silentLogger(): Logger {
+  const noop = (): void => {};
+  const log = {
+    level: 'silent',
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: noop,
+    error: noop,
+    fatal: noop,
+    silent: noop,
+    flush: noop,
+    isLevelEnabled: (): boolean => false,
+    bindings: (): Record<string, unknown> => ({}),
+    child: (): Logger => log as unknown as Logger,
+  };
+  return log as unknown as Logger;
+}
+
 export function createLogger(opts: LogOptions = {}): Logger {
+  const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
+  if (opts.channel === 'off') return silentLogger();
+  const base = opts.name ? { name: opts.name } : null;
+  if (opts.channel) {
+    const ch = new BroadcastChannel(opts.channel);
+    ch.unref();
+    return lazyLogger(level, base, { write: (s: string): void => ch.postMessage(s) });
+  }
   const logtime = opts.logtime !== false;
   let fd = 2;
   // -l /dev/stderr (or /dev/stdout) means the terminal: it may be a pipe or socket that open() refuses.
@@ -82,7 +119,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
       }
     },
   };
-  let level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
   const reopen =
     file && opts.file !== '/dev/stdout'
       ? (): void => {
@@ -91,13 +127,20 @@ export function createLogger(opts: LogOptions = {}): Logger {
           closeSync(old);
         }
       : undefined;
-  // Start-up time (issue 12): loading pino costs ~15 ms of CPU in every thread, and a shard at the
-  // info level may never write a line. The logger is created on the first record that passes the
-  // level (or the first use of anything else pino has); until then a disabled level is a no-op.
+  return lazyLogger(level, base, dest, reopen);
+}
+
+/**
+ * Start-up time (issue 12): loading pino costs ~15 ms of CPU in every thread, and a shard at the
+ * info level may never write a line. The pino logger is created on the first record that passes
+ * the level (or the first use of anything else pino has); until then a disabled level is a no-op.
+ */
+function lazyLogger(initialLevel: string, base: Record<string, unknown> | null, dest: { write(s: string): void }, reopen?: () => void): Logger {
+  let level = initialLevel;
   let real: Logger | null = null;
   const make = (): Logger => {
     if (real === null) {
-      real = loadPino()({ level, base: opts.name ? { name: opts.name } : null }, dest) as Logger;
+      real = loadPino()({ level, base }, dest) as Logger;
       if (reopen !== undefined) real.reopen = reopen;
     }
     return real;
@@ -122,7 +165,23 @@ export function createLogger(opts: LogOptions = {}): Logger {
   });
 }
 
-/** Loads pino now if it has not been yet (call when idle, so a first warning later costs nothing). */
-export function warmLogger(log: Logger): void {
-  void log.bindings;
+const METHODS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/**
+ * The main thread's end of a `channel` logger: every record the worker threads send on `name` is
+ * logged again on `log` (a user's pino logger, in the library), keeping its fields and its `name`.
+ */
+export function relayWorkerLogs(name: string, log: PinoLogger): { close(): void } {
+  const ch = new BroadcastChannel(name);
+  ch.onmessage = (e: unknown): void => {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse((e as { data: string }).data) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...fields } = rec;
+    log[METHODS[level as number] ?? 'info'](fields, typeof msg === 'string' ? msg : '');
+  };
+  return { close: () => ch.close() };
 }

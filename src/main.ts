@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// tsnats command line: `tsnats [flags]`, as nats-server.
+// tsnats command line: `tsnats [flags]`, as nats-server. The server itself is the library's
+// (src/index.ts runs the same Server); what is the CLI's alone is here: flags, the config file,
+// printing, signals and the process's exit.
 import { readFileSync } from 'node:fs';
 import { parseArgs, mergeOptions, CliError, USAGE, type CliResult } from './cli.js';
 import { loadConfigFile, ConfigError } from './config/load.js';
 import { createLogger } from './log.js';
 import { Server } from './server/server.js';
+import { startOrStop } from './server/run.js';
 import type { ServerOptions } from './server/options.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from './version.js';
 
@@ -105,7 +108,7 @@ function main(): void {
   process.on('SIGUSR2', () => {
     void server.lameDuck().then(() => process.exit(0));
   });
-  server.start().catch((err: unknown) => {
+  startOrStop(server).catch((err: unknown) => {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'Error starting server');
     process.exit(1);
   });

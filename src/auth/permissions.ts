@@ -1,10 +1,12 @@
 // A connection's publish/subscribe permissions (nats-server client.go pubAllowed, canSubscribe,
 // allow_responses). Patterns live in small sublists; publish verdicts are cached per subject bytes
-// so a permitted publisher pays a hash and a compare, not a string, per message.
+// so a permitted publisher pays a hash and a compare, not a string, per message. Subscribe entries
+// may name a queue group ("subject queue", client.go splitSubjectQueue): such an entry allows (or
+// denies) only queue subscriptions in a matching group, never a plain subscription.
 
 import type { Permissions } from '../server/options.js';
 import { Sublist, hashBytes } from '../sublist/sublist.js';
-import { hasWildcard, subjectMatches } from '../sublist/subject.js';
+import { hasWildcard, subjectCovers, subjectMatches } from '../sublist/subject.js';
 
 interface Pattern {
   subject: string;
@@ -14,13 +16,37 @@ interface Pattern {
 function patterns(list: string[] | null): Sublist<Pattern> | null {
   if (list === null) return null;
   const sl = new Sublist<Pattern>();
+  for (const s of list) sl.insert({ subject: s, queue: null });
+  return sl;
+}
+
+/**
+ * Subscribe patterns: "subject" or "subject queue" (splitSubjectQueue: blanks separate, more than two
+ * fields is an invalid entry, skipped). An empty list is no list (setPermissions: `len(Allow) > 0`).
+ */
+function subPatterns(list: string[] | null): Sublist<Pattern> | null {
+  if (list === null || list.length === 0) return null;
+  const sl = new Sublist<Pattern>();
   for (const s of list) {
-    // "subject queue" entries restrict queue subscriptions; tsnats checks the subject part.
-    const subject = s.split(/\s+/)[0]!;
-    sl.insert({ subject, queue: null });
+    const f = s.trim().split(/\s+/);
+    if (f.length > 2 || f[0] === '') continue;
+    sl.insert({ subject: f[0]!, queue: f.length === 2 ? f[1]! : null });
   }
   return sl;
 }
+
+/** client.go queueMatches: the queue is one of the groups the matching entries name (wildcards allowed there). */
+function queueMatches(queue: string, qsubs: readonly (readonly Pattern[])[]): boolean {
+  if (qsubs.length === 0) return true;
+  for (const group of qsubs) {
+    const qname = group[0]!.queue!;
+    if (queue === qname || (hasWildcard(qname) && subjectCovers(qname, queue))) return true;
+  }
+  return false;
+}
+
+/** nats-server's reserved queue group name for system subscriptions (const.go sysGroup). */
+const SYS_GROUP = '_sys_';
 
 const CACHE_MAX = 1024;
 
@@ -40,8 +66,8 @@ export class ConnPermissions {
   constructor(p: Permissions) {
     this.pubAllow = patterns(p.publish?.allow ?? null);
     this.pubDeny = patterns(p.publish?.deny ?? null);
-    this.subAllow = patterns(p.subscribe?.allow ?? null);
-    this.subDeny = patterns(p.subscribe?.deny ?? null);
+    this.subAllow = subPatterns(p.subscribe?.allow ?? null);
+    this.subDeny = subPatterns(p.subscribe?.deny ?? null);
     this.denyList = p.subscribe?.deny ?? [];
     this.responses = p.allowResponses;
   }
@@ -62,20 +88,35 @@ export class ConnPermissions {
     return this.useReply(buf.toString('latin1', s, e), now);
   }
 
-  canSubscribe(subject: string): boolean {
-    if (this.subAllow !== null && this.subAllow.match(subject).psubs.length === 0) return false;
-    if (this.subDeny !== null && this.subDeny.match(subject).psubs.length > 0) return false;
-    if (this.subDeny !== null && hasWildcard(subject)) {
-      // A wildcard subscription that covers a denied subject: allowed, but those messages are
-      // filtered out on delivery (client.go loadMsgDenyFilter).
-      for (const d of this.denyList) {
-        if (subjectMatches(subject, d) || subjectMatches(d, subject)) {
-          this.denyOnDelivery = this.subDeny;
-          break;
+  /**
+   * client.go canSubscribe: the allow list (if any) must match, then the deny list (if any) must not.
+   * With a queue, entries naming groups decide: in the allow list one must name this queue, in the
+   * deny list none may (even where a plain entry matched: nats-server's order of checks).
+   */
+  canSubscribe(subject: string, queue: string | null = null): boolean {
+    if (queue === SYS_GROUP) return false;
+    let allowed = true;
+    if (this.subAllow !== null) {
+      const r = this.subAllow.match(subject);
+      allowed = r.psubs.length > 0;
+      if (queue !== null && r.qsubs.length > 0) allowed = queueMatches(queue, r.qsubs);
+    }
+    if (allowed && this.subDeny !== null) {
+      const r = this.subDeny.match(subject);
+      allowed = r.psubs.length === 0;
+      if (queue !== null && r.qsubs.length > 0) allowed = !queueMatches(queue, r.qsubs);
+      if (allowed && this.denyOnDelivery === null && hasWildcard(subject)) {
+        // A wildcard subscription that covers a denied subject: allowed, but those messages are
+        // filtered out on delivery (client.go loadMsgDenyFilter).
+        for (const d of this.denyList) {
+          if (subjectMatches(subject, d) || subjectMatches(d, subject)) {
+            this.denyOnDelivery = this.subDeny;
+            break;
+          }
         }
       }
     }
-    return true;
+    return allowed;
   }
 
   /** True when a message on buf[s, e) must not be delivered to this connection. */

@@ -4,6 +4,7 @@
 
 import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedConf } from './conf.js';
 import { parseDurationMs } from './duration.js';
+import { parseAccountJetStream } from './jetstream-account.js';
 import { defaultOptions } from '../server/options.js';
 import type { WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
@@ -215,6 +216,9 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
       case 'tls':
         o.tls = parseTls(r, p, r.map(p, v));
         break;
+      case 'allow_non_tls':
+        o.allowNonTls = r.bool(p, v);
+        break;
       case 'websocket':
       case 'ws':
         o.websocket = parseWebsocket(r, p, r.map(p, v));
@@ -320,8 +324,9 @@ function parseUser(r: Reader, path: string, m: ConfMap, account: string, users: 
     return;
   }
   if (user === null) return r.fail(path, 'user entry has no "user"');
-  if (password === null) return r.fail(path, `user "${user}" has no password`);
-  users.push({ user, password, account, permissions });
+  // A user without a password is valid (opts.go parseUsers): one named by its TLS certificate
+  // (verify_and_map), the no_auth_user, or one that logs in with its name alone.
+  users.push({ user, password: password ?? '', account, permissions });
 }
 
 function parseSubjectPermission(r: Reader, path: string, v: ConfValue): SubjectPermission {
@@ -378,7 +383,11 @@ function parseAccounts(r: Reader, path: string, m: ConfMap, accounts: AccountEnt
       if (k === 'users') r.list(kp, val).forEach((u, i) => parseUser(r, `${kp}[${i}]`, r.map(`${kp}[${i}]`, u), name, users, nkeys));
       else if (k === 'exports') r.list(kp, val).forEach((e, i) => acc.exports.push(parseExport(r, `${kp}[${i}]`, r.map(`${kp}[${i}]`, e))));
       else if (k === 'imports') r.list(kp, val).forEach((e, i) => acc.imports.push(parseImport(r, `${kp}[${i}]`, r.map(`${kp}[${i}]`, e))));
-      else if (k === 'jetstream') acc.jetstream = typeof val === 'object' ? true : r.bool(kp, val);
+      else if (k === 'jetstream') {
+        const js = parseAccountJetStream(r, kp, val);
+        acc.jetstream = js.enabled;
+        acc.jetstreamLimits = js.limits;
+      }
       else r.warn(kp, `unknown field "${key}" in account "${name}"`);
     }
   }
@@ -395,6 +404,7 @@ function parseExport(r: Reader, path: string, m: ConfMap): ExportEntry {
   let kind: 'stream' | 'service' | null = null;
   let subject = '';
   let accounts: string[] | null = null;
+  let responseType: ExportEntry['responseType'];
   for (const [key, v] of Object.entries(m)) {
     const k = key.toLowerCase();
     const p = join(path, key);
@@ -402,11 +412,17 @@ function parseExport(r: Reader, path: string, m: ConfMap): ExportEntry {
       kind = k;
       subject = r.str(p, v);
     } else if (k === 'accounts') accounts = r.list(p, v).map((s, i) => r.str(`${p}[${i}]`, s));
-    else if (k === 'response_type' || k === 'response' || k === 'latency' || k === 'response_threshold') r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
+    else if (k === 'response_type' || k === 'response') {
+      // opts.go parseExportStreamOrService: singleton (default), stream or chunked.
+      const t = r.str(p, v).toLowerCase();
+      if (t !== 'singleton' && t !== 'stream' && t !== 'chunked') r.fail(p, `Unknown response type: "${t}"`);
+      responseType = t;
+    } else if (k === 'latency' || k === 'response_threshold') r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
     else r.fail(p, `unknown field "${key}" in export`);
   }
   if (kind === null) return r.fail(path, 'export needs "stream" or "service"');
-  return { kind, subject, accounts };
+  if (responseType !== undefined && kind !== 'service') r.fail(path, 'Detected response directive on non-service');
+  return responseType === undefined ? { kind, subject, accounts } : { kind, subject, accounts, responseType };
 }
 
 function parseImport(r: Reader, path: string, m: ConfMap): ImportEntry {
@@ -442,13 +458,31 @@ function parseTls(r: Reader, path: string, m: ConfMap): TlsOptions {
     if (k === 'cert_file') t.certFile = r.str(p, v);
     else if (k === 'key_file') t.keyFile = r.str(p, v);
     else if (k === 'ca_file') t.caFile = r.str(p, v);
-    else if (k === 'verify' || k === 'verify_and_map') t.verify = r.bool(p, v);
+    else if (k === 'verify') t.verify = r.bool(p, v);
+    else if (k === 'verify_and_map') t.verify = t.map = r.bool(p, v);
     else if (k === 'timeout') t.timeoutMs = typeof v === 'number' ? v * 1000 : r.duration(p, v);
-    else if (k === 'handshake_first' || k === 'first') t.handshakeFirst = r.bool(p, v);
+    else if (k === 'handshake_first' || k === 'first' || k === 'immediate') parseHandshakeFirst(r, p, v, t);
     else r.warn(p, `unknown field "${key}" in tls`);
   }
   if (t.certFile === '' || t.keyFile === '') r.fail(path, 'tls needs cert_file and key_file');
   return t;
+}
+
+/** opts.go parseTLS handshake_first: a boolean, "auto" (fallback after 50 ms) or a fallback duration. */
+function parseHandshakeFirst(r: Reader, path: string, v: ConfValue, t: TlsOptions): void {
+  if (typeof v === 'boolean') {
+    t.handshakeFirst = v;
+    return;
+  }
+  const s = r.str(path, v).toLowerCase();
+  if (s === 'true' || s === 'on' || s === 'false' || s === 'off') t.handshakeFirst = s === 'true' || s === 'on';
+  else if (s === 'auto' || s === 'auto_fallback') {
+    t.handshakeFirst = true;
+    t.handshakeFirstFallbackMs = 50;
+  } else {
+    t.handshakeFirst = true;
+    t.handshakeFirstFallbackMs = r.duration(path, v);
+  }
 }
 
 function parseWebsocket(r: Reader, path: string, m: ConfMap): WebsocketOptions {
@@ -494,8 +528,13 @@ function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['j
     else if (k === 'sync_interval' || k === 'sync') {
       if (typeof val === 'string' && val.toLowerCase() === 'always') js.syncAlways = true;
       else js.syncIntervalMs = r.duration(p, val);
-    } else if (k === 'domain' || k === 'unique_tag' || k === 'max_outstanding_catchup' || k === 'strict') {
-      // Accepted: used once JetStream lands.
+    } else if (k === 'domain') {
+      // validateOptions: the domain becomes a subject token ($JS.<domain>.API).
+      const d = r.str(p, val);
+      if (d !== '' && /[ \t\r\n\f.*>]/.test(d)) r.fail(p, 'invalid domain name: may not contain ., * or >');
+      js.domain = d;
+    } else if (k === 'unique_tag' || k === 'max_outstanding_catchup' || k === 'strict') {
+      // Accepted: they matter for clustering.
     } else r.warn(p, `unknown field "${key}" in jetstream`);
   }
   return js;

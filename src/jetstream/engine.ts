@@ -22,6 +22,14 @@ import { accountInfo } from './api/account-api.js';
 import { streamApi } from './api/stream-api.js';
 import { directGet, directGetLastBySubject, msgDelete, msgGet } from './api/msg-api.js';
 import { nowNs, nsToRfc3339, rfc3339ToNs } from './types.js';
+import { Advisories } from './advisories.js';
+import { JsDomain } from './domain.js';
+import { accountResources } from './account-resources.js';
+import { defaultTiers, type TieredLimits } from './account-limits.js';
+import { assetHealth } from './healthz.js';
+import type { AssetHealth, HealthzOptions } from '../monitor/healthz.js';
+import { InternalSubs } from './internal.js';
+import { Sourcing } from './sourcing/manager.js';
 import type { Logger } from '../log.js';
 import type { ApiErrorBody, ConsumerPlugin, EngineLike, JsHost, JsInbound, StreamConfig, StreamLike, StreamStore } from './types.js';
 
@@ -41,6 +49,10 @@ export interface JetStreamOptions {
   /** Shown as stream info's cluster.leader, as nats-server shows its own name. */
   serverName?: string;
   serverId?: string;
+  /** `jetstream { domain }`: `$JS.<domain>.API.>` is served too, and replies carry the domain. */
+  domain?: string;
+  /** Limits of the JetStream accounts by ring index (unlimited when absent). */
+  accountLimits?: Record<number, TieredLimits>;
 }
 
 /** One JetStream-enabled account (nats-server's jsAccount). */
@@ -50,6 +62,8 @@ export interface JsAccount {
   readonly streams: Map<string, Stream>;
   /** Literal subject → the stream capturing it (or null); cleared whenever streams change. */
   readonly subjectCache: Map<string, Stream | null>;
+  /** JetStreamAccountLimits by tier ('' = flat). */
+  limits: TieredLimits;
   apiTotal: number;
   apiErrors: number;
 }
@@ -69,6 +83,13 @@ export class JetStream implements EngineLike {
   readonly serverName: string | null;
   /** max_mem_store / max_file_store: usage, reservations and the checks against them. */
   readonly resources: ServerResources;
+  readonly domain: JsDomain | null;
+  /** `$JS.EVENT.ADVISORY.>` / `$JS.EVENT.METRIC.>` events. */
+  readonly advisories: Advisories;
+  /** The engine's internal subscriptions (mirror/source inboxes and deliver subjects, snapshots). */
+  readonly internal: InternalSubs;
+  /** Mirrors and sources of the streams. */
+  readonly sourcing: Sourcing;
   private readonly accts = new Map<number, JsAccount>();
   /** An API handler is waiting for I/O; requests queue (copied) until it is done. */
   private busy = false;
@@ -84,10 +105,15 @@ export class JetStream implements EngineLike {
     this.accountNames = opts.accounts;
     this.serverName = opts.serverName ?? null;
     this.resources = new ServerResources(opts.maxMemory, opts.maxStore, () => this.allStreams(), this.log);
+    this.domain = opts.domain ? new JsDomain(opts.domain) : null;
+    this.advisories = new Advisories(host, { domain: opts.domain, serverName: opts.serverName });
+    this.internal = new InternalSubs(host);
+    this.sourcing = new Sourcing(this);
     for (const idx of opts.jsAccounts) {
       const name = opts.accounts[idx];
       if (name === undefined) continue;
-      this.accts.set(idx, { idx, name, streams: new Map(), subjectCache: new Map(), apiTotal: 0, apiErrors: 0 });
+      const limits = opts.accountLimits?.[idx] ?? defaultTiers();
+      this.accts.set(idx, { idx, name, streams: new Map(), subjectCache: new Map(), limits, apiTotal: 0, apiErrors: 0 });
     }
   }
 
@@ -100,8 +126,14 @@ export class JetStream implements EngineLike {
       this.host.subscribe(a.idx, '$JS.API.>');
       this.host.subscribe(a.idx, '$JS.ACK.>');
       this.host.subscribe(a.idx, '$JS.FC.>');
+      if (this.domain !== null) this.host.subscribe(a.idx, this.domain.subscription);
     }
-    for (const idx of this.opts.noJsAccounts ?? []) this.host.subscribe(idx, '$JS.API.>');
+    for (const idx of this.opts.noJsAccounts ?? []) {
+      this.host.subscribe(idx, '$JS.API.>');
+      if (this.domain !== null) this.host.subscribe(idx, this.domain.subscription);
+    }
+    // Mirrors and sources start once every stream is back (an origin may be recovered later).
+    for (const s of this.allStreams()) this.sourcing.attach(s);
   }
 
   private async recoverAccount(a: JsAccount): Promise<void> {
@@ -139,6 +171,7 @@ export class JetStream implements EngineLike {
 
   /** Flushes and closes every store (server shutdown); the data stays. */
   async stop(): Promise<void> {
+    this.sourcing.stopAll();
     for (const a of this.accts.values()) {
       for (const s of a.streams.values()) {
         try {
@@ -153,6 +186,20 @@ export class JetStream implements EngineLike {
   // ---- messages from the rings ------------------------------------------------------------------
 
   onMessage(m: JsInbound): void {
+    // Internal subscriptions first; a delivery the engine made to itself goes nowhere else.
+    const to = m.to;
+    if (this.internal.size > 0 || (to !== undefined && to !== null)) {
+      if (this.internal.dispatch(m.acc, to ?? m.subject, m)) return;
+      if (to !== undefined && to !== null) return;
+    }
+    // `$JS.<domain>.API.>`: the domain's subject mappings (m is the link's own reusable object).
+    let viaDomain = false;
+    if (this.domain !== null && m.subject.startsWith(this.domain.prefix)) {
+      const mapped = this.domain.map(m.subject);
+      if (mapped === null) return;
+      m.subject = mapped;
+      viaDomain = true;
+    }
     const a = this.accts.get(m.acc);
     if (a === undefined) {
       const body = m.reply !== null ? disabledAccountReply(m.subject) : null;
@@ -162,8 +209,8 @@ export class JetStream implements EngineLike {
     const subject = m.subject;
     if (subject.charCodeAt(0) === 36 /* $ */) {
       if (subject.startsWith(API_PREFIX)) {
-        this.apiTotal++;
-        a.apiTotal++;
+        // Counted when answered (reply / replyError), as nats-server's sendAPIResponse does.
+        this.advisories.apiRequest(a.idx, a.name, subject, m.reply, m.data);
         if (this.busy) this.queue.push(copyInbound(m));
         else this.runApi(a, m);
         return;
@@ -179,6 +226,7 @@ export class JetStream implements EngineLike {
     }
     const s = this.streamFor(a, subject);
     if (s !== null) s.process(m);
+    else if (viaDomain && m.reply !== null) noResponders(this.host, a.idx, m.reply);
   }
 
   private streamFor(a: JsAccount, subject: string): Stream | null {
@@ -256,16 +304,28 @@ export class JetStream implements EngineLike {
     return this.accts.get(acc)?.streams.get(name);
   }
 
+  /** An API response (sendAPIResponse): counted in the API statistics, audited, sent. */
   reply(acc: number, to: string | null, body: Record<string, unknown>): void {
+    this.apiTotal++;
+    const a = this.accts.get(acc);
+    if (a !== undefined) a.apiTotal++;
     if (to === null || to === '') return;
-    this.host.publish(acc, to, null, null, Buffer.from(JSON.stringify(body)));
+    const json = JSON.stringify(body);
+    this.host.publish(acc, to, null, null, Buffer.from(json));
+    this.advisories.apiResponse(acc, to, json);
   }
 
+  /** An API error response (sendAPIErrResponse): counted as an error too. */
   replyError(acc: number, to: string | null, type: string, err: ApiErrorBody): void {
     this.apiErrors++;
     const a = this.accts.get(acc);
     if (a !== undefined) a.apiErrors++;
     this.reply(acc, to, apiError(type, err));
+  }
+
+  /** The account's limits by tier (the consumer plugin's max_consumers / max_ack_pending). */
+  limitsFor(acc: number): TieredLimits | null {
+    return this.accts.get(acc)?.limits ?? null;
   }
 
   // ---- streams (used by api/) -------------------------------------------------------------------
@@ -290,6 +350,7 @@ export class JetStream implements EngineLike {
     }
     const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
     this.register(a, s);
+    this.sourcing.attach(s);
     return s;
   }
 
@@ -303,6 +364,17 @@ export class JetStream implements EngineLike {
     });
   }
 
+  /** A stream directory put in place by a restore: opened as on recovery, then served. */
+  async openRestoredStream(a: JsAccount, dir: string, cfg: StreamConfig, created: number): Promise<Stream> {
+    const store = await this.openFileStore(dir, cfg);
+    const s = new Stream(this.host, a.idx, a.name, cfg, store, dir, created);
+    s.rebuildDedupe();
+    this.register(a, s);
+    if (this.plugin !== null) await this.plugin.restore(this, s);
+    this.sourcing.attach(s);
+    return s;
+  }
+
   /** meta.json: the config and creation time, replaced atomically. */
   writeMeta(dir: string, cfg: StreamConfig, created: number): void {
     const tmp = join(dir, `${META_FILE}.tmp`);
@@ -311,7 +383,8 @@ export class JetStream implements EngineLike {
   }
 
   private register(a: JsAccount, s: Stream): void {
-    s.resources = this.resources;
+    s.resources = accountResources(this.resources, a);
+    if (this.domain !== null) s.setDomain(this.domain.name);
     a.streams.set(s.name, s);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.subscribe(a.idx, subj);
@@ -323,18 +396,24 @@ export class JetStream implements EngineLike {
     const after = new Set(cfg.subjects);
     for (const subj of after) if (!before.has(subj)) this.host.subscribe(a.idx, subj);
     for (const subj of before) if (!after.has(subj)) this.host.unsubscribe(a.idx, subj);
+    const old = s.config;
     s.update(cfg);
+    this.sourcing.updated(s, old);
     a.subjectCache.clear();
     if (s.dir !== null) this.writeMeta(s.dir, cfg, s.created);
   }
 
   /** Removes the stream at once (no more messages reach it), then destroys consumers and store. */
   async deleteStream(a: JsAccount, s: Stream): Promise<void> {
+    this.sourcing.detach(s);
     a.streams.delete(s.name);
     a.subjectCache.clear();
     for (const subj of s.config.subjects) this.host.unsubscribe(a.idx, subj);
+    // mset.stop(deleteFlag, advisory): each consumer's delete advisory, then the stream's.
+    for (const c of s.consumers.keys()) this.advisories.consumerAction(a.idx, s.name, c, 'delete');
     await s.destroy();
     if (s.dir !== null) rmSync(s.dir, { recursive: true, force: true });
+    this.advisories.streamAction(a.idx, s.name, 'delete');
   }
 
   /** True when another stream of the account has a subject colliding with one of these. */
@@ -347,6 +426,11 @@ export class JetStream implements EngineLike {
   }
 
   // ---- numbers ----------------------------------------------------------------------------------
+
+  /** The JetStream-enabled accounts (/jsz account_details). */
+  accounts(): IterableIterator<JsAccount> {
+    return this.accts.values();
+  }
 
   /** Every stream of every account (server-wide resource accounting). */
   *allStreams(): IterableIterator<Stream> {
@@ -369,9 +453,25 @@ export class JetStream implements EngineLike {
       if (s.config.storage === 'memory') memory += st.bytes;
       else storage += st.bytes;
       messages += st.messages;
-      consumers += s.consumers.size;
+      consumers += s.publicConsumerCount();
     }
     return { memory, storage, streams: a.streams.size, consumers, messages, bytes: memory + storage };
+  }
+
+  /** /healthz's asset check (healthz.ts): the store's stream directories against the live streams. */
+  healthz(o: HealthzOptions): AssetHealth {
+    return assetHealth(
+      {
+        storeDir: this.opts.storeDir,
+        account: (name) => {
+          const idx = this.accountNames.indexOf(name);
+          if (idx < 0) return null;
+          const a = this.accts.get(idx);
+          return { stream: (s) => a?.streams.get(s) };
+        },
+      },
+      o,
+    );
   }
 
   /** Numbers for /jsz. */
@@ -404,6 +504,16 @@ export class JetStream implements EngineLike {
       accounts: this.accts.size,
     };
   }
+}
+
+const NO_RESPONDERS = Buffer.from('NATS/1.0 503\r\n\r\n', 'latin1');
+
+/**
+ * A `$JS.<domain>.API.$KV.>` / `$OBJ.>` publish no stream captures: nats-server's mapping leaves it
+ * without a subscriber, so the publisher gets no responders rather than waiting for a timeout.
+ */
+function noResponders(host: JsHost, acc: number, reply: string): void {
+  host.publish(acc, reply, null, NO_RESPONDERS, null);
 }
 
 /** A copy of an inbound message that outlives the ring (for queued API requests). */

@@ -45,6 +45,10 @@ export const JsErr = {
   storageResourcesExceeded: () => e(500, 10047, 'insufficient storage resources available'),
   accountResourcesExceeded: () => e(400, 10002, 'resource limits exceeded for account'),
   streamLimits: (why: string) => e(500, 10053, why),
+  noLimits: () => e(400, 10120, 'no JetStream default or applicable tiered limit present'),
+  streamMaxBytesRequired: () => e(400, 10113, 'account requires a stream config to have max bytes set'),
+  streamMaxStreamBytesExceeded: () => e(400, 10122, 'stream max bytes exceeds account limit max stream bytes'),
+  replicasNotSupported: () => e(500, 10074, 'replicas > 1 not supported in non-clustered mode'),
 } as const;
 
 /** Wraps an error as an API response body. */

@@ -10,16 +10,56 @@
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
 import { Sublist, type SublistResult } from '../sublist/sublist.js';
-import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
+import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
+import type { CrossAccount } from './cross-account.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
 /** Publish the rings at least every this many messages within one turn. */
 const PUBLISH_EVERY = 64;
+/** Most account boundaries one message crosses (import chains). */
+const MAX_CROSSINGS = 4;
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** One of the engine's own subscriptions, in the per-account sublist that drives the loopback. */
+interface OwnSub {
+  readonly subject: string;
+  readonly queue: null;
+}
+
+/**
+ * The engine's own interest per account: what it publishes that it also listens to (an API request
+ * of a mirror's, an answer to its inbox, a republish onto a stream's subject) comes back to it, as
+ * an internal client's message does in nats-server. A first-character filter keeps the common case
+ * (inbox replies, deliveries to clients) at one array read.
+ */
+class OwnInterest {
+  readonly sublist = new Sublist<OwnSub>();
+  readonly first = new Uint32Array(256);
+  wild = 0;
+
+  add(sub: OwnSub): void {
+    this.sublist.insert(sub);
+    const c = sub.subject.charCodeAt(0);
+    if ((c === 42 || c === 62) && (sub.subject.length === 1 || sub.subject.charCodeAt(1) === 46)) this.wild++;
+    else this.first[c & 255]!++;
+  }
+
+  remove(sub: OwnSub): void {
+    this.sublist.remove(sub);
+    const c = sub.subject.charCodeAt(0);
+    if ((c === 42 || c === 62) && (sub.subject.length === 1 || sub.subject.charCodeAt(1) === 46)) this.wild--;
+    else this.first[c & 255]!--;
+  }
+
+  matches(subject: string): boolean {
+    if (this.wild === 0 && this.first[subject.charCodeAt(0) & 255] === 0) return false;
+    return this.sublist.match(subject).psubs.length > 0;
+  }
+}
 
 export class JsLink implements JsHost {
   readonly log: Logger;
@@ -31,7 +71,7 @@ export class JsLink implements JsHost {
   private readonly sublists: Sublist<RemoteInterest>[] = [];
   /** This engine's subscriptions: `acc\0subject` → reference count. */
   private readonly subs = new Map<string, number>();
-  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0) };
+  private readonly inbound: JsInbound = { acc: 0, subject: '', reply: null, hdr: null, data: Buffer.alloc(0), to: null };
   private currentPeer: Peer | null = null;
   private publishPending = false;
   /** Messages written since the rings were last published. */
@@ -41,15 +81,32 @@ export class JsLink implements JsHost {
   private readonly onFrameBound = (buf: Buffer, s: number, len: number): void => this.onFrame(buf, s, len);
   private readonly picks: Peer[] = [];
   private readonly sublistOfBound = (acc: number): Sublist<RemoteInterest> | undefined => this.sublists[acc];
+  private readonly localInterestBound = (acc: number, subject: string): boolean => this.localInterest(acc, subject);
+  /** Cross-account routing of what this worker publishes (set by the worker when accounts import). */
+  cross: CrossAccount | null = null;
+  /** Per account index: the engine's own subscriptions (loopback). */
+  private readonly own: OwnInterest[] = [];
+  private readonly ownSubs = new Map<string, OwnSub>();
+  private loopQueue: JsInbound[] = [];
+  private loopScheduled = false;
+  private readonly drainLoopBound = (): void => this.drainLoop();
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
-    for (let i = 0; i < accounts; i++) this.sublists.push(new Sublist<RemoteInterest>());
+    for (let i = 0; i < accounts; i++) {
+      this.sublists.push(new Sublist<RemoteInterest>());
+      this.own.push(new OwnInterest());
+    }
     for (const rings of peers) {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
     }
+  }
+
+  /** A reply token made here for a request into another account's service: the shards learn it. */
+  announceResponse(exporter: number, importer: number, token: string, reply: string, stream: boolean): void {
+    this.broadcast(responseFrame(exporter, importer, token, reply, stream));
   }
 
   /** Starts draining every inbound ring. */
@@ -69,7 +126,15 @@ export class JsLink implements JsHost {
     const key = `${acc}\0${subject}`;
     const n = this.subs.get(key) ?? 0;
     this.subs.set(key, n + 1);
-    if (n === 0) this.broadcast(interestFrame(acc, subject, null, 1));
+    if (n === 0) {
+      const own = this.own[acc];
+      if (own !== undefined) {
+        const sub: OwnSub = { subject, queue: null };
+        this.ownSubs.set(key, sub);
+        own.add(sub);
+      }
+      this.broadcast(interestFrame(acc, subject, null, 1));
+    }
   }
 
   unsubscribe(acc: number, subject: string): void {
@@ -81,14 +146,27 @@ export class JsLink implements JsHost {
       return;
     }
     this.subs.delete(key);
+    const sub = this.ownSubs.get(key);
+    if (sub !== undefined) {
+      this.ownSubs.delete(key);
+      this.own[acc]?.remove(sub);
+    }
     this.broadcast(interestFrame(acc, subject, null, -1));
   }
 
   hasInterest(acc: number, subject: string): boolean {
+    if (this.localInterest(acc, subject)) return true;
+    // Shadow interest: an account importing this subject (or awaiting an answer on it) wants it.
+    return this.cross !== null && this.cross.hasInterest(acc, subject, this.localInterestBound);
+  }
+
+  /** Some shard's client, or the engine itself, wants subject in acc. */
+  private localInterest(acc: number, subject: string): boolean {
     const sl = this.sublists[acc];
     if (sl === undefined) return false;
     const r = sl.match(subject);
-    return r.psubs.length > 0 || r.qsubs.length > 0;
+    if (r.psubs.length > 0 || r.qsubs.length > 0) return true;
+    return this.own[acc]!.matches(subject);
   }
 
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
@@ -101,7 +179,44 @@ export class JsLink implements JsHost {
     else this.send(acc, subject, to, reply, hdr, data);
   }
 
-  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+  private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null, depth = 0): void {
+    this.sendLocal(acc, subject, to, reply, hdr, data);
+    const own = this.own[acc];
+    if (own !== undefined && own.matches(to ?? subject)) this.loopback(acc, subject, to, reply, hdr, data);
+    // Imports and reply tokens: copies into other accounts (a bounded chain, never a loop).
+    if (this.cross !== null && depth < MAX_CROSSINGS) {
+      const answered = this.cross.forward(acc, subject, to, reply, (into, s, t, r) => this.send(into, s, t === s ? null : t, r, hdr, data, depth + 1));
+      // The shards keep every reply token until it is answered or expires: tell them this one was.
+      if (answered !== null) this.broadcast(responseFrame(acc, answered.into, answered.token, answered.reply, false, true));
+    }
+  }
+
+  /** The engine's own message for one of its own subscriptions: handed back on a later turn. */
+  private loopback(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
+    // Same shape as ring messages (one hidden class through onMessage).
+    this.loopQueue.push({ acc, subject, reply, hdr: hdr === null ? null : Buffer.from(hdr), data: data === null ? Buffer.alloc(0) : Buffer.from(data), to });
+    if (!this.loopScheduled) {
+      this.loopScheduled = true;
+      setImmediate(this.drainLoopBound);
+    }
+  }
+
+  private drainLoop(): void {
+    this.loopScheduled = false;
+    const q = this.loopQueue;
+    this.loopQueue = [];
+    for (const m of q) {
+      if (this.closing) return;
+      try {
+        this.onMessage(m);
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle an internal message');
+      }
+    }
+  }
+
+  /** Routes to the shards whose clients want it (by `to` when given, showing `subject`). */
+  private sendLocal(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
     const sl = this.sublists[acc];
     if (sl === undefined) return;
     const r = sl.match(to ?? subject);
@@ -282,7 +397,12 @@ export class JsLink implements JsHost {
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
     if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
-    if (kind !== FrameKind.MSG) return; // RESPONSE frames: service imports are resolved in the shards
+    if (kind === FrameKind.RESPONSE) {
+      // A service-import reply token: replies this worker sends to it cross into the requester's account.
+      this.cross?.onResponseFrame(buf, s);
+      return;
+    }
+    if (kind !== FrameKind.MSG) return;
     const acc = buf.readUInt16LE(s + 16);
     if (acc >= this.sublists.length) return;
     const ngroups = buf.readUInt16LE(s + 2);

@@ -6,8 +6,12 @@
 import { JsErr } from './errors.js';
 import { getHeader } from './headers.js';
 import { storeLimits } from './stream-config.js';
+import { SubjectTransform } from './transform.js';
+import { Republisher } from './republish.js';
+import { renderStreamConfig } from './sourcing/config.js';
 import { StoreError, StoreRefusal, nowNs, nsToRfc3339 } from './types.js';
-import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StorageType, StreamConfig, StreamLike, StreamStore } from './types.js';
+import type { PublishLimits } from './account-resources.js';
+import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, StreamConfig, StreamLike, StreamStore } from './types.js';
 
 // Headers nats-server reads on publish (server/stream.go constants).
 const MSG_ID = 'Nats-Msg-Id';
@@ -52,8 +56,13 @@ export class Stream implements StreamLike {
   /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
   private ackPrefix: string;
   private closed = false;
-  /** The server's max_mem_store / max_file_store (set by the engine when it registers the stream). */
-  resources: { limitsExceeded(storage: StorageType): boolean } | null = null;
+  /** The server's and the account's limits (set by the engine when it registers the stream). */
+  resources: PublishLimits | null = null;
+  /** Input subject transform (`subject_transform`) and republish, from the config. */
+  private itr: SubjectTransform | null = null;
+  private republisher: Republisher | null = null;
+  /** Mirror/sources state for stream info (`mirror`, `sources`), set by the sourcing manager. */
+  sourcingInfo: (() => Record<string, unknown>) | null = null;
 
   constructor(host: JsHost, acc: number, account: string, config: StreamConfig, store: StreamStore, dir: string | null, created: number) {
     this.host = host;
@@ -69,6 +78,21 @@ export class Stream implements StreamLike {
     store.onRemove = (seq) => {
       for (const c of this.consumers.values()) c.onRemoved(seq);
     };
+    this.deriveTransforms();
+  }
+
+  private deriveTransforms(): void {
+    const st = this.config.subject_transform;
+    let itr: SubjectTransform | null = null;
+    if (st !== undefined) {
+      try {
+        itr = SubjectTransform.create(st.src, st.dest);
+      } catch {
+        itr = null; // refused by checkTransforms before a stream gets here
+      }
+    }
+    this.itr = itr;
+    this.republisher = this.config.republish !== undefined ? new Republisher(this.config.republish) : null;
   }
 
   // ---- publish ----------------------------------------------------------------------------------
@@ -79,7 +103,8 @@ export class Stream implements StreamLike {
     const cfg = this.config;
     const reply = cfg.no_ack === true ? null : m.reply;
     const hdr = m.hdr;
-    const subject = m.subject;
+    // The input transform applies first; a subject it does not match stays as it is.
+    const subject = this.itr === null ? m.subject : (this.itr.match(m.subject) ?? m.subject);
 
     if (cfg.sealed) return this.ackError(reply, JsErr.streamSealed());
 
@@ -117,27 +142,85 @@ export class Stream implements StreamLike {
 
     const size = (hdr === null ? 0 : hdr.length) + m.data.length;
     if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
-    // js.limitsExceeded(stype): the server's usage of this storage type is already past its limit.
-    if (this.resources !== null && this.resources.limitsExceeded(cfg.storage)) return this.ackError(reply, JsErr.insufficientResources());
+    // js.limitsExceeded(stype), then jsa.wouldExceedLimits: the server's and the account's limits.
+    if (this.resources !== null) {
+      const limitErr = this.resources.check(cfg, subject.length + size);
+      if (limitErr !== null) return this.ackError(reply, limitErr);
+    }
 
+    this.commit(subject, hdr, m.data, reply, msgId, rollup, undefined);
+  }
+
+  /**
+   * A mirrored message (processInboundMirrorMsg → processJetStreamMsg with the origin's sequence and
+   * time): stored at seq, after skipping what the origin no longer has. The origin already applied
+   * de-duplication and the expected-* checks, so only the storing rules apply here. Returns false
+   * when seq does not follow the last sequence (the mirror then restarts its consumer).
+   */
+  storeMirrored(subject: string, hdr: Buffer | null, data: Buffer, seq: number, ts: number): boolean {
+    if (this.closed) return false;
+    if (seq - 1 !== this.lastSeq) {
+      // Only a mirror that never held anything may start at the origin's sequence.
+      if (this.lastSeq !== 0 || this.store.state().messages !== 0 || seq - 1 < this.lastSeq) return false;
+      this.skipTo(seq - 1);
+    }
+    const cfg = this.config;
+    if (cfg.sealed) return false;
+    let rollup = '';
+    if (hdr !== null && hdr.length > 0) {
+      if (hdr.length > MAX_HDR) return false;
+      rollup = getHeader(hdr, ROLLUP) ?? '';
+      if (rollup !== '' && (!cfg.allow_rollup_hdrs || cfg.deny_purge)) return false;
+    }
+    const size = (hdr === null ? 0 : hdr.length) + data.length;
+    if (cfg.max_msg_size >= 0 && size > cfg.max_msg_size) return false;
+    if (this.resources !== null && this.resources.check(cfg, subject.length + size) !== null) return false;
+    return this.commit(subject, hdr, data, null, '', rollup, ts);
+  }
+
+  /** Uses up sequences through lastSeq without messages (a mirror's gap: SkipMsgs). */
+  skipTo(lastSeq: number): void {
+    if (lastSeq <= this.lastSeq) return;
+    this.store.skipTo(lastSeq);
+    this.lastSeq = lastSeq;
+    for (const c of this.consumers.values()) c.onPurged();
+  }
+
+  /** Last sequence handed out (mset.lseq). */
+  get lastSequence(): number {
+    return this.lastSeq;
+  }
+
+  /** Stores a checked message, answers, republishes and tells the consumers; false when refused. */
+  private commit(subject: string, hdr: Buffer | null, data: Buffer, reply: string | null, msgId: string, rollup: string, tsIn: number | undefined): boolean {
+    const cfg = this.config;
     // Interest retention with no consumer at all: nats-server skips the message (SkipMsg); the
     // sequence is used up and acked, nothing is kept.
     const noInterest = cfg.retention === 'interest' && this.consumers.size === 0;
+    // Republish needs the subject's previous sequence (Nats-Last-Sequence) from before the store.
+    const rpSubject = this.republisher === null ? null : this.republisher.target(subject);
+    let rpLast = 0;
+    if (rpSubject !== null) {
+      const ss = this.store.subjectsState(subject).get(subject);
+      if (ss !== undefined) rpLast = ss.last;
+    }
 
-    // The store keeps what it is given: the views in m are only valid during this call.
+    // The store keeps what it is given: the views passed in are only valid during this call.
     let seq: number;
     let ts: number;
     try {
-      const r = this.store.storeMsg(subject, hdr === null || hdr.length === 0 ? null : Buffer.from(hdr), Buffer.from(m.data));
+      const r = this.store.storeMsg(subject, hdr === null || hdr.length === 0 ? null : Buffer.from(hdr), Buffer.from(data), tsIn);
       seq = r.seq;
       ts = r.ts;
     } catch (err) {
       if (err instanceof StoreError) {
-        if (err.refusal === StoreRefusal.MAX_MSG_SIZE) return this.ackError(reply, JsErr.streamMessageExceedsMaximum());
-        return this.ackError(reply, JsErr.streamStoreFailed(err.refusal));
+        if (err.refusal === StoreRefusal.MAX_MSG_SIZE) this.ackError(reply, JsErr.streamMessageExceedsMaximum());
+        else this.ackError(reply, JsErr.streamStoreFailed(err.refusal));
+        return false;
       }
       this.host.log.error({ err }, `JetStream failed to store a msg on stream '${this.account} > ${this.name}'`);
-      return this.ackError(reply, JsErr.streamStoreFailed(err instanceof Error ? err.message : String(err)));
+      this.ackError(reply, JsErr.streamStoreFailed(err instanceof Error ? err.message : String(err)));
+      return false;
     }
     this.lastSeq = seq;
     this.lastMsgId = msgId;
@@ -149,13 +232,18 @@ export class Stream implements StreamLike {
       if (rollup === 'sub') this.purge({ filter: subject, keep: 1 });
       else if (rollup === 'all') this.purge({ keep: 1 });
     }
+    if (rpSubject !== null) {
+      const rh = this.republisher!.headers(this.name, subject, seq, ts, rpLast, hdr === null || hdr.length === 0 ? null : hdr, data.length);
+      this.host.publish(this.acc, rpSubject, null, rh, this.republisher!.headersOnly ? null : data);
+    }
     if (reply !== null) this.sendAck(reply, `${this.ackPrefix}${seq}}`);
-    if (noInterest) return;
+    if (noInterest) return true;
 
     if (this.consumers.size > 0) {
       for (const c of this.consumers.values()) c.onStored(seq, subject);
       if (cfg.retention === 'interest' && !this.wanted(seq, subject)) this.removeAndNotify(seq);
     }
+    return true;
   }
 
   /** True while some consumer still wants seq (interest retention). */
@@ -174,7 +262,17 @@ export class Stream implements StreamLike {
     this.host.publish(this.acc, reply, null, null, Buffer.from(body));
   }
 
+  /** `jetstream { domain }`: pub acks carry it (mset.pubAck: `{"stream":..., "domain":..., "seq":`). */
+  setDomain(domain: string): void {
+    this.ackPrefix = `{"stream":${JSON.stringify(this.name)}, "domain":${JSON.stringify(domain)}, "seq":`;
+  }
+
   // ---- de-duplication (nats-server's ddmap / ddarr) ---------------------------------------------
+
+  /** True while a message with this Nats-Msg-Id is inside the duplicate window. */
+  hasMsgId(id: string): boolean {
+    return this.checkMsgId(id) !== null;
+  }
 
   private checkMsgId(id: string): DedupEntry | null {
     const e = this.dedup.get(id);
@@ -247,6 +345,7 @@ export class Stream implements StreamLike {
     this.config = cfg;
     this.store.updateLimits(storeLimits(cfg));
     this.expireMsgIds(nowNs());
+    this.deriveTransforms();
   }
 
   // ---- info -------------------------------------------------------------------------------------
@@ -281,8 +380,15 @@ export class Stream implements StreamLike {
       if (deletedDetails) state['deleted'] = this.deletedSeqs(st.first_seq, st.last_seq);
       state['num_deleted'] = st.num_deleted;
     }
-    state['consumer_count'] = this.consumers.size;
+    state['consumer_count'] = this.publicConsumerCount();
     return { state, subjectsTotal };
+  }
+
+  /** Consumers other than the direct ones of mirrors and sources (numPublicConsumers). */
+  publicConsumerCount(): number {
+    let n = 0;
+    for (const c of this.consumers.values()) if (c.direct !== true) n++;
+    return n;
   }
 
   /** Interior gaps between first and last (the store keeps no list, so walk the messages). */
@@ -301,8 +407,9 @@ export class Stream implements StreamLike {
   /** Stream info body without `type` (StreamInfo JSON). */
   info(serverName: string | null, subjectsFilter = '', deletedDetails = false): { info: Record<string, unknown>; subjectsTotal: number } {
     const { state, subjectsTotal } = this.stateJson(subjectsFilter, deletedDetails);
-    const info: Record<string, unknown> = { config: this.config, created: nsToRfc3339(this.created), state };
+    const info: Record<string, unknown> = { config: renderStreamConfig(this.config), created: nsToRfc3339(this.created), state };
     if (serverName !== null) info['cluster'] = { leader: serverName };
+    if (this.sourcingInfo !== null) Object.assign(info, this.sourcingInfo());
     info['ts'] = nsToRfc3339(nowNs());
     return { info, subjectsTotal };
   }

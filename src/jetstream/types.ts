@@ -4,6 +4,8 @@
 // they are persisted and returned by the API as they are.
 
 import type { Logger } from '../log.js';
+import type { Advisories } from './advisories.js';
+import type { TieredLimits } from './account-limits.js';
 
 // ---- time ---------------------------------------------------------------------------------------
 
@@ -71,7 +73,43 @@ export interface StreamConfig {
   first_seq?: number;
   metadata?: Record<string, string>;
   compression?: 'none' | 's2';
+  /** Mirror and sources (stream-sources.ts): nats-server's StreamSource JSON. */
+  mirror?: StreamSourceConfig;
+  sources?: StreamSourceConfig[];
+  /** Input subject transform and republish (2.10). */
+  subject_transform?: SubjectTransformConfig;
+  republish?: RePublishConfig;
   [extra: string]: unknown;
+}
+
+/** SubjectTransformConfig: `{src, dest}`. */
+export interface SubjectTransformConfig {
+  src: string;
+  dest: string;
+}
+
+/** ExternalStream: another account's or domain's JetStream API prefix and deliver prefix. */
+export interface ExternalStreamConfig {
+  api: string;
+  deliver: string;
+}
+
+/** StreamSource: what a mirror or one source of a stream reads. */
+export interface StreamSourceConfig {
+  name: string;
+  opt_start_seq?: number;
+  /** RFC 3339. */
+  opt_start_time?: string;
+  filter_subject?: string;
+  subject_transforms?: SubjectTransformConfig[];
+  external?: ExternalStreamConfig;
+}
+
+/** RePublish: `{src, dest, headers_only}`. */
+export interface RePublishConfig {
+  src?: string;
+  dest: string;
+  headers_only?: boolean;
 }
 
 export interface StreamState {
@@ -149,6 +187,11 @@ export interface StreamStore {
   loadLastMsg(filter: string): StoredMsg | null;
   /** Removes one message; false when it was not there. */
   removeMsg(seq: number): boolean;
+  /**
+   * Uses up the sequences after the last one through lastSeq without storing anything (nats-server's
+   * SkipMsgs: a mirror keeps its origin's sequences across messages the origin no longer has).
+   */
+  skipTo(lastSeq: number): void;
   purge(req: PurgeRequest): number;
   state(): StreamState;
   /** state().bytes without building the state (server resource accounting on every publish). */
@@ -195,6 +238,11 @@ export interface JsInbound {
   /** Header block or null. */
   hdr: Buffer | null;
   data: Buffer;
+  /**
+   * The subject the message was routed by when it differs from `subject`: a JetStream delivery the
+   * engine made to one of its own internal subscriptions (loopback). Absent for ring messages.
+   */
+  to?: string | null;
 }
 
 // ---- streams, consumers and the engine as each other see them ---------------------------------
@@ -222,6 +270,8 @@ export interface StreamLike {
 /** What a stream needs of its consumers (implemented by consumer/). */
 export interface ConsumerLike {
   readonly name: string;
+  /** A mirror's or source's internal consumer: not counted or listed as the stream's. */
+  readonly direct?: boolean;
   /** A message was stored in the stream (after limits were applied). */
   onStored(seq: number, subject: string): void;
   /** The store removed messages (purge, limits, deletes): pending state may need pruning. */
@@ -249,6 +299,10 @@ export interface EngineLike {
   replyError(acc: number, to: string | null, type: string, err: ApiErrorBody): void;
   /** Limits for consumers (max_consumers checks live in the consumer plugin). */
   readonly accountNames: readonly string[];
+  /** The account's JetStream limits by tier (account-limits.ts), null when it has none. */
+  limitsFor?(acc: number): TieredLimits | null;
+  /** Advisories and metrics (`$JS.EVENT.>`). */
+  readonly advisories?: Advisories;
 }
 
 /**

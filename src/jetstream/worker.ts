@@ -9,6 +9,11 @@ import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
+import { jszAccountDetails } from './jsz-detail.js';
+import type { JszQuery } from '../monitor/jsz.js';
+import type { TieredLimits } from './account-limits.js';
+import type { HealthzOptions } from '../monitor/healthz.js';
+import { CrossAccount } from './cross-account.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -27,17 +32,29 @@ export interface JsWorkerData {
 export type ToJs =
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
-  | { type: 'jsz'; id: number };
+  | { type: 'jsz'; id: number; detail?: JszQuery }
+  | { type: 'healthz'; id: number; opts: HealthzOptions };
 export type FromJs =
   | { type: 'ready' }
   | { type: 'failed'; error: string }
   | { type: 'stopped' }
-  | { type: 'jsz'; id: number; data: unknown };
+  | { type: 'jsz'; id: number; data: unknown }
+  | { type: 'healthz'; id: number; data: unknown };
+
+/** Each configured account's `jetstream { ... }` limits, by ring index. */
+function accountLimits(o: ServerOptions, names: string[]): Record<number, TieredLimits> {
+  const out: Record<number, TieredLimits> = {};
+  for (const a of o.accounts) {
+    const i = names.indexOf(a.name);
+    if (i >= 0 && a.jetstreamLimits) out[i] = a.jetstreamLimits;
+  }
+  return out;
+}
 
 const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
-const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile });
+const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile, channel: o.workerLog });
 const link = new JsLink(data.peers, data.accounts.length, log);
 const js = new JetStream(
   link,
@@ -52,10 +69,14 @@ const js = new JetStream(
     noJsAccounts: data.noJsAccounts,
     serverName: data.serverName,
     serverId: data.serverId,
+    domain: o.jetstream.domain ?? '',
+    accountLimits: accountLimits(o, data.accounts),
   },
   createConsumerPlugin(),
 );
 link.onMessage = (m) => js.onMessage(m);
+link.cross = new CrossAccount(o, data.jsAccounts);
+link.cross.announce = (exporter, importer, token, reply, stream) => link.announceResponse(exporter, importer, token, reply, stream);
 if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
   // Test hook: a message on $JS.API.TSNATS.DEBUG.EXIT ends this thread, as a crash would.
   link.onMessage = (m) => {
@@ -69,7 +90,11 @@ if (process.env['TSNATS_DEBUG_HOOKS'] === '1') {
 
 port.on('message', (m: ToJs) => {
   if (m.type === 'peer-reset') link.resetPeer(m.rings);
-  else if (m.type === 'jsz') port.postMessage({ type: 'jsz', id: m.id, data: js.jsz() } satisfies FromJs);
+  else if (m.type === 'jsz') {
+    const details = m.detail !== undefined ? jszAccountDetails(js, m.detail) : undefined;
+    port.postMessage({ type: 'jsz', id: m.id, data: details !== undefined ? { ...js.jsz(), account_details: details } : js.jsz() } satisfies FromJs);
+  }
+  else if (m.type === 'healthz') port.postMessage({ type: 'healthz', id: m.id, data: js.healthz(m.opts) } satisfies FromJs);
   else if (m.type === 'shutdown') {
     void js
       .stop()

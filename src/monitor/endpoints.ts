@@ -163,6 +163,9 @@ export function buildMetrics(stats: ShardStats[], metrics: ShardMetrics[], extra
   metric('tsnats_slow_consumers_total', 'counter', 'Connections closed as slow consumers.', [['', sum('slowConsumers')]]);
   metric('tsnats_shard_connections', 'gauge', 'Open client connections per shard.', stats.map((s, i) => [`{shard="${i}"}`, s.connections]));
   metric('tsnats_shard_event_loop_utilization', 'gauge', 'Event-loop utilisation of each shard since the previous scrape (0..1).', metrics.map((m) => [`{shard="${m.shard}"}`, m.elu]));
+  // Cumulative, so that any number of scrapers (Prometheus rate(), the dashboard) can each take their own deltas.
+  metric('tsnats_shard_event_loop_active_seconds_total', 'counter', 'Time each shard event loop spent busy since the shard started.', metrics.map((m) => [`{shard="${m.shard}"}`, m.activeMs / 1000]));
+  metric('tsnats_shard_event_loop_idle_seconds_total', 'counter', 'Time each shard event loop spent idle since the shard started.', metrics.map((m) => [`{shard="${m.shard}"}`, m.idleMs / 1000]));
   metric(
     'tsnats_ring_bytes_used',
     'gauge',

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MonitorError } from './endpoints.js';
+import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
 import type { Uws } from '../transport/uws.js';
 
 type Json = Record<string, unknown>;
@@ -34,7 +35,11 @@ export interface Answer {
   code: number;
   type: string;
   body: string;
+  headers?: Record<string, string>;
 }
+
+/** The dashboard page, built on first request (the same for every server). */
+let dashboard: string | null = null;
 
 const STATUS: Record<number, string> = { 200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 500: '500 Internal Server Error', 503: '503 Service Unavailable' };
 
@@ -50,8 +55,9 @@ export async function answer(src: MonitorSource, rawPath: string, params: URLSea
     }
     if (path === '/metrics') return { code: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: await src.metrics() };
     if (path === '/') {
-      const links = [...Object.keys(JSON_ROUTES), '/healthz', '/metrics'].map((r) => `<a href="${r}">${r.slice(1)}</a>`).join('<br>');
-      return { code: 200, type: 'text/html', body: `<html><body>${links}</body></html>` };
+      // nats-server's `/` is a page of links to the endpoints; ours is a live dashboard that keeps them.
+      dashboard ??= dashboardHtml([...Object.keys(JSON_ROUTES).filter((r) => r !== '/subscriptionsz'), '/healthz', '/metrics']);
+      return { code: 200, type: 'text/html; charset=utf-8', body: dashboard, headers: { 'Content-Security-Policy': DASHBOARD_CSP, 'Cache-Control': 'no-cache' } };
     }
     return { code: 404, type: 'text/plain', body: 'not found' };
   } catch (err) {
@@ -69,7 +75,7 @@ export async function startMonitor(host: string, port: number, src: MonitorSourc
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     void answer(src, url.pathname, url.searchParams).then((a) => {
-      res.writeHead(a.code, { 'Content-Type': a.type, 'Content-Length': Buffer.byteLength(a.body), 'Access-Control-Allow-Origin': '*' });
+      res.writeHead(a.code, { 'Content-Type': a.type, 'Content-Length': Buffer.byteLength(a.body), 'Access-Control-Allow-Origin': '*', ...a.headers });
       res.end(a.body);
     });
   });
@@ -105,6 +111,7 @@ export async function startUwsMonitor(uws: Uws, host: string, port: number, src:
         res.writeStatus(STATUS[a.code] ?? String(a.code));
         res.writeHeader('Content-Type', a.type);
         res.writeHeader('Access-Control-Allow-Origin', '*');
+        for (const [k, v] of Object.entries(a.headers ?? {})) res.writeHeader(k, v);
         res.end(a.body);
       });
     });

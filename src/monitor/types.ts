@@ -69,6 +69,9 @@ export interface ShardMetrics {
   shard: number;
   /** Event-loop utilisation since the last scrape (0..1). */
   elu: number;
+  /** Milliseconds the shard's event loop was busy / idle since the thread started (for rates). */
+  activeMs: number;
+  idleMs: number;
   /** Per peer ring: bytes in use and capacity. */
   rings: { peer: number; used: number; capacity: number }[];
 }

@@ -14,17 +14,18 @@ export interface VarzInput {
   jetstream?: Record<string, unknown> | null;
 }
 
-let lastCpu = cpuUsage();
-let lastAt = Date.now();
+/** The previous /varz's CPU sample of each server (keyed by its identity: several servers may share a process). */
+const cpuSamples = new WeakMap<ServerIdentity, { cpu: NodeJS.CpuUsage; at: number }>();
 
 export function buildVarz(v: VarzInput): Record<string, unknown> {
   const sum = (k: keyof ShardStats): number => v.shards.reduce((a, s) => a + s[k], 0);
   const now = new Date();
   const cpuNow = cpuUsage();
-  const elapsed = Math.max(1, Date.now() - lastAt) * 1000;
-  const cpu = ((cpuNow.user - lastCpu.user + cpuNow.system - lastCpu.system) / elapsed) * 100;
-  lastCpu = cpuNow;
-  lastAt = Date.now();
+  // The first /varz: the process's average since it started (a library server may start late in it).
+  const last = cpuSamples.get(v.identity) ?? { cpu: { user: 0, system: 0 }, at: Date.now() - process.uptime() * 1000 };
+  const elapsed = Math.max(1, Date.now() - last.at) * 1000;
+  const cpu = ((cpuNow.user - last.cpu.user + cpuNow.system - last.cpu.system) / elapsed) * 100;
+  cpuSamples.set(v.identity, { cpu: cpuNow, at: Date.now() });
   return {
     server_id: v.identity.serverId,
     server_name: v.identity.serverName,
@@ -99,5 +100,6 @@ export function jetStreamConfigJson(opts: ServerOptions): Record<string, unknown
     // Shown only when set, as nats-server's omitempty does for the defaults.
     ...(js.syncIntervalMs !== defaultOptions().jetstream.syncIntervalMs ? { sync_interval: js.syncIntervalMs * 1e6 } : {}),
     ...(js.syncAlways ? { sync_always: true } : {}),
+    ...(js.domain ? { domain: js.domain } : {}),
   };
 }

@@ -534,9 +534,13 @@ export class ClientParser {
   }
 }
 
-/** Decimal digits only, as parser.go parseSize; -1 for empty, non-digits or too large. */
+/**
+ * Decimal digits only, as util.go parseSize; -1 for empty, non-digits or more than 9 digits
+ * (maxParseSizeLen, 999M): a 10-digit PUB size is a parse error (closed without -ERR), not a
+ * payload above max_payload.
+ */
 export function parseSize(b: Buffer, s: number, e: number): number {
-  if (e <= s || e - s > 15) return -1;
+  if (e <= s || e - s > 9) return -1;
   let n = 0;
   for (let i = s; i < e; i++) {
     const d = b[i]! - 48;

@@ -8,16 +8,23 @@ import type { Logger } from '../log.js';
 import type { ServerOptions } from './options.js';
 import type { PeerRings } from '../shard/peer.js';
 import type { FromJs, JsWorkerData, ToJs } from '../jetstream/worker.js';
-import { buildAccounts } from '../shard/account.js';
+import { buildAccounts, GLOBAL_ACCOUNT } from '../shard/account.js';
+import type { AssetHealth, HealthzOptions } from '../monitor/healthz.js';
+import type { JszQuery } from '../monitor/jsz.js';
 
-/** Account names by ring index, and those with JetStream (nats-server: the ones that enable it, else all but the system account). */
+/**
+ * Account names by ring index, and which have JetStream (jetstream.go enableJetStreamAccounts): with
+ * no accounts configured besides $G and the system account, $G has it; otherwise exactly the accounts
+ * whose config enables it. The others (not the system account) get 10039 from the API.
+ */
 export function jetStreamAccounts(opts: ServerOptions): { names: string[]; enabled: number[]; disabled: number[] } {
   const names = buildAccounts(opts).map((a) => a.name);
-  const explicit = opts.accounts.filter((a) => a.jetstream).map((a) => a.name);
+  const others = opts.accounts.filter((a) => a.name !== GLOBAL_ACCOUNT && a.name !== opts.systemAccount);
+  const explicit = new Set(opts.accounts.filter((a) => a.jetstream).map((a) => a.name));
   const enabled: number[] = [];
   const disabled: number[] = [];
   names.forEach((n, i) => {
-    if (explicit.length > 0 ? explicit.includes(n) : n !== opts.systemAccount) enabled.push(i);
+    if (others.length === 0 ? n === GLOBAL_ACCOUNT || (explicit.has(n) && n !== opts.systemAccount) : explicit.has(n) && n !== opts.systemAccount) enabled.push(i);
     else if (n !== opts.systemAccount) disabled.push(i);
   });
   return { names, enabled, disabled };
@@ -51,7 +58,7 @@ export class JetStreamHandle {
         }
         else if (m.type === 'failed') reject(new Error(`JetStream failed to start: ${m.error}`));
         else if (m.type === 'stopped') onStopped();
-        else if (m.type === 'jsz') {
+        else if (m.type === 'jsz' || m.type === 'healthz') {
           const f = this.waiting.get(m.id);
           this.waiting.delete(m.id);
           f?.(m.data);
@@ -82,13 +89,24 @@ export class JetStreamHandle {
   }
 
   /** The worker's /jsz figures, or null when it is not running. */
-  jsz(): Promise<Record<string, unknown> | null> {
+  jsz(detail?: JszQuery): Promise<Record<string, unknown> | null> {
     const w = this.worker;
     if (w === null) return Promise.resolve(null);
     return new Promise((resolve) => {
       const id = ++this.seq;
       this.waiting.set(id, resolve as (d: unknown) => void);
-      w.postMessage({ type: 'jsz', id } satisfies ToJs);
+      w.postMessage({ type: 'jsz', id, ...(detail !== undefined ? { detail } : {}) } satisfies ToJs);
+    });
+  }
+
+  /** /healthz's asset check by the worker, or null when it is not running. */
+  healthz(opts: HealthzOptions): Promise<AssetHealth | null> {
+    const w = this.worker;
+    if (w === null) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const id = ++this.seq;
+      this.waiting.set(id, resolve as (d: unknown) => void);
+      w.postMessage({ type: 'healthz', id, opts } satisfies ToJs);
     });
   }
 

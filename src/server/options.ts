@@ -3,6 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TieredLimits } from '../jetstream/account-limits.js';
 
 export interface SubjectPermission {
   allow: string[] | null;
@@ -35,6 +36,8 @@ export interface ExportEntry {
   subject: string;
   /** Accounts allowed to import; null: public. */
   accounts: string[] | null;
+  /** Service exports: how many replies a request may get (nats-server's response_type). */
+  responseType?: 'singleton' | 'stream' | 'chunked';
 }
 
 export interface ImportEntry {
@@ -51,6 +54,8 @@ export interface AccountEntry {
   exports: ExportEntry[];
   imports: ImportEntry[];
   jetstream: boolean;
+  /** The account's JetStream limits by tier ('' = flat), when its `jetstream` block sets any. */
+  jetstreamLimits?: TieredLimits | null;
 }
 
 export interface AuthOptions {
@@ -72,6 +77,10 @@ export interface TlsOptions {
   verify: boolean;
   timeoutMs: number;
   handshakeFirst: boolean;
+  /** verify_and_map: the client certificate names the user (auth.go checkClientTLSCertSubject). */
+  map?: boolean;
+  /** handshake_first: "auto" or a duration: clients that send nothing by then get INFO first instead. */
+  handshakeFirstFallbackMs?: number;
 }
 
 /** websocket { ... } (nats-server websocket.go). */
@@ -127,10 +136,17 @@ export interface ServerOptions {
   accounts: AccountEntry[];
   systemAccount: string;
   tls: TlsOptions | null;
+  /** allow_non_tls: with tls {}, plaintext clients are served too (INFO tls_available). */
+  allowNonTls: boolean;
   websocket: WebsocketOptions | null;
   /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
   nativeFree: boolean;
   jetstream: JetStreamOptions;
+  /**
+   * Where the worker threads log: '' stderr or log_file (the CLI); 'off' nowhere; otherwise the name
+   * of a BroadcastChannel whose records the main thread hands to its own logger (the library).
+   */
+  workerLog: string;
 }
 
 export interface JetStreamOptions {
@@ -143,6 +159,8 @@ export interface JetStreamOptions {
   syncIntervalMs: number;
   /** sync_interval: always — fsync after every write. */
   syncAlways: boolean;
+  /** nats-server's JetStream domain (`$JS.<domain>.API.>`); '' = none. */
+  domain?: string;
 }
 
 export function defaultOptions(): ServerOptions {
@@ -175,9 +193,11 @@ export function defaultOptions(): ServerOptions {
     accounts: [],
     systemAccount: '$SYS',
     tls: null,
+    allowNonTls: false,
     websocket: null,
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
+    workerLog: '',
   };
 }
 

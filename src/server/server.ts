@@ -5,10 +5,11 @@
 import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
-import type { Piscina } from 'piscina';
+import type { BcryptService } from '../auth/bcrypt-pool.js';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
+import { parseJszQuery } from '../monitor/jsz.js';
 import { buildAccountz, buildConnz, buildJsz, buildMetrics, buildRoutez, buildSubsz, parseConnzQuery } from '../monitor/endpoints.js';
 import { shardConnz, shardMetrics, shardSubsz } from '../shard/monitor-data.js';
 import type { ConnInfo, ConnzQuery, ShardMetrics, SubszShard } from '../monitor/types.js';
@@ -25,6 +26,7 @@ import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
+import { healthz } from '../monitor/healthz.js';
 import { AcceptGate, PortsFile, boundPort, listenTcp, listenerUrls, newPortsBlock, publishPorts, wsConnectUrl, type PortsKey } from './listeners.js';
 
 interface ShardHandle {
@@ -55,8 +57,11 @@ export class Server {
   private wsListener: net.Server | null = null;
   wsPort = 0;
   private shards: ShardHandle[] = [];
-  /** Used when the hand-off cannot load: one shard on the main thread. */
+  /** Used when the hand-off cannot load, or asked for (`shards: 0`): one shard on the main thread. */
   private inline: Shard | null = null;
+  private get inlineMode(): boolean {
+    return this.opts.shards === 0 || !handoffSupported();
+  }
   /** Server-wide connection ids, shared with the shards (uWS WebSocket connections are numbered there). */
   private readonly cidCounter = new SharedArrayBuffer(4);
   private readonly cids = new Int32Array(this.cidCounter);
@@ -83,7 +88,8 @@ export class Server {
   private http: MonitorServer | null = null;
   /** uWS when it loads (and not --native-free); null: the native-free engines. */
   private uws: Uws | null = null;
-  private pool: Piscina | null = null;
+  private bcrypt: BcryptService | null = null;
+  private bcryptLoading: Promise<BcryptService> | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
@@ -119,7 +125,7 @@ export class Server {
   async start(): Promise<void> {
     const { log, opts } = this;
     if (opts.pidFile) writeFileSync(opts.pidFile, String(process.pid));
-    const n = handoffSupported() ? Math.max(1, opts.shards) : 1;
+    const n = this.inlineMode ? 1 : Math.max(1, opts.shards);
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
     if (opts.jetstream.enabled) this.jsPeer = n;
@@ -136,23 +142,29 @@ export class Server {
       jsReady.catch(() => {}); // awaited below; a failure is reported there
     }
     // The workers boot on their own threads while this one logs and loads what it needs.
-    const senders = handoffSupported() ? await Promise.all(Array.from({ length: n }, () => HandoffSender.create())) : [];
+    const senders = this.inlineMode ? [] : await Promise.all(Array.from({ length: n }, () => HandoffSender.create()));
     const starting = senders.map((sender, i) => this.startShard(i, jsReady ?? undefined, sender));
     log.info(`Starting tsnats ${TSNATS_VERSION} (nats-server ${NATS_SERVER_COMPAT_VERSION} protocol)`);
     log.info(`Node.js: ${process.version}`);
     log.info(`Server name: ${this.identity.serverName}`);
     log.info(`ID: ${this.identity.serverId}`);
     const uwsLoading = opts.httpPort !== 0 || opts.websocket !== null ? loadUws(opts.nativeFree) : null;
-    if (handoffSupported()) {
+    if (!this.inlineMode) {
       const [shards] = await Promise.all([Promise.all(starting), jsReady]);
       this.shards = shards;
       if (jsReady !== null) log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
       log.info(`Started ${n} shard${n === 1 ? '' : 's'}`);
     } else {
-      log.warn('Connection hand-off is not available on this platform: serving on the main thread');
-      if (jsReady !== null) await jsReady;
-      const { Shard } = await import('../shard/shard.js');
+      if (opts.shards !== 0) log.warn('Connection hand-off is not available on this platform: serving on the main thread');
+      const [{ Shard }] = await Promise.all([import('../shard/shard.js'), jsReady]);
+      if (jsReady !== null) log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
+      this.inline.bcrypt = (password, hash, ticket) =>
+        this.bcryptService().then((svc) => {
+          const h = svc.compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
+          ticket.cancel = h.cancel;
+          return h.verdict;
+        });
     }
     if (uwsLoading !== null) {
       const u = await uwsLoading;
@@ -239,13 +251,16 @@ export class Server {
     this.portsFile.set(key, listenerUrls(scheme, host, port));
   }
 
-  /** piscina loads on the first bcrypt check only (start-up pays nothing for it). */
-  private async bcryptPool(): Promise<Piscina> {
-    if (this.pool === null) {
-      const { Piscina } = await import('piscina');
-      this.pool ??= new Piscina({ filename: new URL('../auth/bcrypt-worker.js', import.meta.url).href, minThreads: 1, maxThreads: 1, idleTimeout: 30_000 });
-    }
-    return this.pool;
+  /**
+   * bcrypt: a pool with the cores the shards leave, behind a fair queue (src/auth/bcrypt-pool.ts).
+   * Loaded (piscina with it) on the first check, so start-up pays nothing for it.
+   */
+  private bcryptService(): Promise<BcryptService> {
+    this.bcryptLoading ??= import('../auth/bcrypt-pool.js').then(({ BcryptService }) => {
+      this.bcrypt = new BcryptService(handoffSupported() ? Math.max(1, this.opts.shards) : 1);
+      return this.bcrypt;
+    });
+    return this.bcryptLoading;
   }
 
   /** Every shard's figures (plus the inline shard's). */
@@ -298,27 +313,21 @@ export class Server {
       },
       routez: () => Promise.resolve(buildRoutez(this.identity)),
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
-      jsz: async () => {
+      jsz: async (p) => {
+        const q = parseJszQuery(p);
         const base = buildJsz(this.identity, this.opts);
-        const live = this.js !== null ? await this.js.jsz() : null;
+        const live = this.js !== null ? await this.js.jsz(q) : null;
         return live === null ? base : { ...base, ...live };
       },
-      healthz: () => Promise.resolve(this.healthz()),
+      healthz: (p) => {
+        const js = this.js;
+        return healthz(p, { jetstream: js === null ? null : { running: js.running, assets: (o) => js.healthz(o) } });
+      },
       metrics: async () => {
         const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
         return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
       },
     };
-  }
-
-  /**
-   * /healthz as monitor.go's healthz on a single server: JetStream, when configured, must be running
-   * (503 "JetStream not enabled" while its worker is down); a server without JetStream is healthy
-   * whatever `js-enabled-only` says, as nats-server's.
-   */
-  private healthz(): { code: number; body: Record<string, unknown> } {
-    if (this.js !== null && !this.js.running) return { code: 503, body: { status: 'unavailable', error: 'JetStream not enabled' } };
-    return { code: 200, body: { status: 'ok' } };
   }
 
   async varz(): Promise<Record<string, unknown>> {
@@ -403,10 +412,6 @@ export class Server {
     return out;
   }
 
-  /**
-   * Starts shard `id`; resolves once it serves. With `gate`, the worker boots at once but takes its
-   * rings only after `gate` (the JetStream worker's start) resolved.
-   */
   private startShard(id: number, gate?: Promise<void>, handoff?: HandoffSender): Promise<ShardHandle> {
     return (async () => {
       const sender = handoff ?? (await HandoffSender.create());
@@ -438,12 +443,13 @@ export class Server {
           else if (m.type === 'load') handle.load = m.conns;
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
-            this.bcryptPool()
-              .then((pool) => pool.run({ password: m.password, hash: m.hash }) as Promise<boolean>)
-              .then(
-                (ok: boolean) => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
-                () => worker.postMessage({ type: 'bcrypt-result', id: m.id, ok: false } satisfies ToShard),
-              );
+            void this.bcryptService().then((svc) =>
+              svc.request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>
+                worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+              ),
+            );
+          } else if (m.type === 'bcrypt-cancel') {
+            this.bcrypt?.cancel(worker.threadId, m.id);
           } else if (m.type === 'monitor') {
             const f = this.monitorWaiting.get(m.id);
             this.monitorWaiting.delete(m.id);
@@ -559,7 +565,9 @@ export class Server {
       await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
-      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => setTimeout(r, 5000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.shards.map((s) => s.stopped)), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       await this.finish();
     })();
     return this.stopping;
@@ -597,7 +605,7 @@ export class Server {
     if (this.js !== null) await this.js.stop();
     if (this.http !== null) await this.http.close();
     this.wsApp?.close();
-    if (this.pool !== null) await this.pool.destroy();
+    if (this.bcrypt !== null) await this.bcrypt.destroy();
     if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
     this.portsFile.remove();
     this.log.info('Server Exiting..');

@@ -6,6 +6,7 @@
 import { Sublist } from '../sublist/sublist.js';
 import type { ServerOptions } from '../server/options.js';
 import { subjectCovers } from '../sublist/subject.js';
+import { importTransform } from './import-transform.js';
 import type { Subscription } from './subscription.js';
 import type { RemoteInterest } from './peer.js';
 
@@ -30,6 +31,19 @@ export interface ServiceImport {
   local: string;
   /** Subject in the exporting account. */
   remote: string;
+  /** Maps a local subject to the exporter's when wildcards differ (`to: "froma.>"`), else null. */
+  transform: ((subject: string) => string) | null;
+  /** The export's response_type is stream (or chunked): any number of replies per request. */
+  streamResponse: boolean;
+}
+
+/** Where a service-import reply token (`_R_.xxx`) leads: the requester's account and reply subject. */
+export interface ResponseRoute {
+  into: Account;
+  reply: string;
+  expires: number;
+  /** Kept for every reply until it expires (response_type stream), instead of the first only. */
+  stream: boolean;
 }
 
 export class Account {
@@ -41,7 +55,7 @@ export class Account {
   /** Services this account imports from others; null when none. */
   serviceImports: ServiceImport[] | null = null;
   /** Reply tokens (`_R_.xxx`) of requests this account serves for importers: where the reply goes. */
-  readonly responses = new Map<string, { into: Account; reply: string; expires: number }>();
+  readonly responses = new Map<string, ResponseRoute>();
 
   constructor(idx: number, name: string) {
     this.idx = idx;
@@ -69,12 +83,16 @@ export function buildAccounts(opts: ServerOptions): Account[] {
     for (const im of a.imports) {
       const exporter = byName.get(im.account);
       if (exporter === undefined) continue;
-      const exp = opts.accounts.find((x) => x.name === im.account)?.exports.find((e) => e.kind === im.kind && subjectCovers(e.subject, im.subject) && (e.accounts === null || e.accounts.includes(a.name)));
+      // The export of exactly this subject first (accounts.go checks its exports map), then one covering it.
+      const exports = (opts.accounts.find((x) => x.name === im.account)?.exports ?? []).filter((e) => e.kind === im.kind && (e.accounts === null || e.accounts.includes(a.name)));
+      const exp = exports.find((e) => e.subject === im.subject) ?? exports.find((e) => subjectCovers(e.subject, im.subject));
       if (exp === undefined) continue; // not exported to this account: the import is ignored, as nats-server warns
       if (im.kind === 'stream') {
         (exporter.streamImports ??= []).push({ into: importer, subject: im.subject, prefix: im.local ? `${im.local}.` : '' });
       } else {
-        (importer.serviceImports ??= []).push({ from: exporter, local: im.local || im.subject, remote: im.subject });
+        const local = im.local || im.subject;
+        const streamResponse = exp.responseType === 'stream' || exp.responseType === 'chunked';
+        (importer.serviceImports ??= []).push({ from: exporter, local, remote: im.subject, transform: importTransform(local, im.subject), streamResponse });
       }
     }
   }

@@ -4,7 +4,8 @@
 import type { ClientTransport } from './transport.js';
 import { ClientParser, ParseError, type ParseErrorCode, type ParserHandler, parseSize } from '../protocol/parser.js';
 import { Errors, OK, PING, PONG, errLine, writeUint, copyBytes, MSG_PREFIX, HMSG_PREFIX } from '../protocol/wire.js';
-import { isValidLiteralSubject, isValidSubject, subjectMatches } from '../sublist/subject.js';
+import { subjectMatches } from '../sublist/subject.js';
+import { goQuote, isInsertableSubject, isLiteralSubject, splitArg } from '../protocol/args.js';
 import { Subscription } from './subscription.js';
 import type { Shard } from './shard.js';
 import type { MsgArgs } from './msg.js';
@@ -12,6 +13,8 @@ import type { Account } from './account.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
 import type { SubDetail } from '../monitor/types.js';
+import type { CertIdentity } from '../auth/cert-identity.js';
+import type { BcryptTicket } from '../auth/bcrypt-queue.js';
 
 /** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
 export const CloseReason = {
@@ -39,6 +42,8 @@ const EMPTY = Buffer.alloc(0);
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
 /** RTT is re-measured by the ping timer after this long (nats-server DEFAULT_RTT_MEASUREMENT_INTERVAL). */
 const RTT_REMEASURE_MS = 60 * 60 * 1000;
+/** server.go firstClientPingInterval. */
+const FIRST_CLIENT_PING_MS = 2000;
 
 export class ClientConnection implements ParserHandler {
   readonly cid: number;
@@ -79,6 +84,12 @@ export class ClientConnection implements ParserHandler {
   /** The CONNECT credentials, kept to authenticate again on a config reload. */
   creds: Record<string, unknown> | null = null;
   private authTimer: NodeJS.Timeout | null = null;
+  /** When authorization.timeout runs out (epoch ms); bcrypt checks still waiting then are dropped. */
+  private authDeadline = Infinity;
+  /** The bcrypt check this connection waits for, if any (cancelled when the connection goes). */
+  private bcryptTicket: BcryptTicket | null = null;
+  /** What the client's TLS certificate names (verify_and_map), once its handshake is done. */
+  tlsIdentity: CertIdentity | null = null;
   /** Parsing waits for an asynchronous step (a bcrypt check); input read meanwhile is kept here. */
   private suspended = false;
   private pendingInput: Buffer | null = null;
@@ -90,11 +101,16 @@ export class ClientConnection implements ParserHandler {
   outBytes = 0;
 
   // Keepalive (client.go processPingTimer).
+  /** Last activity (client.go c.last): messages in, SUB/UNSUB; not PING/PONG. */
   lastIn: number;
+  /** When the client last sent a PING (client.go ping.last): it also holds our PING back. */
+  lastPingIn = 0;
+  private seenInMsgs = 0;
   nextPingAt: number;
   pingsOut = 0;
   pingSentAt = 0;
   rtt = 0;
+  /** When the last PING went out (client.go rttStart): 0 until then, so the first timer measures RTT. */
   rttAt = 0;
 
   // Outbound: bytes [outStart, outPos) of `out` are not yet handed to the socket; `outQueue` holds
@@ -111,7 +127,8 @@ export class ClientConnection implements ParserHandler {
   /** PONGs waiting for peers (answered in order). */
   pongsDeferred = 0;
 
-  constructor(shard: Shard, socket: ClientTransport, cid: number) {
+  /** `deferAuthTimer`: TLS comes first; the accept path arms the timer after the handshake (as nats-server). */
+  constructor(shard: Shard, socket: ClientTransport, cid: number, deferAuthTimer = false) {
     this.shard = shard;
     this.socket = socket;
     this.cid = cid;
@@ -126,27 +143,42 @@ export class ClientConnection implements ParserHandler {
     if (shard.auth !== null) {
       this.parser.requireConnect = true;
       this.nonce = shard.auth.needsNonce ? newNonce() : null;
-      // authorization.timeout: no CONNECT by then ends the connection (client.go authTimeout).
-      this.authTimer = setTimeout(() => {
-        this.authTimer = null;
-        if (this.closed || this.connectReceived) return;
-        this.sendErr(Errors.AUTH_TIMEOUT);
-        this.close(CloseReason.AUTH_TIMEOUT);
-      }, shard.auth.opts.timeoutMs);
-      this.authTimer.unref();
+      if (!deferAuthTimer) this.armAuthTimer();
     } else this.nonce = null;
+  }
+
+  /**
+   * authorization.timeout: not authenticated by then ends the connection (client.go authTimeout),
+   * also while the CONNECT's bcrypt check still waits for a pool thread.
+   */
+  armAuthTimer(): void {
+    const auth = this.shard.auth;
+    if (auth === null || this.authTimer !== null || this.closed) return;
+    this.authDeadline = Date.now() + auth.opts.timeoutMs;
+    this.authTimer = setTimeout(() => {
+      this.authTimer = null;
+      if (this.closed || !this.parser.requireConnect) return;
+      this.sendErr(Errors.AUTH_TIMEOUT);
+      this.close(CloseReason.AUTH_TIMEOUT);
+      this.shard.afterRead();
+    }, auth.opts.timeoutMs);
+    this.authTimer.unref();
   }
 
   /** Called by the shard with each read (the buffer is the shard's and is reused after return). */
   onRead(chunk: Buffer): void {
     if (this.closed) return;
-    this.lastIn = this.shard.now;
     if (this.suspended) {
       this.pendingInput = this.pendingInput === null ? Buffer.from(chunk) : Buffer.concat([this.pendingInput, chunk]);
       return;
     }
     const used = this.parser.parse(chunk);
     if (this.suspended && used >= 0 && used < chunk.length) this.pendingInput = Buffer.from(chunk.subarray(used));
+    if (this.inMsgs !== this.seenInMsgs) {
+      // Activity per read, not per message (client.go readLoop: c.last when msgs or subs came in).
+      this.seenInMsgs = this.inMsgs;
+      this.lastIn = this.shard.now;
+    }
   }
 
   /** Stops parsing after the current op until resume(); further reads are kept, not parsed. */
@@ -173,8 +205,9 @@ export class ClientConnection implements ParserHandler {
     if (this.shard.tracing) this.traceIn('CONNECT', buf.toString('utf8', s, e).replace(/("(?:pass|auth_token|sig)"\s*:\s*)"(?:[^"\\]|\\.)*"/g, '$1"[REDACTED]"'));
     let o: Record<string, unknown>;
     try {
-      const v: unknown = JSON.parse(buf.toString('utf8', s, e));
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      // Go's json.Unmarshal of `null` into ClientOpts leaves the defaults: `CONNECT null` is `{}`.
+      const v: unknown = JSON.parse(buf.toString('utf8', s, e)) ?? {};
+      if (typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
       o = v as Record<string, unknown>;
       checkConnectTypes(o);
     } catch {
@@ -183,6 +216,7 @@ export class ClientConnection implements ParserHandler {
       return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
     this.connectReceived = true;
+    firstPing(this);
     if (o['verbose'] !== undefined) this.verbose = o['verbose'] === true;
     if (o['pedantic'] !== undefined) this.pedantic = o['pedantic'] === true;
     if (o['echo'] !== undefined) this.echo = o['echo'] === true;
@@ -208,9 +242,28 @@ export class ClientConnection implements ParserHandler {
     // Authenticate; a bcrypt comparison is asynchronous, so parsing waits for the verdict.
     this.creds = { user: o['user'], pass: o['pass'], auth_token: o['auth_token'], nkey: o['nkey'], sig: o['sig'] };
     this.suspend();
-    auth.check(o, this.nonce, this.shard.bcrypt).then(
+    // bcrypt waits in the main thread's fair queue, keyed by client IP and user, until this
+    // connection's authorization deadline (src/auth/bcrypt-queue.ts).
+    const ticket: BcryptTicket = { key: `${this.ip}\0${typeof o['user'] === 'string' ? o['user'] : ''}`, deadline: this.authDeadline, cancel: null };
+    let unchecked = false;
+    const bcrypt = (password: string, hash: string): Promise<boolean> => {
+      this.bcryptTicket = ticket;
+      return this.shard.bcrypt(password, hash, ticket).then((v) => {
+        this.bcryptTicket = null;
+        if (v === null) unchecked = true;
+        return v === true;
+      });
+    };
+    auth.check(o, this.nonce, bcrypt, this.tlsIdentity).then(
       (who) => {
         if (this.closed) return;
+        if (who === null && unchecked) {
+          // Dropped unchecked: its deadline passed while it waited (or the queue was full).
+          this.sendErr(Errors.AUTH_TIMEOUT);
+          this.close(CloseReason.AUTH_TIMEOUT);
+          this.shard.afterRead();
+          return;
+        }
         if (who === null) {
           this.shard.log.warn({ cid: this.cid, ip: this.ip, user: typeof o['user'] === 'string' ? o['user'] : undefined }, 'Authorization Error');
           this.sendErr(Errors.AUTH_VIOLATION);
@@ -237,6 +290,7 @@ export class ClientConnection implements ParserHandler {
 
   processPing(): void {
     if (this.shard.tracing) this.traceIn('PING', '');
+    this.lastPingIn = this.shard.now;
     // A PONG promises that everything this client sent before the PING has taken effect server-wide
     // (a flush() the client awaits). Frames it caused in peer rings must be consumed first.
     if (this.ringDirty || this.pongsDeferred > 0) this.shard.deferPong(this);
@@ -254,15 +308,15 @@ export class ClientConnection implements ParserHandler {
     this.pingsOut = 0;
     if (this.pingSentAt > 0) {
       this.rtt = this.shard.now - this.pingSentAt;
-      this.rttAt = this.shard.now;
       this.pingSentAt = 0;
     }
   }
 
   processSub(buf: Buffer, s: number, e: number): void {
     if (this.shard.tracing) this.traceIn('SUB', buf.toString('latin1', s, e));
+    this.lastIn = this.shard.now;
     // SUB <subject> [queue] <sid>
-    const args = splitArgs(buf, s, e);
+    const args = splitArg(buf.toString('latin1', s, e));
     let subject: string;
     let queue: string | null = null;
     let sid: string;
@@ -277,18 +331,21 @@ export class ClientConnection implements ParserHandler {
       // processSub Parse Error: the connection is closed without an -ERR.
       return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
-    if (!isValidSubject(subject) || (queue !== null && !isValidQueue(queue))) {
-      this.sendErr(Errors.INVALID_SUBJECT);
-      return;
-    }
-    if (this.perms !== null && !this.perms.canSubscribe(subject)) {
+    if (this.perms !== null && !this.perms.canSubscribe(subject, queue)) {
+      // client.go subPermissionViolation (checked before the subject's validity, as processSub).
       this.sendErr(`Permissions Violation for Subscription to ${goQuote(subject)}${queue !== null ? ` using queue ${goQuote(queue)}` : ''}`);
-      this.shard.log.warn({ cid: this.cid, user: this.authUser, subject }, 'Subscription Violation');
+      this.shard.log.warn({ cid: this.cid, user: this.authUser, subject, queue: queue ?? undefined, sid }, 'Subscription Violation');
       return;
     }
     const max = this.shard.opts.maxSubscriptions;
     if (max > 0 && this.subs.size >= max && !this.subs.has(sid)) {
       this.sendErr(Errors.MAX_SUBSCRIPTIONS);
+      return;
+    }
+    // The sublist's own check (Insert), after permissions and the subscription limit as in processSub;
+    // a sid already in use is not inserted again, so it is not checked either.
+    if (!isInsertableSubject(subject) && !this.subs.has(sid)) {
+      this.sendErr(Errors.INVALID_SUBJECT);
       return;
     }
     // A SUB with a sid already in use is ignored (client.go: "already have this sid").
@@ -302,14 +359,15 @@ export class ClientConnection implements ParserHandler {
 
   processUnsub(buf: Buffer, s: number, e: number): void {
     if (this.shard.tracing) this.traceIn('UNSUB', buf.toString('latin1', s, e));
+    this.lastIn = this.shard.now;
     // UNSUB <sid> [max]
-    const args = splitArgs(buf, s, e);
+    const args = splitArg(buf.toString('latin1', s, e));
     if (args.length < 1 || args.length > 2) return this.close(CloseReason.PROTOCOL_VIOLATION);
     let max = -1;
     if (args.length === 2) {
+      // processUnsub: a max that is not a size (`-46`, `x`) parses as -1, an unsubscribe now.
       const b = Buffer.from(args[1]!, 'latin1');
       max = parseSize(b, 0, b.length);
-      if (max < 0) return this.close(CloseReason.PROTOCOL_VIOLATION);
     }
     const sub = this.subs.get(args[0]!);
     if (sub !== undefined) {
@@ -337,7 +395,7 @@ export class ClientConnection implements ParserHandler {
       return false;
     }
     // processPub: pedantic clients hear about a bad publish subject, but the message still goes out.
-    if (this.pedantic && !isValidLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
+    if (this.pedantic && !isLiteralSubject(p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd))) {
       this.sendErr(Errors.INVALID_PUB_SUBJECT);
     }
     return true;
@@ -346,14 +404,15 @@ export class ClientConnection implements ParserHandler {
   processMsg(p: ClientParser, buf: Buffer, start: number, end: number): void {
     this.inMsgs++;
     this.inBytes += end - start;
-    // processInboundClientMsg acknowledges first, so +OK precedes any MSG this PUB triggers here.
-    if (this.verbose) this.queue(OK);
     if (this.perms !== null && !this.perms.canPublish(p.paBuf, p.paSubjectStart, p.paSubjectEnd, this.shard.now)) {
+      // processInboundClientMsg: a denied publish gets the -ERR only, no +OK.
       const subject = p.paBuf.toString('latin1', p.paSubjectStart, p.paSubjectEnd);
       this.sendErr(`Permissions Violation for Publish to ${goQuote(subject)}`);
       this.shard.log.warn({ cid: this.cid, user: this.authUser, subject }, 'Publish Violation');
       return;
     }
+    // Then +OK, before any MSG this PUB triggers here.
+    if (this.verbose) this.queue(OK);
     if (this.shard.debugHooks) this.shard.debugHook(p);
     const delivered = this.shard.route(this, p, buf, start, end);
     if (delivered === 0 && this.noResponders && p.paReplyStart >= 0) this.sendNoResponders(p);
@@ -436,8 +495,15 @@ export class ClientConnection implements ParserHandler {
   async reauthorize(): Promise<void> {
     const auth = this.shard.auth;
     if (auth === null || this.creds === null) return;
-    const who = await auth.check(this.creds, this.nonce, this.shard.bcrypt);
-    if (this.closed) return;
+    let unchecked = false;
+    const ticket: BcryptTicket = { key: `${this.ip}\0reload`, deadline: Infinity, cancel: null };
+    const bcrypt = (password: string, hash: string): Promise<boolean> =>
+      this.shard.bcrypt(password, hash, ticket).then((v) => {
+        if (v === null) unchecked = true;
+        return v === true;
+      });
+    const who = await auth.check(this.creds, this.nonce, bcrypt, this.tlsIdentity);
+    if (this.closed || (who === null && unchecked)) return; // could not be checked: left as it was
     if (who === null || (this.acc.name !== who.account && this.subs.size > 0)) {
       this.sendErr(Errors.AUTH_VIOLATION);
       this.close(CloseReason.AUTH_VIOLATION);
@@ -447,10 +513,11 @@ export class ClientConnection implements ParserHandler {
     this.acc = this.shard.accountByName.get(who.account) ?? this.acc;
     this.perms = who.permissions !== null ? new ConnPermissions(who.permissions) : null;
     if (this.perms !== null) {
+      // client.go processSubsOnConfigReload: kept if allowed plainly or in its queue group.
       for (const sub of [...this.subs.values()]) {
-        if (!this.perms.canSubscribe(sub.subject)) {
-          this.sendErr(`Permissions Violation for Subscription to ${goQuote(sub.subject)}${sub.queue !== null ? ` using queue ${goQuote(sub.queue)}` : ''}`);
+        if (!this.perms.canSubscribe(sub.subject) && !(sub.queue !== null && this.perms.canSubscribe(sub.subject, sub.queue))) {
           this.removeSubscription(sub);
+          this.sendErr(`Permissions Violation for Subscription to ${goQuote(sub.subject)} (sid ${goQuote(sub.sid)})`);
         }
       }
     }
@@ -521,7 +588,7 @@ export class ClientConnection implements ParserHandler {
 
   sendPing(): void {
     this.pingsOut++;
-    this.pingSentAt = this.shard.now;
+    this.pingSentAt = this.rttAt = this.shard.now;
     this.queue(PING);
   }
 
@@ -587,6 +654,8 @@ export class ClientConnection implements ParserHandler {
     this.closedAt = Date.now();
     this.shard.rememberClosed(this);
     if (this.authTimer !== null) clearTimeout(this.authTimer);
+    this.bcryptTicket?.cancel?.();
+    this.bcryptTicket = null;
     for (const sub of this.subs.values()) {
       sub.closed = true;
       this.shard.removeSubscription(sub);
@@ -612,17 +681,16 @@ export class ClientConnection implements ParserHandler {
   }
 }
 
-/** Splits a control line's arguments on blanks (not on the message path: SUB/UNSUB only). */
-function splitArgs(buf: Buffer, s: number, e: number): string[] {
-  return buf
-    .toString('latin1', s, e)
-    .split(/[ \t]+/)
-    .filter((a) => a.length > 0);
-}
-
-/** Queue names: no blanks; client.go accepts any other bytes, but not wildcard-only groups. */
-function isValidQueue(q: string): boolean {
-  return q.length > 0 && !/[\s]/.test(q);
+/**
+ * client.go setFirstPingTimer: at CONNECT the next PING comes after min(ping_interval, 2 s) plus up to
+ * 20% (firstClientPingInterval), to measure the RTT early; later ones at ping_interval. The RTT is
+ * first estimated from the time the CONNECT took (processConnect computeRTT).
+ */
+function firstPing(c: ClientConnection): void {
+  const now = Date.now();
+  if (c.rtt === 0) c.rtt = Math.max(1, now - c.start);
+  const d = Math.min(c.shard.opts.pingIntervalMs, FIRST_CLIENT_PING_MS);
+  c.nextPingAt = now + d + Math.floor(Math.random() * (d / 5));
 }
 
 const CONNECT_BOOLS = ['verbose', 'pedantic', 'tls_required', 'echo', 'headers', 'no_responders'];
@@ -634,9 +702,4 @@ function checkConnectTypes(o: Record<string, unknown>): void {
   for (const k of CONNECT_STRINGS) if (o[k] !== undefined && o[k] !== null && typeof o[k] !== 'string') throw new Error(k);
   const p = o['protocol'];
   if (p !== undefined && p !== null && (typeof p !== 'number' || !Number.isInteger(p))) throw new Error('protocol');
-}
-
-/** Go's %q for the ASCII subjects of permission errors. */
-function goQuote(s: string): string {
-  return JSON.stringify(s);
 }

@@ -1,7 +1,7 @@
 // What a shard reports to the main thread's monitoring (/connz, /subsz, /metrics): plain data,
 // collected on request only, so the message path pays nothing for it.
 
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { ClientConnection } from './client.js';
 import type { Shard } from './shard.js';
 import { goDuration, natsUptime, type ConnInfo, type ConnzQuery, type ShardMetrics, type SubDetail, type SubszShard } from '../monitor/types.js';
@@ -98,11 +98,14 @@ export function shardSubsz(shard: Shard, withList: boolean, test: string | null)
   return r;
 }
 
-let lastElu = performance.eventLoopUtilization();
+/** Each shard's previous sample (keyed by shard: main-thread fallback shards of several servers share a thread). */
+const lastElu = new WeakMap<Shard, EventLoopUtilization>();
 
 export function shardMetrics(shard: Shard): ShardMetrics {
   const now = performance.eventLoopUtilization();
-  const d = performance.eventLoopUtilization(now, lastElu);
-  lastElu = now;
-  return { shard: shard.id, elu: d.utilization, rings: shard.ringUsage() };
+  const prev = lastElu.get(shard);
+  // The first sample: utilisation since the thread started.
+  const d = prev === undefined ? now : performance.eventLoopUtilization(now, prev);
+  lastElu.set(shard, now);
+  return { shard: shard.id, elu: d.utilization, activeMs: now.active, idleMs: now.idle, rings: shard.ringUsage() };
 }

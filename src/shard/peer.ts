@@ -9,7 +9,7 @@
 //             DELIVER (JetStream deliveries): matched against the route subject (an inbox or deliver
 //             subject) while the MSG line shows `subject`, the stream message's own.
 //   INTEREST  u8 kind=2 | u8 0 | u16 account | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
-//   RESPONSE  u8 kind=3 | u8 0 | u16 account | u16 into account | u16 tokenLen | u16 replyLen | u16 0 |
+//   RESPONSE  u8 kind=3 | u8 flags (1: stream response; 2: answered, forget the token) | u16 account | u16 into account | u16 tokenLen | u16 replyLen | u16 0 |
 //             token | reply      (a service import's reply mapping, before the request it serves)
 //
 // Interest travels in the same ring as messages, so a peer never sees a message that depends on an
@@ -196,12 +196,12 @@ export function interestFrame(acc: number, subject: string, queue: string | null
   return f;
 }
 
-export function responseFrame(acc: number, into: number, token: string, reply: string): Buffer {
+export function responseFrame(acc: number, into: number, token: string, reply: string, stream = false, answered = false): Buffer {
   const t = Buffer.from(token, 'latin1');
   const r = Buffer.from(reply, 'latin1');
   const f = Buffer.allocUnsafe(RESPONSE_HEADER + t.length + r.length);
   f[0] = FrameKind.RESPONSE;
-  f[1] = 0;
+  f[1] = (stream ? 1 : 0) | (answered ? 2 : 0);
   f.writeUInt16LE(acc, 2);
   f.writeUInt16LE(into, 4);
   f.writeUInt16LE(t.length, 6);

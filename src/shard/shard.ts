@@ -17,6 +17,7 @@ import type { Sublist, SublistResult } from '../sublist/sublist.js';
 import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
+import type { BcryptTicket, BcryptVerdict } from '../auth/bcrypt-queue.js';
 import { rememberClosed } from './monitor-data.js';
 import { applyPorts, portsGeneration } from '../server/listeners.js';
 import { acceptWebSocket, type WsConnection } from '../../native-free/ws-server.js';
@@ -26,6 +27,7 @@ import type { TemplatedApp } from 'uws-pack';
 import type { Uws } from '../transport/uws.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
+import { acceptTls } from './tls-accept.js';
 import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
 import {
@@ -115,8 +117,11 @@ export class Shard {
   readonly accountByName: Map<string, Account>;
   /** null when no authorization is configured (then every client is in $G with no permissions). */
   auth: Authenticator | null;
-  /** bcrypt comparisons go to the main thread's pool (set by the worker entry). */
-  bcrypt: (password: string, hash: string) => Promise<boolean> = () => Promise.resolve(false);
+  /**
+   * bcrypt comparisons go to the main thread's queue and pool (set by the worker entry); null when
+   * dropped unchecked (deadline passed, queue full). The implementation sets `ticket.cancel`.
+   */
+  bcrypt: (password: string, hash: string, ticket: BcryptTicket) => Promise<BcryptVerdict> = () => Promise.resolve(false);
   readonly conns = new Map<number, ClientConnection>();
   /** Peers by id (this shard's own id holds undefined). */
   readonly peers: (Peer | undefined)[] = [];
@@ -188,13 +193,13 @@ export class Shard {
     if (this.debugInfo) this.infoBase['tsnats_shard'] = id;
     this.accounts = buildAccounts(opts);
     this.accountByName = new Map(this.accounts.map((a) => [a.name, a]));
-    this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount) : null;
-    if (this.auth !== null) this.infoBase['auth_required'] = true;
+    this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount, opts.tls?.map === true) : null;
+    this.setAuthRequired();
     if (identity.wsConnectUrls.length > 0) this.infoBase['ws_connect_urls'] = identity.wsConnectUrls;
+    // server.go: tls_required, or tls_available with allow_non_tls; tls_verify when verifying (omitempty).
     if (opts.tls !== null) {
-      this.infoBase['tls_required'] = true;
-      this.infoBase['tls_verify'] = opts.tls.verify;
-      this.infoBase['tls_available'] = true;
+      this.infoBase[opts.allowNonTls ? 'tls_available' : 'tls_required'] = true;
+      if (opts.tls.verify) this.infoBase['tls_verify'] = true;
     }
     this.tracing = opts.trace;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
@@ -366,7 +371,7 @@ export class Shard {
   addConnection(socket: net.Socket | WsTransport | UwsTransport, cid: number, mode: 'onread' | 'data' | 'tls' | 'ws' = 'data', overLimit = false): ClientConnection | null {
     const ports = this.identity.ports;
     if (ports !== undefined && portsGeneration(ports) !== this.infoPortsGen) this.infoPortsGen = applyPorts(this.infoBase, ports, this.opts.websocket?.host ?? null);
-    const conn = new ClientConnection(this, socket, cid);
+    const conn = new ClientConnection(this, socket, cid, mode === 'tls');
     this.totalConnections++;
     const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
     if (mode === 'ws') {
@@ -377,60 +382,54 @@ export class Shard {
     }
     if (conn.nonce !== null) info['nonce'] = conn.nonce;
     // server.go generateInfoJSON joins "INFO", the JSON and CRLF with spaces: note the space before CRLF.
-    const infoLine = Buffer.from(`INFO ${JSON.stringify(info)} \r\n`);
+    // `tlsFirst`: sent after a handshake_first handshake, it says tls_required (server.go createClient).
+    const infoLine = (tlsFirst = false): Buffer => {
+      if (tlsFirst) {
+        info['tls_required'] = true;
+        delete info['tls_available'];
+      }
+      return Buffer.from(`INFO ${JSON.stringify(info)} \r\n`);
+    };
+    const over = this.closing || overLimit || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections);
     if (socket instanceof net.Socket) {
       socket.setNoDelay(true);
-      let s: net.Socket = socket;
-      if (mode === 'tls') {
-        socket.write(infoLine);
-        s = this.startTls(socket, conn);
-        conn.socket = s;
-      }
-      if (mode !== 'onread') {
-        s.on('data', (d: Buffer) => {
-          conn.onRead(d);
-          this.afterRead();
-        });
-      }
-      s.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.debug({ cid, err: err.message }, 'socket error');
-        conn.close(CloseReason.READ_ERROR, true);
-      });
-      s.on('close', () => conn.close(CloseReason.CLIENT, true));
-      s.on('end', () => conn.close(CloseReason.CLIENT));
+      if (mode === 'tls' && !over) acceptTls(this, conn, socket, this.opts.tls!, this.opts.allowNonTls, infoLine);
+      else this.attachSocket(conn, socket, mode !== 'onread');
     }
-    if (this.closing || overLimit || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) {
-      if (mode !== 'tls') conn.queue(infoLine);
+    if (over) {
+      // INFO and the -ERR in plaintext, as nats-server's maxConnExceeded (before any TLS).
+      conn.queue(infoLine());
       conn.sendErr(Errors.MAX_CONNECTIONS);
       conn.close(CloseReason.SERVER_SHUTDOWN);
       return null;
     }
     this.conns.set(cid, conn);
     if (this.readPauses > 0) conn.socket.pause();
-    if (mode !== 'tls') conn.queue(infoLine);
+    if (mode !== 'tls') conn.queue(infoLine());
     this.log.debug({ cid, ip: conn.ip, port: conn.port }, 'Client connection created');
     return conn;
   }
 
-  private secureContext: tls.SecureContext | null = null;
-
-  private startTls(socket: net.Socket, conn: ClientConnection): tls.TLSSocket {
-    const t = this.opts.tls!;
-    this.secureContext ??= tls.createSecureContext({
-      cert: readFileSync(t.certFile),
-      key: readFileSync(t.keyFile),
-      ...(t.caFile !== null ? { ca: readFileSync(t.caFile) } : {}),
+  /** Hooks a socket's events to its connection; `readData`: reads come as 'data' events (not onread). */
+  attachSocket(conn: ClientConnection, s: net.Socket, readData = true): void {
+    if (readData) {
+      s.on('data', (d: Buffer) => {
+        conn.onRead(d);
+        this.afterRead();
+      });
+    }
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.log.debug({ cid: conn.cid, err: err.message }, 'socket error');
+      conn.close(CloseReason.READ_ERROR, true);
     });
-    const ts = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext, requestCert: t.verify, rejectUnauthorized: t.verify });
-    const timer = setTimeout(() => {
-      if (!ts.encrypted || !ts.authorized) {
-        this.log.debug({ cid: conn.cid }, 'TLS handshake timeout');
-        conn.close(CloseReason.TLS_HANDSHAKE, true);
-      }
-    }, t.timeoutMs);
-    timer.unref();
-    ts.once('secure', () => clearTimeout(timer));
-    return ts;
+    s.on('close', () => conn.close(CloseReason.CLIENT, true));
+    s.on('end', () => conn.close(CloseReason.CLIENT));
+  }
+
+  /** INFO auth_required: not when a no_auth_user lets clients in without credentials (server.go createClient). */
+  private setAuthRequired(): void {
+    if (this.auth !== null && this.auth.opts.noAuthUser === null) this.infoBase['auth_required'] = true;
+    else delete this.infoBase['auth_required'];
   }
 
   rememberClosed(conn: ClientConnection): void {
@@ -501,7 +500,10 @@ export class Shard {
     const rl = buf.readUInt16LE(s + 8);
     const token = buf.toString('latin1', s + RESPONSE_HEADER, s + RESPONSE_HEADER + tl);
     const reply = buf.toString('latin1', s + RESPONSE_HEADER + tl, s + RESPONSE_HEADER + tl + rl);
-    acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS });
+    const flags = buf[s + 1]!;
+    // The JetStream worker answered a singleton request itself: nobody else will.
+    if ((flags & 2) !== 0) acc.responses.delete(token);
+    else acc.responses.set(token, { into, reply, expires: Date.now() + RESPONSE_TTL_MS, stream: (flags & 1) !== 0 });
   }
 
   // ---- routing -------------------------------------------------------------------------------
@@ -600,12 +602,12 @@ export class Shard {
     if (acc.serviceImports !== null) {
       for (const im of acc.serviceImports) {
         if (!subjectMatches(im.local, subject)) continue;
-        const remote = im.local === im.remote ? subject : im.remote;
+        const remote = im.transform !== null ? im.transform(subject) : im.local === im.remote ? subject : im.remote;
         let token: string | null = null;
         if (reply !== null) {
           token = `_R_.${randomToken()}`;
-          im.from.responses.set(token, { into: acc, reply, expires: Date.now() + RESPONSE_TTL_MS });
-          if (this.peerList.length > 0) this.broadcast(responseFrame(im.from.idx, acc.idx, token, reply));
+          im.from.responses.set(token, { into: acc, reply, expires: Date.now() + RESPONSE_TTL_MS, stream: im.streamResponse });
+          if (this.peerList.length > 0) this.broadcast(responseFrame(im.from.idx, acc.idx, token, reply, im.streamResponse));
         }
         n += this.routeIn(im.from, null, msgView(remote, token, m.paHdr, end - start), buf, start, end);
       }
@@ -613,7 +615,7 @@ export class Shard {
     if (acc.responses.size > 0 && subject.startsWith('_R_.')) {
       const r = acc.responses.get(subject);
       if (r !== undefined) {
-        acc.responses.delete(subject); // a singleton response, as nats-server's default
+        if (!r.stream) acc.responses.delete(subject); // a singleton response, as nats-server's default
         n += this.routeIn(r.into, null, msgView(r.reply, null, m.paHdr, end - start), buf, start, end);
       }
     }
@@ -916,9 +918,8 @@ export class Shard {
   reload(opts: ServerOptions): void {
     const hadAuth = this.auth !== null;
     this.opts = opts;
-    this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount) : null;
-    if (this.auth !== null) this.infoBase['auth_required'] = true;
-    else delete this.infoBase['auth_required'];
+    this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount, opts.tls?.map === true) : null;
+    this.setAuthRequired();
     this.infoBase['max_payload'] = opts.maxPayload;
     this.log.level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
     this.tracing = opts.trace;
@@ -995,9 +996,9 @@ export class Shard {
       } else c.stuckSince = 0;
       if (c.closed || now < c.nextPingAt) continue;
       c.nextPingAt = now + interval;
-      const needRtt = c.rtt === 0 || now - c.rttAt > 60 * 60 * 1000;
-      // Recent data from the client makes a PING unnecessary.
-      if (now - c.lastIn < interval && !needRtt) continue;
+      const needRtt = c.rttAt === 0 || now - c.rttAt > 60 * 60 * 1000;
+      // Recent activity (messages, subscriptions) or a PING from the client makes a PING unnecessary.
+      if ((now - c.lastIn < interval || now - c.lastPingIn < interval) && !needRtt) continue;
       if (c.pingsOut + 1 > this.opts.pingMax) {
         c.sendErr(Errors.STALE);
         c.close(CloseReason.STALE);
@@ -1023,6 +1024,9 @@ export class Shard {
       );
       c.close(CloseReason.SERVER_SHUTDOWN);
     }
-    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 3000))]);
+    // The timer is cleared: a shard on the main thread (library, `shards: 0`) must leave no timer behind.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
   }
 }

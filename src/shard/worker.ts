@@ -34,7 +34,7 @@ export type ToShard =
   | { type: 'go' }
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
-  | { type: 'bcrypt-result'; id: number; ok: boolean }
+  | { type: 'bcrypt-result'; id: number; ok: boolean | null }
   | { type: 'reload'; opts: ServerOptions }
   | { type: 'reopen-log' }
   | { type: 'ldm'; durationMs: number; graceMs: number }
@@ -44,7 +44,8 @@ export type FromShard =
   | { type: 'ready'; uwsDescriptor?: number }
   | { type: 'load'; conns: number }
   | { type: 'stopped' }
-  | { type: 'bcrypt'; id: number; password: string; hash: string }
+  | { type: 'bcrypt'; id: number; password: string; hash: string; key: string; deadline: number }
+  | { type: 'bcrypt-cancel'; id: number }
   | { type: 'stats'; id: number; stats: ShardStats }
   | { type: 'monitor'; id: number; data: unknown };
 
@@ -56,17 +57,23 @@ if (data.waitForGo === true) {
   const first = await new Promise<ToShard>((resolve) => port.once('message', resolve));
   if (first.type !== 'go') process.exit(0); // stopped before it started: nothing to close yet
 }
-const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile });
+const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile, channel: data.opts.workerLog });
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
 
-// bcrypt runs on the main thread's piscina pool, never on this event loop.
+// bcrypt runs on the main thread's piscina pool, never on this event loop; a connection that goes
+// away (or times out) cancels its waiting check there.
 let bcryptSeq = 0;
-const bcryptWaiting = new Map<number, (ok: boolean) => void>();
-shard.bcrypt = (password, hash) =>
+const bcryptWaiting = new Map<number, (ok: boolean | null) => void>();
+shard.bcrypt = (password, hash, ticket) =>
   new Promise((resolve) => {
     const id = ++bcryptSeq;
     bcryptWaiting.set(id, resolve);
-    port.postMessage({ type: 'bcrypt', id, password, hash } satisfies FromShard);
+    ticket.cancel = () => {
+      if (!bcryptWaiting.delete(id)) return;
+      port.postMessage({ type: 'bcrypt-cancel', id } satisfies FromShard);
+      resolve(null);
+    };
+    port.postMessage({ type: 'bcrypt', id, password, hash, key: ticket.key, deadline: ticket.deadline } satisfies FromShard);
   });
 
 let lastReported = -1;

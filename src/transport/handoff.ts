@@ -119,6 +119,9 @@ export class HandoffSender {
     server.close();
     // The sender needs no reads; unref so an idle hand-off pipe never keeps the process alive.
     sender.unref();
+    // The inert end does no I/O either; unref'd, it is not one of the process's active resources
+    // (a library user checking process.getActiveResourcesInfo() after stop() sees nothing left).
+    inert.unref();
     return new HandoffSender(sender, inert);
   }
 

@@ -1,7 +1,7 @@
 // JetStream test setup in one place: a server with a fresh store directory, a client on it, and the
 // teardown that undoes both. Works with tsnats and, through startServer(), with nats-server.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
@@ -141,4 +141,20 @@ export async function errCodeV2(p: Promise<unknown>): Promise<number> {
     throw err;
   }
   assert.fail('expected an API error');
+}
+
+/**
+ * A server started from a config file written into a fresh store directory: `conf(dir)` gives the
+ * file's text (its `jetstream { store_dir }` should point into dir). Works with nats-server too.
+ */
+export async function startConfServer(conf: (dir: string) => string, opts: { prefix?: string; dir?: string } = {}): Promise<JetStreamServer> {
+  return startJetStreamServer({
+    prefix: opts.prefix ?? 'tsnats-js-conf-',
+    ...(opts.dir !== undefined ? { dir: opts.dir } : {}),
+    args: (dir) => {
+      const file = join(dir, 'nats.conf');
+      writeFileSync(file, conf(dir));
+      return ['-c', file];
+    },
+  });
 }

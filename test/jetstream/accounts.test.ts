@@ -63,3 +63,27 @@ accounts {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('accounts configured but none enables JetStream: every account gets 10039 (as nats-server)', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnats-js-acc-none-'));
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(
+    conf,
+    `jetstream { store_dir: "${join(dir, 'store')}" }
+accounts {
+  A: { users: [{ user: a, password: a }] }
+  B: { users: [{ user: b, password: b }] }
+}
+`,
+  );
+  const server = await startServer({ args: ['-c', conf] });
+  const a = await connect({ servers: server.hostport, user: 'a', pass: 'a', reconnect: false });
+  try {
+    const body = (await a.request('$JS.API.INFO', '', { timeout: 2000 })).json<{ error?: { err_code: number } }>();
+    assert.equal(body.error?.err_code, 10039);
+  } finally {
+    await a.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

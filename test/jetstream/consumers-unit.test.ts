@@ -167,11 +167,15 @@ describe('ack bookkeeping (AckState)', () => {
     a.track(1, 3, 1600);
     assert.equal(a.shiftRdq(), 2);
     assert.equal(a.shiftRdq(), -1);
-    // max deliver 2: seq 1 was delivered twice, it is not queued again
+    assert.equal(a.pending.get(1)!.dseq, 1, 'redeliveries keep the first delivery sequence');
+    // max deliver 2: seq 1 was delivered twice, it is not queued again; it leaves pending and is
+    // reported once for the max-deliveries advisory (2.10's hasMaxDeliveries)
     r = a.expire(5000, 1000, [], 2, 1, 4, 3);
     assert.equal(r.queued, 1, 'only seq 2 (delivered once) may go again');
+    assert.deepEqual(r.exceeded, [[1, 2]]);
+    assert.equal(a.pending.has(1), false);
     assert.equal(a.shiftRdq(), 2);
-    assert.equal(a.pending.get(1)!.dseq, 1, 'redeliveries keep the first delivery sequence');
+    assert.deepEqual(a.expire(9000, 1000, [], 2, 1, 4, 3).exceeded, [], 'reported once');
     // backoff: second delivery waits for the second step
     const b = new AckState('explicit');
     b.track(7, 1, 0);

@@ -90,14 +90,22 @@ function sendDirect(js: JetStream, a: JsAccount, s: Stream, to: string, sm: Stor
   js.host.publish(a.idx, to, null, hdr, sm.data);
 }
 
-function directStream(a: JsAccount, name: string): Stream | null {
+/**
+ * The stream answering a direct get for `name`: the stream itself with allow_direct, or one of its
+ * mirrors with mirror_direct that caught up (nats-server puts them in one queue group, one answers).
+ */
+function directStream(js: JetStream, a: JsAccount, name: string): Stream | null {
   const s = a.streams.get(name);
-  return s !== undefined && s.config.allow_direct ? s : null;
+  const own = s !== undefined && s.config.allow_direct ? s : null;
+  const mirrors = js.sourcing.directMirrors(a.idx, name);
+  if (mirrors.length === 0) return own;
+  const all = own !== null ? [own, ...mirrors] : mirrors;
+  return all[Math.floor(Math.random() * all.length)]!;
 }
 
 /** `$JS.API.DIRECT.GET.<stream>` with a JSON body. */
 export function directGet(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
-  const s = directStream(a, name);
+  const s = directStream(js, a, name);
   if (s === null || m.reply === null) return;
   if (m.data.length === 0) return status(js, a, m.reply, '408 Empty Request');
   const r = getRequest(m.data);
@@ -109,7 +117,7 @@ export function directGet(js: JetStream, a: JsAccount, name: string, m: JsInboun
 
 /** `$JS.API.DIRECT.GET.<stream>.<subject>`: the last message on subject (KV get). */
 export function directGetLastBySubject(js: JetStream, a: JsAccount, name: string, subject: string, m: JsInbound): void {
-  const s = directStream(a, name);
+  const s = directStream(js, a, name);
   if (s === null || m.reply === null) return;
   sendDirect(js, a, s, m.reply, s.store.loadLastMsg(subject));
 }

@@ -6,6 +6,9 @@
 import { JsErr } from '../errors.js';
 import { checkConfigUpdate, checkCreateOnly, checkStreamConfig, decodeConfig, sameConfig, subjectsCollide } from '../stream-config.js';
 import { isEmptyRequest, parseObject, strField, uintField } from './request.js';
+import { checkMaxBytes, checkNewStream, checkStreamUpdate, type LimitedStream } from '../account-limits.js';
+import { checkTransforms } from '../sourcing/config.js';
+import { restoreRequest, snapshotRequest } from '../snapshot/snapshot.js';
 import type { JetStream, JsAccount } from '../engine.js';
 import type { Stream } from '../stream.js';
 import type { ApiErrorBody, JsInbound, PurgeRequest } from '../types.js';
@@ -44,6 +47,10 @@ export function streamApi(js: JetStream, a: JsAccount, t: string[], m: JsInbound
       return del(js, a, name, m);
     case 'PURGE':
       return purge(js, a, name, m);
+    case 'SNAPSHOT':
+      return snapshotRequest(js, a, name, m);
+    case 'RESTORE':
+      return restoreRequest(js, a, name, m);
     default:
       return;
   }
@@ -56,20 +63,29 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
   if (/[\\/]/.test(name)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamNameContainsPathSeparators());
   const createErr = checkCreateOnly(raw);
   if (createErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, createErr);
+  // jsNonClusteredStreamLimitsCheck, on the config as sent: max_streams, then the account's bytes.
+  const preErr = checkNewStream(a.limits, limitedStreams(a), limitedRaw(name, raw), null);
+  if (preErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, preErr);
 
-  // acc.addStream: checkStreamCfg, then an existing stream (same config: answer as created), then
-  // subject overlap with the account's other streams.
-  const r = checkStreamConfig(raw);
+  // acc.addStream: checkStreamCfg (with the account's max_bytes rules), replicas, then an existing
+  // stream (same config: answer as created), the limits again, and subject overlap.
+  const r = checkStreamConfig(raw, (n) => a.streams.get(n)?.config);
   if (!r.ok) return js.replyError(a.idx, m.reply, STREAM_CREATE, r.error);
   const cfg = r.config;
+  const mbErr = checkMaxBytes(a.limits, cfg);
+  if (mbErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, mbErr);
+  if (cfg.num_replicas > 1) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.replicasNotSupported());
   const existing = a.streams.get(name);
   if (existing !== undefined) {
     if (!sameConfig(existing.config, cfg)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamNameInUse());
     return js.reply(a.idx, m.reply, createdBody(existing));
   }
-  // js.checkAllLimits (checkBytesLimits with checkServer): max_bytes must fit the server's limit.
-  const resErr = js.resources.checkStream(cfg, null);
+  // js.checkAllLimits: the account's limits, then max_bytes must fit the server's.
+  const resErr = checkNewStream(a.limits, limitedStreams(a), cfg, () => js.resources.checkStream(cfg, null));
   if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, resErr);
+  // addStream: the transforms of mirror, sources and input, then the overlap with other streams.
+  const trErr = checkTransforms(cfg);
+  if (trErr !== null) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamCreate(trErr));
   if (js.overlaps(a, cfg.subjects, null, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.subjectOverlap());
 
   let s: Stream;
@@ -79,7 +95,32 @@ async function create(js: JetStream, a: JsAccount, name: string, m: JsInbound): 
     js.log.warn({ err: err instanceof Error ? err.message : String(err) }, `Stream create failed for '${a.name} > ${name}'`);
     return js.replyError(a.idx, m.reply, STREAM_CREATE, JsErr.streamCreate('error creating store for stream'));
   }
+  js.advisories.streamAction(a.idx, name, 'create');
   js.reply(a.idx, m.reply, createdBody(s));
+}
+
+/** The account's streams as the limits see them. */
+function limitedStreams(a: JsAccount): LimitedStream[] {
+  const out: LimitedStream[] = [];
+  for (const s of a.streams.values()) out.push(s.config);
+  return out;
+}
+
+/** The raw request's fields the limits read, Go zero values for what is absent. */
+function limitedRaw(name: string, raw: Record<string, unknown>): LimitedStream & { max_consumers: number } {
+  const n = (k: string): number => (typeof raw[k] === 'number' ? (raw[k] as number) : 0);
+  return { name, storage: raw['storage'] === 'memory' ? 'memory' : 'file', max_bytes: n('max_bytes'), num_replicas: n('num_replicas'), max_consumers: n('max_consumers') };
+}
+
+/** StreamInfo with `domain` after `state`, as update, info and list answer when there is a domain. */
+function withDomain(js: JetStream, info: Record<string, unknown>): Record<string, unknown> {
+  if (js.domain === null) return info;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(info)) {
+    out[k] = v;
+    if (k === 'state') out['domain'] = js.domain.name;
+  }
+  return out;
 }
 
 function createdBody(s: Stream): Record<string, unknown> {
@@ -90,20 +131,27 @@ function createdBody(s: Stream): Record<string, unknown> {
 function update(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
   const raw = decodeConfig(m.data);
   if (raw === null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.invalidJson());
-  const r = checkStreamConfig(raw);
+  const r = checkStreamConfig(raw, (n) => a.streams.get(n)?.config);
   if (!r.ok) return js.replyError(a.idx, m.reply, STREAM_UPDATE, r.error);
   if (name !== r.config.name) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamNameMismatch());
   const s = a.streams.get(name);
   if (s === undefined) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamNotFound());
   const u = checkConfigUpdate(s.config, r.config);
   if (!u.ok) return js.replyError(a.idx, m.reply, STREAM_UPDATE, u.error);
+  const mbErr = checkMaxBytes(a.limits, u.config);
+  if (mbErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, mbErr);
   // configUpdateCheck ends with the limits: only the growth of max_bytes is reserved anew.
+  const accErr = checkStreamUpdate(a.limits, limitedStreams(a), s.config, u.config);
+  if (accErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, accErr);
   const resErr = js.resources.checkStream(u.config, s.config);
   if (resErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, resErr);
   if (js.overlaps(a, u.config.subjects, s, subjectsCollide)) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.subjectOverlap());
+  const trErr = checkTransforms(u.config);
+  if (trErr !== null) return js.replyError(a.idx, m.reply, STREAM_UPDATE, JsErr.streamUpdate(trErr));
   js.updateStream(a, s, u.config);
+  js.advisories.streamAction(a.idx, name, 'modify');
   const { info } = s.info(null);
-  js.reply(a.idx, m.reply, { type: STREAM_UPDATE, ...info });
+  js.reply(a.idx, m.reply, { type: STREAM_UPDATE, ...withDomain(js, info) });
 }
 
 function info(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
@@ -138,7 +186,7 @@ function info(js: JetStream, a: JsAccount, name: string, m: JsInbound): void {
       else delete state['subjects'];
     }
   }
-  js.reply(a.idx, m.reply, { type: STREAM_INFO, ...paged, ...body });
+  js.reply(a.idx, m.reply, { type: STREAM_INFO, ...paged, ...withDomain(js, body) });
 }
 
 function replyInfoError(js: JetStream, a: JsAccount, m: JsInbound, err: ApiErrorBody): void {
@@ -211,7 +259,8 @@ function names(js: JetStream, a: JsAccount, m: JsInbound): void {
   const all = filtered(a, req.filter);
   const offset = Math.min(req.offset, all.length);
   const streams = all.slice(offset, offset + NAMES_LIMIT).map((s) => s.name);
-  js.reply(a.idx, m.reply, { type: STREAM_NAMES, total: all.length, offset, limit: NAMES_LIMIT, streams });
+  // Go's nil slice: no stream at all marshals as null (consumer names start from an empty slice).
+  js.reply(a.idx, m.reply, { type: STREAM_NAMES, total: all.length, offset, limit: NAMES_LIMIT, streams: all.length === 0 ? null : streams });
 }
 
 function list(js: JetStream, a: JsAccount, m: JsInbound): void {
@@ -219,6 +268,6 @@ function list(js: JetStream, a: JsAccount, m: JsInbound): void {
   if (req === null) return js.replyError(a.idx, m.reply, STREAM_LIST, JsErr.invalidJson());
   const all = filtered(a, req.filter);
   const offset = Math.min(req.offset, all.length);
-  const streams = all.slice(offset, offset + LIST_LIMIT).map((s) => s.info(js.serverName).info);
+  const streams = all.slice(offset, offset + LIST_LIMIT).map((s) => withDomain(js, s.info(js.serverName).info));
   js.reply(a.idx, m.reply, { type: STREAM_LIST, total: all.length, offset, limit: LIST_LIMIT, streams });
 }

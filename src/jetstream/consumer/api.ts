@@ -19,6 +19,9 @@ import {
 } from './config.js';
 import { Consumer } from './consumer.js';
 import { consumerDir } from './state-store.js';
+import { JsErr } from '../errors.js';
+import { maxAckPendingLimit, maxConsumersLimit, selectLimits } from '../account-limits.js';
+import { checkLimits, ephemeralDefault, limitDefaults, maxConsumers } from './limits.js';
 
 const T = {
   create: 'io.nats.jetstream.api.v1.consumer_create_response',
@@ -105,6 +108,8 @@ function create(reg: ConsumerRegistry, js: EngineLike, acc: number, m: JsInbound
   }
   if (filtered !== '' && cfg.filter_subjects !== undefined) return fail(ConsumerErr.multipleFiltersNotAllowed());
   if (filtered !== '' && cfg.filter_subject !== filtered) return fail(ConsumerErr.filterMismatch());
+  // A stand-alone server: no replicated consumers (jsConsumerCreateRequest).
+  if (cfg.num_replicas > 1) return fail(JsErr.replicasNotSupported());
   const stream = js.stream(acc, streamName);
   if (stream === undefined) return fail(ConsumerErr.streamNotFound());
   const r = addConsumer(reg, js, stream, cfg, action as Action);
@@ -123,8 +128,14 @@ function generateName(): string {
 
 /** stream.go addConsumerWithAssignment (single server). */
 export function addConsumer(reg: ConsumerRegistry, js: EngineLike, stream: StreamLike, cfg: ConsumerConfig, action: Action): { consumer: Consumer } | { error: ApiErrorBody } {
+  const tiers = js.limitsFor?.(stream.acc) ?? null;
+  const replicas = cfg.num_replicas > 0 ? cfg.num_replicas : stream.config.num_replicas;
+  if (tiers !== null && selectLimits(tiers, replicas) === null) return { error: JsErr.noLimits() };
+  const accMaxAckPending = tiers === null ? 0 : maxAckPendingLimit(tiers, replicas);
+  limitDefaults(cfg, stream.config, accMaxAckPending);
   setConsumerConfigDefaults(cfg);
-  const bad = checkConsumerConfig(cfg, stream.config);
+  ephemeralDefault(cfg);
+  const bad = checkConsumerConfig(cfg, stream.config) ?? checkLimits(cfg, stream.config, accMaxAckPending);
   if (bad !== null) return { error: bad };
   let name = cfg.durable_name ?? cfg.name;
   if (name === undefined) {
@@ -146,18 +157,27 @@ export function addConsumer(reg: ConsumerRegistry, js: EngineLike, stream: Strea
     }
     const upd = checkConfigUpdate(existing.cfg, cfg);
     if (upd !== null) return { error: ConsumerErr.createFailed(upd) };
+    // updateConfig: a push consumer moves to another deliver subject only once nobody listens on its
+    // current one (a second client re-creating a bound durable gets "consumer name already in use").
+    const oldDeliver = existing.cfg.deliver_subject;
+    if (oldDeliver !== undefined && cfg.deliver_subject !== undefined && oldDeliver !== cfg.deliver_subject && js.host.hasInterest(stream.acc, oldDeliver)) {
+      return { error: ConsumerErr.nameExists() };
+    }
     if (!sameConsumerConfig(existing.cfg, cfg)) existing.updateConfig(cfg);
     return { consumer: existing };
   }
   if (action === 'update') return { error: ConsumerErr.doesNotExist() };
-  const max = stream.config.max_consumers;
-  if (max > 0 && stream.consumers.size >= max) return { error: ConsumerErr.maxConsumers() };
-  if (stream.config.retention === 'workqueue') {
+  const max = maxConsumers(stream.config, tiers === null ? 0 : maxConsumersLimit(tiers, stream.config.num_replicas));
+  // Direct consumers (mirrors, sources) do not count (numPublicConsumers).
+  if (max > 0 && publicCount(stream) >= max) return { error: ConsumerErr.maxConsumers() };
+  if (stream.config.retention === 'workqueue' && cfg.direct !== true) {
     const wq = checkWorkQueue(cfg, name, others());
     if (wq !== null) return { error: wq };
   }
-  const durable = cfg.durable_name !== undefined;
-  const dir = stream.dir !== null && durable && cfg.mem_storage !== true ? consumerDir(stream.dir, name) : null;
+  // Every consumer of a file stream keeps its state on disk unless it asks for memory, ephemerals
+  // too (nats-server restores them after a restart, so a KV watcher's ordered consumer resumes).
+  // A mirror's or source's direct consumer has no store (it is made again after a restart).
+  const dir = stream.dir !== null && cfg.mem_storage !== true && cfg.direct !== true ? consumerDir(stream.dir, name) : null;
   let c: Consumer;
   try {
     c = new Consumer({ js, stream, name, config: cfg, created: nowNs(), dir });
@@ -166,6 +186,7 @@ export function addConsumer(reg: ConsumerRegistry, js: EngineLike, stream: Strea
   }
   stream.consumers.set(name, c);
   reg.register(c);
+  js.advisories?.consumerAction(stream.acc, stream.name, name, 'create');
   c.signal();
   return { consumer: c };
 }
@@ -189,6 +210,7 @@ async function del(reg: ConsumerRegistry, js: EngineLike, acc: number, m: JsInbo
   if ('error' in r) return js.replyError(acc, m.reply, T.del, r.error);
   const reply = m.reply; // m is only valid during the call
   await reg.remove(r.c);
+  js.advisories?.consumerAction(acc, streamName, name, 'delete');
   js.reply(acc, reply, { type: T.del, success: true });
 }
 
@@ -199,9 +221,17 @@ function offsetOf(m: JsInbound): number {
   return typeof o === 'number' && o > 0 ? Math.floor(o) : 0;
 }
 
+/** Consumers other than the direct ones of mirrors and sources (numPublicConsumers). */
+function publicCount(stream: StreamLike): number {
+  let n = 0;
+  for (const c of stream.consumers.values()) if (c.direct !== true) n++;
+  return n;
+}
+
+/** The consumers names and list show: not the direct ones (getPublicConsumers). */
 function sortedConsumers(stream: StreamLike): Consumer[] {
   const out: Consumer[] = [];
-  for (const c of stream.consumers.values()) if (c instanceof Consumer) out.push(c);
+  for (const c of stream.consumers.values()) if (c instanceof Consumer && c.cfg.direct !== true) out.push(c);
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return out;
 }

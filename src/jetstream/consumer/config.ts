@@ -49,6 +49,8 @@ export interface ConsumerConfig {
   inactive_threshold?: number;
   num_replicas: number;
   mem_storage?: boolean;
+  /** An internal consumer of a mirror or source (not persisted, not listed, not counted). */
+  direct?: boolean;
   metadata?: Record<string, string>;
 }
 
@@ -66,7 +68,7 @@ const REPLAY_POLICIES: readonly string[] = ['instant', 'original'];
 
 const STRING_FIELDS = ['durable_name', 'name', 'description', 'opt_start_time', 'filter_subject', 'sample_freq', 'deliver_subject', 'deliver_group'] as const;
 const NUMBER_FIELDS = ['opt_start_seq', 'ack_wait', 'max_deliver', 'rate_limit_bps', 'max_waiting', 'max_ack_pending', 'max_batch', 'max_expires', 'max_bytes', 'idle_heartbeat', 'inactive_threshold', 'num_replicas'] as const;
-const BOOL_FIELDS = ['flow_control', 'headers_only', 'mem_storage'] as const;
+const BOOL_FIELDS = ['flow_control', 'headers_only', 'mem_storage', 'direct'] as const;
 
 export type Decoded = { ok: true; config: ConsumerConfig } | { ok: false; error: ApiErrorBody };
 
@@ -201,6 +203,11 @@ export function checkConsumerConfig(c: ConsumerConfig, stream: StreamConfig): Ap
     if ((c.max_batch ?? 0) < 0) return ConsumerErr.maxRequestBatchNegative();
     if (c.max_expires !== undefined && c.max_expires !== 0 && c.max_expires < 1_000_000) return ConsumerErr.maxRequestExpiresTooSmall();
   }
+  // Direct consumers (mirrors, sources) are push-based ephemerals.
+  if (c.direct === true) {
+    if (c.deliver_subject === undefined) return ConsumerErr.directRequiresPush();
+    if (c.durable_name !== undefined) return ConsumerErr.directRequiresEphemeral();
+  }
   if (c.filter_subject !== undefined && c.filter_subjects !== undefined) return ConsumerErr.duplicateFilterSubjects();
   if (c.filter_subject !== undefined && !isValidSubject(c.filter_subject)) return ConsumerErr.invalidConfig('invalid subject');
   for (const f of c.filter_subjects ?? []) if (f === '') return ConsumerErr.emptyFilter();
@@ -211,9 +218,10 @@ export function checkConsumerConfig(c: ConsumerConfig, stream: StreamConfig): Ap
       if (i !== j && subjectsCollide(filters[i]!, filters[j]!)) return ConsumerErr.overlappingFilters();
     }
   }
-  // A filter must be able to match something the stream stores.
+  // A filter must be able to match something the stream stores (2.9's validFilteredSubject; a stream
+  // that transforms its input or reads other streams stores subjects of its own: not checked).
   const subjects = stream.subjects ?? [];
-  if (subjects.length > 0) {
+  if (subjects.length > 0 && stream.subject_transform === undefined && stream.mirror === undefined && (stream.sources ?? []).length === 0) {
     for (const f of filters) if (!subjects.some((s) => subjectsCollide(s, f))) return ConsumerErr.filterNotSubset();
   }
   const badStart = (dp: string, start: string): ApiErrorBody =>
@@ -300,7 +308,7 @@ const FIELD_ORDER: readonly (keyof ConsumerConfig)[] = [
   'durable_name', 'name', 'description', 'deliver_policy', 'opt_start_seq', 'opt_start_time', 'ack_policy', 'ack_wait',
   'max_deliver', 'backoff', 'filter_subject', 'filter_subjects', 'replay_policy', 'rate_limit_bps', 'sample_freq',
   'max_waiting', 'max_ack_pending', 'flow_control', 'headers_only', 'max_batch', 'max_expires', 'max_bytes',
-  'deliver_subject', 'deliver_group', 'idle_heartbeat', 'inactive_threshold', 'num_replicas', 'mem_storage', 'metadata',
+  'deliver_subject', 'deliver_group', 'idle_heartbeat', 'inactive_threshold', 'num_replicas', 'mem_storage', 'direct', 'metadata',
 ];
 
 /** The config as JSON (omitempty fields left out when unset), in nats-server's field order. */

@@ -119,6 +119,10 @@ export class Consumer implements ConsumerLike {
     }
   }
 
+  get direct(): boolean {
+    return this.cfg.direct === true;
+  }
+
   get isPush(): boolean {
     return this.cfg.deliver_subject !== undefined;
   }
@@ -259,7 +263,8 @@ export class Consumer implements ConsumerLike {
       if (seq < 0) break;
       const dc = this.acks.incDeliveries(seq);
       if (this.maxdc > 0 && dc > this.maxdc) {
-        // A NAK past max_deliver: it leaves pending without an ack (getNextMsg).
+        // A NAK past max_deliver: it leaves pending without an ack (getNextMsg), advised once.
+        if (dc === this.maxdc + 1) this.js.advisories?.maxDeliveries(this.stream.acc, this.stream.name, this.name, seq, dc - 1);
         this.acks.decDeliveries(seq);
         this.acks.forget(seq, this.dseq, this.sseq);
         this.markDirty();
@@ -471,6 +476,7 @@ export class Consumer implements ConsumerLike {
     let ackReply = reply !== null && reply !== '';
     switch (body.kind) {
       case AckKind.ACK:
+        if (this.cfg.sample_freq !== undefined) sampleAck(this, info, now);
         this.ackMsg(info.sseq, info.dseq);
         break;
       case AckKind.NEXT:
@@ -479,6 +485,10 @@ export class Consumer implements ConsumerLike {
         ackReply = false;
         break;
       case AckKind.NAK:
+        // processNak: advised while the delivery is still pending.
+        if (info.dseq > this.acks.adflr && info.dseq < this.dseq && this.acks.pending.has(info.sseq)) {
+          this.js.advisories?.nak(this.stream.acc, this.stream.name, this.name, info.dseq, info.sseq, info.dc);
+        }
         if (this.acks.nak(info.sseq, info.dseq, this.dseq, nakDelayNs(body.arg), this.ackWaitMs, now)) this.signal();
         else this.nextAckCheck = Math.min(this.nextAckCheck, now); // a delay moved a deadline: recheck
         this.markDirty();
@@ -488,6 +498,7 @@ export class Consumer implements ConsumerLike {
         break;
       case AckKind.TERM:
         this.ackMsg(info.sseq, info.dseq);
+        this.js.advisories?.terminated(this.stream.acc, this.stream.name, this.name, info.dseq, info.sseq, info.dc, body.arg);
         break;
     }
     if (ackReply) this.js.host.publish(this.stream.acc, reply!, null, null, null);
@@ -552,6 +563,11 @@ export class Consumer implements ConsumerLike {
       const st = this.stream.store.state();
       const r = this.acks.expire(now, this.ackWaitMs, this.backoffMs, this.maxdc, st.first_seq, this.dseq, this.sseq);
       this.nextAckCheck = r.next === Infinity ? Infinity : now + r.next;
+      if (r.exceeded.length > 0) {
+        for (const [seq, dc] of r.exceeded) this.js.advisories?.maxDeliveries(this.stream.acc, this.stream.name, this.name, seq, dc);
+        this.markDirty();
+        this.signal();
+      }
       if (r.queued > 0) {
         this.markDirty();
         this.signal();
@@ -643,6 +659,12 @@ export class Consumer implements ConsumerLike {
 
   // ---- persistence -------------------------------------------------------------------------------
 
+  /** A durable consumer's files as they would be persisted now (stream snapshots). */
+  snapshotFiles(): { meta: string; state: string } | null {
+    if (this.dir === null || this.closed) return null;
+    return { meta: JSON.stringify({ created: this.created, config: this.cfg }), state: JSON.stringify(this.snapshot()) };
+  }
+
   private snapshot(): ConsumerStateFile {
     const s = this.acks.snapshot();
     return {
@@ -694,4 +716,15 @@ export class Consumer implements ConsumerLike {
   }
 }
 
-/** Go's time.Duration String for whole units (what 409 Exceeded MaxRequestExpires prints). */
+/**
+ * sampleAck: with sample_freq set, an ack is reported as a `$JS.EVENT.METRIC.CONSUMER.ACK` metric
+ * with the time since its delivery, for that percentage of acks (shouldSample).
+ */
+function sampleAck(c: Consumer, info: AckReplyInfo, now: number): void {
+  const adv = c.js.advisories;
+  const p = c.acks.pending.get(info.sseq);
+  if (adv === undefined || p === undefined) return;
+  const f = Number.parseInt((c.cfg.sample_freq ?? '').replace(/%$/, ''), 10);
+  if (!(f > 0) || (f < 100 && Math.floor(Math.random() * 100) > f)) return;
+  adv.ackMetric(c.stream.acc, c.stream.name, c.name, info.dseq, info.sseq, (now - p.ts) * 1e6, info.dc);
+}

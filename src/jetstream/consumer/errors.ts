@@ -56,6 +56,8 @@ export const ConsumerErr = {
   replayPolicyInvalid: () => e(400, 10182, 'consumer replay policy invalid'),
   ackWaitNegative: () => e(400, 10183, 'consumer ack wait needs to be positive'),
   backoffNegative: () => e(400, 10184, 'consumer backoff needs to be positive'),
+  directRequiresPush: () => e(400, 10090, 'consumer direct requires a push based consumer'),
+  directRequiresEphemeral: () => e(400, 10091, 'consumer direct requires an ephemeral consumer'),
   /** JSStreamInvalidConfigF: nats-server reports bad names and bad filter subjects with it. */
   invalidConfig: (why: string) => e(500, 10052, why),
   invalidJson: (why: string) => e(400, 10025, `invalid JSON: ${why}`),

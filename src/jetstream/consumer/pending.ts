@@ -233,12 +233,15 @@ export class AckState {
   /**
    * checkPending: queues every pending message whose ack deadline passed (ack_wait, or the backoff
    * step for its delivery count) unless it reached max_deliver (maxdc, 0 = unlimited). Entries below
-   * `firstSeq` (gone from the stream) are dropped. Returns the milliseconds until the next deadline
-   * (Infinity when nothing is pending) and how many were queued.
+   * `firstSeq` (gone from the stream) are dropped. A message whose deadline passed after its last
+   * allowed delivery leaves pending (2.10's hasMaxDeliveries; its delivery count stays) and is listed
+   * in `exceeded` as `[sseq, deliveries]` for the max-deliveries advisory. Returns the milliseconds
+   * until the next deadline (Infinity when nothing is pending) and how many were queued.
    */
-  expire(now: number, ackWaitMs: number, backoffMs: readonly number[], maxdc: number, firstSeq: number, nextD: number, nextS: number): { next: number; queued: number } {
+  expire(now: number, ackWaitMs: number, backoffMs: readonly number[], maxdc: number, firstSeq: number, nextD: number, nextS: number): { next: number; queued: number; exceeded: [number, number][] } {
     let next = Infinity;
     const expired: number[] = [];
+    const exceeded: [number, number][] = [];
     let dropped = false;
     for (const [seq, p] of this.pending) {
       if (seq < firstSeq || seq <= this.asflr) {
@@ -255,7 +258,12 @@ export class AckState {
       }
       const elapsed = now - p.ts;
       if (elapsed >= deadline) {
-        if (!this.rdqSet.has(seq) && !(maxdc > 0 && this.deliveries(seq) >= maxdc)) expired.push(seq);
+        if (this.rdqSet.has(seq)) continue;
+        const dc = this.deliveries(seq);
+        if (maxdc > 0 && dc >= maxdc) {
+          this.pending.delete(seq);
+          exceeded.push([seq, dc]);
+        } else expired.push(seq);
       } else if (deadline - elapsed < next) {
         next = deadline - elapsed;
       }
@@ -265,7 +273,7 @@ export class AckState {
       expired.sort((a, b) => a - b);
       for (const s of expired) this.addToRdq(s);
     }
-    return { next, queued: expired.length };
+    return { next, queued: expired.length, exceeded };
   }
 
   // ---- persistence -------------------------------------------------------------------------------

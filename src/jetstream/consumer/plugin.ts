@@ -49,7 +49,7 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
       }
       if (!keep) {
         c.js.log.debug?.(`JetStream consumer '${c.stream.name} > ${c.name}' deleted after inactivity`);
-        void this.remove(c);
+        void this.remove(c).then(() => c.js.advisories?.consumerAction(c.stream.acc, c.stream.name, c.name, 'delete'));
       }
     }
     if (this.consumers.size === 0 && this.timer !== null) {

@@ -13,6 +13,8 @@ export class PullRequests {
   readonly queue: WaitQueue;
   private readonly host: JsHost;
   private readonly acc: number;
+  /** When requests were last checked for interest (consumer.go lwqic). */
+  private lastSweep = 0;
 
   constructor(maxWaiting: number, host: JsHost, acc: number) {
     this.queue = new WaitQueue(maxWaiting);
@@ -47,7 +49,8 @@ export class PullRequests {
    */
   enqueue(reply: string, req: AcceptedRequest, now: number, available: () => number, dseq: number, sseq: number): boolean {
     const q = this.queue;
-    if (q.isFull()) this.expire(now, dseq, sseq);
+    // processNextMsgRequest runs processWaiting when the queue is full or a second has passed.
+    if (q.isFull() || now - this.lastSweep > 1000) this.expire(now, dseq, sseq, true);
     if (req.noWait) {
       const pending = available();
       if (pending === 0 && req.expiresMs === 0) {
@@ -99,24 +102,27 @@ export class PullRequests {
 
   /**
    * processWaiting(eos): the stream has nothing more now. One-shot (no_wait) requests end: 408 when
-   * they got something, 404 when they got nothing.
+   * they got something, 404 when they got nothing; requests nobody listens for any more go.
    */
   endOfStream(): void {
     const acc = this.acc;
     const host = this.host;
     this.queue.sweep((wr) => {
-      if (!wr.noWait) return false;
+      if (!wr.noWait) return !host.hasInterest(acc, wr.reply);
       host.publish(acc, wr.reply, null, wr.d > 0 ? requestTimeout(wr.n, wr.b) : Status.NO_MESSAGES, null);
       return true;
     });
   }
 
   /**
-   * processWaiting(false): expiry (408), lost interest, per-request idle heartbeats. dseq/sseq: the
-   * consumer's last delivered sequences, which the heartbeats carry.
+   * processWaiting(false) at the times nats-server runs it for an idle consumer (a request's expiry or
+   * heartbeat): expiry (408), per-request idle heartbeats, and — only then — lost interest. So a
+   * request whose client reconnects (and subscribes its inbox again) in between is still served, as
+   * nats-server serves it. dseq/sseq: the consumer's last delivered sequences, which the heartbeats carry.
    */
-  expire(now: number, dseq: number, sseq: number): void {
+  expire(now: number, dseq: number, sseq: number, checkInterest = false): void {
     const q = this.queue;
+    if (checkInterest) this.lastSweep = now;
     if (q.length === 0) return;
     const acc = this.acc;
     const host = this.host;
@@ -125,8 +131,9 @@ export class PullRequests {
         host.publish(acc, wr.reply, null, requestTimeout(wr.n, wr.b), null);
         return true;
       }
-      if (!host.hasInterest(acc, wr.reply)) return true;
+      if (checkInterest && !host.hasInterest(acc, wr.reply)) return true;
       if (wr.hb > 0 && now >= wr.hbNext) {
+        if (!host.hasInterest(acc, wr.reply)) return true;
         host.publish(acc, wr.reply, null, idleHeartbeat(dseq, sseq, null), null);
         wr.hbNext = now + wr.hb;
       }

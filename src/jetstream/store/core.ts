@@ -571,6 +571,19 @@ export abstract class StoreCore implements StreamStore {
     return this.removeSeq(seq, false);
   }
 
+  skipTo(lastSeq: number): void {
+    if (lastSeq <= this.last) return;
+    if (this.msgs === 0) {
+      this.clearAll(lastSeq + 1);
+      return;
+    }
+    this.last = lastSeq;
+    this.persistSkip(lastSeq);
+  }
+
+  /** The sequences through seq were skipped while messages remain (the file store records it). */
+  protected persistSkip(_seq: number): void {}
+
   purge(req: PurgeRequest): number {
     const filter = req.filter ?? '';
     const seq = req.seq ?? 0;

@@ -369,6 +369,11 @@ export class FileStore extends StoreCore {
     this.cacheRec.fill(undefined);
   }
 
+  protected override persistSkip(seq: number): void {
+    // A deleted marker record carrying the last sequence, as after a purge: a restart keeps it.
+    this.writeMarker(this.tail, seq, this.lastTs);
+  }
+
   private writeMarker(b: Block, seq: number, ts: number): void {
     const rec = this.encode(seq, '', 0, null, Buffer.alloc(0), ts, MIN_REC);
     rec[11] = rec[11]! | DEL_BYTE;
