@@ -27,6 +27,7 @@ import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
 import { healthz } from '../monitor/healthz.js';
+import { ClosedRing } from '../monitor/closed.js';
 import { AcceptGate, PortsFile, boundPort, listenTcp, listenerUrls, newPortsBlock, publishPorts, wsConnectUrl, type PortsKey } from './listeners.js';
 
 interface ShardHandle {
@@ -94,6 +95,8 @@ export class Server {
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
   private readonly started = new Date();
+  /** The last 10,000 closed connections, server-wide (shards send their records here). */
+  private readonly closed = new ClosedRing();
   /** Options as they were merged from defaults, file and flags; a reload re-reads the file. */
   opts: ServerOptions;
   /** Re-applies the command-line flags over a reloaded file (set by main). */
@@ -159,6 +162,8 @@ export class Server {
       const [{ Shard }] = await Promise.all([import('../shard/shard.js'), jsReady]);
       if (jsReady !== null) log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
+      this.inline.closedRecords.sink = (records) => this.closed.add(records);
+      this.inline.onDebugGc = () => this.debugGc();
       this.inline.bcrypt = (password, hash, ticket) =>
         this.bcryptService().then((svc) => {
           const h = svc.compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
@@ -263,6 +268,13 @@ export class Server {
     return this.bcryptLoading;
   }
 
+  /** Test hook (TSNATS_DEBUG_HOOKS=1, `$TSNATS.DEBUG.GC`): this thread and every shard collect garbage. */
+  private debugGc(): void {
+    if (process.env['TSNATS_DEBUG_HOOKS'] !== '1') return;
+    void import('./debug-gc.js').then(({ collectGarbage }) => collectGarbage());
+    for (const sh of this.shards) sh.worker.postMessage({ type: 'gc' } satisfies ToShard);
+  }
+
   /** Every shard's figures (plus the inline shard's). */
   async shardStats(): Promise<ShardStats[]> {
     if (this.inline !== null) return [this.inline.stats()];
@@ -302,8 +314,11 @@ export class Server {
       varz: () => this.varz(),
       connz: async (p) => {
         const q = parseConnzQuery(p);
+        // Shards hand over their closed connections' records before they answer.
         const per = await this.monitorQuery<ConnInfo[]>('connz', { ...q, list: false, test: null });
-        return buildConnz(this.identity, q, p, per.flat());
+        const all = per.flat();
+        if (q.state !== 'open') for (const c of this.closed.infos(q)) all.push(c);
+        return buildConnz(this.identity, q, p, all);
       },
       subsz: async (p) => {
         const subs = p.get('subs');
@@ -441,6 +456,8 @@ export class Server {
             resolve();
           }
           else if (m.type === 'load') handle.load = m.conns;
+          else if (m.type === 'closed') this.closed.add(m.records);
+          else if (m.type === 'gc') this.debugGc();
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
             void this.bcryptService().then((svc) =>

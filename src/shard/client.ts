@@ -12,7 +12,6 @@ import type { MsgArgs } from './msg.js';
 import type { Account } from './account.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
-import type { SubDetail } from '../monitor/types.js';
 import type { CertIdentity } from '../auth/cert-identity.js';
 import type { BcryptTicket } from '../auth/bcrypt-queue.js';
 
@@ -620,9 +619,8 @@ export class ClientConnection implements ParserHandler {
     else if (backlog > this.shard.stallThreshold) this.shard.stall(this);
   }
 
-  /** When the connection closed (ms), 0 while open; and its subscriptions then, for /connz. */
+  /** When the connection closed (ms), 0 while open. */
   closedAt = 0;
-  closedSubs: SubDetail[] | null = null;
 
   /** Output queued since (ms), 0 when drained: the write_deadline clock. */
   stuckSince = 0;
@@ -662,21 +660,28 @@ export class ClientConnection implements ParserHandler {
     }
     this.subs.clear();
     if (abort) {
-      this.outQueue.length = 0;
-      this.outStart = this.outPos;
       this.socket.destroy();
     } else {
-      if (!this.socket.destroyed) {
+      const sock = this.socket;
+      if (!sock.destroyed) {
         const q = this.outQueue;
-        for (let i = 0; i < q.length; i++) this.socket.write(q[i]!);
-        if (this.outPos > this.outStart) this.socket.write(this.out.subarray(this.outStart, this.outPos));
-        q.length = 0;
-        this.outStart = this.outPos;
-        this.socket.end();
+        for (let i = 0; i < q.length; i++) sock.write(q[i]!);
+        if (this.outPos > this.outStart) sock.write(this.out.subarray(this.outStart, this.outPos));
+        sock.end();
       }
-      // Don't wait forever for a peer that does not read.
-      setTimeout(() => this.socket.destroy(), 2000).unref();
+      // Don't wait forever for a peer that does not read (the timer holds the socket, not this).
+      const t = setTimeout(() => sock.destroy(), 2000);
+      t.unref();
+      sock.once('close', () => clearTimeout(t));
     }
+    // Only a small record outlives the connection (DESIGN.md, "Memory"): its output chunks, input
+    // kept while suspended and the parser's split-payload scratch (up to max_payload) go now.
+    this.outQueue.length = 0;
+    this.outQueued = 0;
+    this.out = EMPTY;
+    this.outStart = this.outPos = 0;
+    this.pendingInput = null;
+    this.parser.msgBuf = null;
     this.shard.connectionClosed(this);
   }
 }

@@ -18,7 +18,7 @@ import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
 import type { BcryptTicket, BcryptVerdict } from '../auth/bcrypt-queue.js';
-import { rememberClosed } from './monitor-data.js';
+import { ClosedOutbox, rememberClosed } from './monitor-data.js';
 import { applyPorts, portsGeneration } from '../server/listeners.js';
 import { acceptWebSocket, type WsConnection } from '../../native-free/ws-server.js';
 import { WsTransport } from './ws-transport.js';
@@ -132,8 +132,8 @@ export class Shard {
   totalConnections = 0;
   /** Counters of connections already closed (live ones are summed on demand: nothing per message). */
   closedIn = { msgs: 0, bytes: 0 };
-  /** Recently closed connections, for /connz?state=closed (bounded). */
-  readonly closedConns: ClientConnection[] = [];
+  /** Records of closed connections on their way to the main thread's ring (/connz?state=closed). */
+  readonly closedRecords = new ClosedOutbox();
   closedOut = { msgs: 0, bytes: 0 };
   private readonly dirty: ClientConnection[] = [];
   private flushScheduled = false;
@@ -880,11 +880,16 @@ export class Shard {
     this.checkPongs();
   }
 
+  /** Test hook: every thread of the server collects its garbage (set by the worker entry / the server). */
+  onDebugGc: () => void = () => {};
+
   debugHook(m: MsgArgs): void {
-    if (m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd) === '$TSNATS.DEBUG.SHARD_EXIT') {
+    const subject = m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd);
+    if (subject === '$TSNATS.DEBUG.SHARD_EXIT') {
       this.log.error('debug hook: shard exiting on request');
       process.exit(1); // in a worker thread this ends the thread only, like a crash would
     }
+    if (subject === '$TSNATS.DEBUG.GC') this.onDebugGc();
   }
 
   /** Figures for /varz and friends, as plain data. */

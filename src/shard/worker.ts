@@ -32,6 +32,7 @@ export interface ShardWorkerData {
 
 export type ToShard =
   | { type: 'go' }
+  | { type: 'gc' }
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
   | { type: 'bcrypt-result'; id: number; ok: boolean | null }
@@ -41,6 +42,9 @@ export type ToShard =
   | { type: 'stats'; id: number }
   | { type: 'monitor'; id: number; kind: 'connz' | 'subsz' | 'metrics'; query: ConnzQuery & { list: boolean; test: string | null } };
 export type FromShard =
+  | { type: 'gc' }
+  /** JSON of closed connections' ConnRecords (monitor/closed.ts). */
+  | { type: 'closed'; records: string[] }
   | { type: 'ready'; uwsDescriptor?: number }
   | { type: 'load'; conns: number }
   | { type: 'stopped' }
@@ -59,6 +63,9 @@ if (data.waitForGo === true) {
 }
 const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile, channel: data.opts.workerLog });
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
+shard.closedRecords.sink = (records) => port.postMessage({ type: 'closed', records } satisfies FromShard);
+// Test hook ($TSNATS.DEBUG.GC with TSNATS_DEBUG_HOOKS=1): main has every thread collect its garbage.
+shard.onDebugGc = () => port.postMessage({ type: 'gc' } satisfies FromShard);
 
 // bcrypt runs on the main thread's piscina pool, never on this event loop; a connection that goes
 // away (or times out) cancels its waiting check there.
@@ -104,6 +111,10 @@ const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
 });
 
 port.on('message', (m: ToShard) => {
+  if (m.type === 'gc') {
+    if (shard.debugHooks) void import('../server/debug-gc.js').then(({ collectGarbage }) => collectGarbage());
+    return;
+  }
   if (m.type === 'bcrypt-result') {
     const f = bcryptWaiting.get(m.id);
     bcryptWaiting.delete(m.id);
