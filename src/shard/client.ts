@@ -37,6 +37,14 @@ export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
 
 const MIN_OUT_CHUNK = 1024;
 const MAX_OUT_CHUNK = 256 * 1024;
+/**
+ * Output chunk of a connection backed up past the stall threshold. Above glibc's largest dynamic
+ * mmap threshold (32 MiB), so malloc always maps it on its own: its pages are committed only as
+ * they are written, and all of it goes back to the system when it is freed. Chunks of ordinary
+ * size come from the thread's malloc arena, which keeps what a cut slow consumer held (tens of
+ * MB) resident long after it is freed.
+ */
+const SPILL_CHUNK = 32 * 1024 * 1024 + 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
 /** RTT is re-measured by the ping timer after this long (nats-server DEFAULT_RTT_MEASUREMENT_INTERVAL). */
@@ -561,7 +569,9 @@ export class ClientConnection implements ParserHandler {
       // The chunk is still allocated below so the caller's write lands somewhere harmless.
       if (this.outQueued + this.socket.writableLength > this.shard.opts.maxPending) this.slowConsumer();
     }
-    this.out = Buffer.allocUnsafeSlow(Math.max(this.outChunk, need));
+    // Closed (a slow consumer just now): room for the caller's write only, dropped with the connection.
+    const backedUp = !this.closed && this.outQueued + this.socket.writableLength > this.shard.stallThreshold;
+    this.out = Buffer.allocUnsafeSlow(Math.max(this.closed ? 0 : backedUp ? SPILL_CHUNK : this.outChunk, need));
     this.outStart = 0;
     this.outPos = 0;
   }
@@ -609,12 +619,13 @@ export class ClientConnection implements ParserHandler {
       this.outQueued = 0;
     }
     this.outStart = this.outPos;
-    // A nearly full chunk is dropped; the next write starts a fresh one.
-    if (this.out.length - this.outPos < 64) {
+    const backlog = this.socket.writableLength;
+    // A nearly full chunk is dropped; the next write starts a fresh one. So is a spill chunk once
+    // the backlog is down again (freed, and unmapped, when the socket has sent its last slice).
+    if (this.out.length - this.outPos < 64 || (this.out.length >= SPILL_CHUNK && backlog < this.shard.stallThreshold / 2)) {
       this.out = EMPTY;
       this.outStart = this.outPos = 0;
     }
-    const backlog = this.socket.writableLength;
     if (backlog > this.shard.opts.maxPending) this.slowConsumer();
     else if (backlog > this.shard.stallThreshold) this.shard.stall(this);
   }
