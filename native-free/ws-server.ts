@@ -2,7 +2,7 @@
 // nats-server's server/websocket.go. A shard hands `acceptWebSocket` a fresh TCP (or TLS) socket before
 // any byte is read; it reads the HTTP upgrade request itself, answers it, and then speaks frames.
 //
-//   acceptWebSocket(socket, opts, path?) → Promise<WsConnection>
+//   acceptWebSocket(socket, opts, path?, subprotocol?) → Promise<WsConnection>
 //     Opening handshake, server side (RFC 6455 §4.2.1), checked in nats-server's order: `path(p)` when
 //     given (404 when it says no), GET (else 405), Host (else 400), `Upgrade: websocket` and
 //     `Connection: upgrade` (comma-separated token lists, case-insensitive; else 400), a non-empty
@@ -357,7 +357,7 @@ const MAX_REQUEST_HEAD = 64 * 1024; // beyond this without the blank line: 431
  * resolves with a connection, or rejects after answering the HTTP error nats-server would
  * (400/403/404/405/426/431/505) and closing.
  */
-export async function acceptWebSocket(socket: net.Socket, opts: WsOptions, path?: (p: string) => boolean): Promise<WsConnection> {
+export async function acceptWebSocket(socket: net.Socket, opts: WsOptions, path?: (p: string) => boolean, subprotocol?: (p: string) => string | null): Promise<WsConnection> {
   socket.on('error', discard); // a socket error is always followed by 'close', which is what we act on
   const { head, leftover } = await readRequestHead(socket, opts.handshakeTimeoutMs);
   const req = parseRequestHead(head);
@@ -381,6 +381,9 @@ export async function acceptWebSocket(socket: net.Socket, opts: WsOptions, path?
   let res = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptKey(key)}\r\n`;
   if (deflate !== null) res += `Sec-WebSocket-Extensions: ${deflate.response}\r\n`;
   if (noMasking) res += 'Nats-No-Masking: true\r\n';
+  // A subprotocol the server speaks on this path (MQTT: always "mqtt", websocket.go wsMQTTSecProto).
+  const sp = subprotocol?.(req.path) ?? null;
+  if (sp !== null) res += `Sec-WebSocket-Protocol: ${sp}\r\n`;
   socket.write(`${res}\r\n`, 'latin1');
   return new WsConnection(socket, opts, req, deflate !== null, deflate?.serverWindowBits ?? 15, !noMasking, leftover);
 }

@@ -3,7 +3,7 @@
 
 import { availableParallelism } from 'node:os';
 import { parseDurationMs } from './config/duration.js';
-import { defaultOptions, type ServerOptions, type TlsOptions, type JetStreamOptions } from './server/options.js';
+import { defaultClusterOptions, defaultOptions, type ClusterOptions, type ServerOptions, type TlsOptions, type JetStreamOptions } from './server/options.js';
 
 export interface CliResult {
   /** Options set explicitly by flags (they win over the config file). */
@@ -17,6 +17,10 @@ export interface CliResult {
   action: 'run' | 'help' | 'version' | 'test-config' | 'signal' | 'help-tls';
   /** --signal command[=pid] */
   signal: string;
+  /** Cluster flags (--cluster, --cluster_name, --routes, --no_advertise ...), over the file's cluster block. */
+  cluster: Partial<ClusterOptions> | null;
+  /** --cluster or --routes was given: clustering is on even without a cluster block in the file. */
+  clusterEnabled: boolean;
 }
 
 export class CliError extends Error {}
@@ -34,11 +38,46 @@ function durationFlag(name: string, v: string): number {
   }
 }
 
-const ignored =
-  (name: string) =>
-  (r: CliState): void => {
-    r.ignoredFlags.push(name);
-  };
+function clusterFlags(r: CliState): Partial<ClusterOptions> {
+  return (r.cluster ??= {});
+}
+
+/** --cluster nats://[user:pass@]host:port (opts.go overrideCluster; port -1 is random). */
+function clusterListenFlag(r: CliState, name: string, v: string): void {
+  let u: URL;
+  try {
+    u = new URL(v.replace(/:-1$/, ':0'));
+  } catch {
+    throw new CliError(`invalid value "${v}" for flag -${name}: parse error`);
+  }
+  const c = clusterFlags(r);
+  c.host = u.hostname.replace(/^\[|\]$/g, '') || '0.0.0.0';
+  c.port = v.endsWith(':-1') ? -1 : Number(u.port || '0');
+  if (u.username !== '') {
+    if (u.password === '') throw new CliError('expected cluster password to be set');
+    c.username = decodeURIComponent(u.username);
+    c.password = decodeURIComponent(u.password);
+  } else {
+    // Given on the command line without credentials: none from the file either (overrideCluster).
+    c.username = '';
+    c.password = '';
+  }
+  r.clusterEnabled = true;
+}
+
+/** --routes url,url (RoutesFromStr). */
+function routesFlag(r: CliState, v: string): void {
+  const routes = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const u of routes) {
+    try {
+      new URL(u);
+    } catch {
+      throw new CliError(`invalid value "${v}" for flag -routes: parse error`);
+    }
+  }
+  clusterFlags(r).routes = routes;
+  r.clusterEnabled = true;
+}
 
 interface CliState extends CliResult {
   ignoredFlags: string[];
@@ -81,12 +120,13 @@ const VALUE_FLAGS: Record<string, (r: CliState, v: string) => void> = {
   tlskey: (r, v) => (r.tls.keyFile = v),
   tlscacert: (r, v) => (r.tls.caFile = v),
   shards: (r, v) => (r.flags.shards = Math.max(1, num('shards', v))),
-  cluster: ignored('cluster'),
-  cluster_listen: ignored('cluster_listen'),
-  cluster_name: ignored('cluster_name'),
-  routes: ignored('routes'),
-  r: ignored('routes'),
-  cluster_advertise: ignored('cluster_advertise'),
+  cluster: (r, v) => clusterListenFlag(r, 'cluster', v),
+  cluster_listen: (r, v) => clusterListenFlag(r, 'cluster_listen', v),
+  cluster_name: (r, v) => (clusterFlags(r).name = v),
+  routes: (r, v) => routesFlag(r, v),
+  r: (r, v) => routesFlag(r, v),
+  cluster_advertise: (r, v) => (clusterFlags(r).advertise = v),
+  connect_retries: (r, v) => (clusterFlags(r).connectRetries = num('connect_retries', v)),
   // tsnats extras (nats-server has these only as config keys):
   max_payload: (r, v) => (r.flags.maxPayload = num('max_payload', v)),
   max_pending: (r, v) => (r.flags.maxPending = num('max_pending', v)),
@@ -121,14 +161,14 @@ const BOOL_FLAGS: Record<string, (r: CliState) => void> = {
     r.tls.enabled = true;
     r.tls.verify = true;
   },
-  no_advertise: (r) => r.ignoredFlags.push('no_advertise'),
+  no_advertise: (r) => (clusterFlags(r).noAdvertise = true),
   help_tls: (r) => (r.action = 'help-tls'),
   native_free: (r) => (r.flags.nativeFree = true),
   'native-free': (r) => (r.flags.nativeFree = true),
 };
 
 export function parseArgs(argv: string[]): CliResult & { ignoredFlags: string[] } {
-  const r: CliState = { flags: {}, user: null, pass: null, token: null, tls: {}, configFile: '', action: 'run', signal: '', ignoredFlags: [] };
+  const r: CliState = { flags: {}, user: null, pass: null, token: null, tls: {}, configFile: '', action: 'run', signal: '', ignoredFlags: [], cluster: null, clusterEnabled: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('-') || arg === '-' || arg === '--') throw new CliError(`unexpected argument "${arg}"`);
@@ -177,6 +217,10 @@ export function mergeOptions(file: Partial<ServerOptions>, cli: CliResult): Serv
     if (cli.token !== null) auth.token = cli.token;
     opts.auth = auth;
   }
+  if (cli.cluster !== null) {
+    const base = file.cluster ?? (cli.clusterEnabled ? defaultClusterOptions() : null);
+    if (base !== null) opts.cluster = { ...base, ...cli.cluster };
+  }
   if (cli.tls.enabled || cli.tls.certFile !== undefined) {
     const t = opts.tls ?? { certFile: '', keyFile: '', caFile: null, verify: false, timeoutMs: 2000, handshakeFirst: false };
     opts.tls = { ...t, ...Object.fromEntries(Object.entries(cli.tls).filter(([k]) => k !== 'enabled')) } as TlsOptions;
@@ -207,6 +251,14 @@ Logging Options:
     -D, --debug                      Enable debugging output
     -V, --trace                      Trace the raw protocol
     -DV                              Debug and trace
+
+Cluster Options:
+        --routes <rurl-1, rurl-2>    Routes to solicit and connect
+        --cluster <cluster-url>      Cluster URL for solicited routes (nats://[user:pass@]host:port, -1 port for random)
+        --cluster_name <string>      Cluster name (default: generated, and adopted from a peer's)
+        --cluster_advertise <string> Cluster URL to advertise to other servers
+        --no_advertise <bool>        Do not advertise known cluster IPs to clients
+        --connect_retries <number>   For implicit routes, number of connect retries
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality

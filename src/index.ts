@@ -102,6 +102,7 @@ export interface ServerConfig {
   cluster?: ConfigBlock;
   gateway?: ConfigBlock;
   leafnodes?: ConfigBlock;
+  /** `{ port: 0 }` for MQTT on a free port (needs `serverName` and `jetstream`, as nats-server). */
   mqtt?: ConfigBlock;
 }
 
@@ -136,6 +137,8 @@ export interface ServerHandle extends AsyncDisposable {
   readonly monitorUrl: string | undefined;
   /** `ws://127.0.0.1:8080` when a WebSocket listener is configured. */
   readonly websocketUrl: string | undefined;
+  /** `mqtt://127.0.0.1:1883` (`tls://` with TLS) when an mqtt block is configured. */
+  readonly mqttUrl: string | undefined;
   /** JetStream's store directory (its files are under `<storeDir>/jetstream/`), when JetStream is on. */
   readonly storeDir: string | undefined;
   readonly serverId: string;
@@ -187,6 +190,8 @@ async function resolve(input: StartOptions | string): Promise<Resolved> {
   // Monitoring and WebSocket bind where the clients do unless told otherwise (nats-server's http host defaults to host).
   if (file.httpHost === undefined) opts.httpHost = opts.host;
   if (opts.websocket !== null && !wsHostGiven(loaded.keys)) opts.websocket = { ...opts.websocket, host: opts.host };
+  // MQTT likewise, and its port 0 is a free port here too (nats.conf's 0 would turn MQTT off).
+  if (opts.mqtt !== null) opts.mqtt = { ...opts.mqtt, ...(wsHostGiven(loaded.keys, 'mqtt') ? {} : { host: opts.host }), ...(opts.mqtt.port === 0 ? { port: -1 } : {}) };
   // Only the object says 0 (inline); a config file's `shards` is at least 1, as for the CLI.
   opts.shards = shards !== undefined ? Math.max(0, Math.trunc(shards)) : file.shards ?? 0;
   if (nativeFree !== undefined) opts.nativeFree = nativeFree;
@@ -220,10 +225,11 @@ async function resolve(input: StartOptions | string): Promise<Resolved> {
   return { opts, warnings: loaded.warnings, tempStore, log, relay };
 }
 
-/** True when the websocket block names its host (`host`, `net`, or `listen` with a host part). */
-function wsHostGiven(keys: ConfMap): boolean {
+/** True when the websocket (or `block`) block names its host (`host`, `net`, or `listen` with a host part). */
+function wsHostGiven(keys: ConfMap, block = 'websocket'): boolean {
   for (const [k, v] of Object.entries(keys)) {
-    if ((k.toLowerCase() !== 'websocket' && k.toLowerCase() !== 'ws') || typeof v !== 'object' || Array.isArray(v)) continue;
+    const name = k.toLowerCase();
+    if ((name !== block && !(block === 'websocket' && name === 'ws')) || typeof v !== 'object' || Array.isArray(v)) continue;
     for (const [wk, wv] of Object.entries(v)) {
       const l = wk.toLowerCase();
       if (l === 'host' || l === 'net' || (l === 'listen' && typeof wv === 'string' && wv.includes(':'))) return true;
@@ -261,6 +267,7 @@ export async function startServer(options: StartOptions | string = {}): Promise<
     port: server.port,
     monitorUrl: r.opts.httpPort !== 0 ? `http://${urlHost(r.opts.httpHost)}:${server.httpPort}` : undefined,
     websocketUrl: ws !== null ? `${ws.tls !== null ? 'wss' : 'ws'}://${urlHost(ws.host)}:${server.wsPort}` : undefined,
+    mqttUrl: r.opts.mqtt !== null && server.mqttPort > 0 ? `${r.opts.mqtt.tls !== null ? 'tls' : 'mqtt'}://${urlHost(r.opts.mqtt.host)}:${server.mqttPort}` : undefined,
     storeDir: r.opts.jetstream.enabled ? r.opts.jetstream.storeDir : undefined,
     serverId: server.identity.serverId,
     serverName: server.identity.serverName,

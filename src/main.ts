@@ -7,6 +7,7 @@ import { parseArgs, mergeOptions, CliError, USAGE, type CliResult } from './cli.
 import { loadConfigFile, ConfigError } from './config/load.js';
 import { createLogger } from './log.js';
 import { Server } from './server/server.js';
+import { validateMqttOptions } from './mqtt/config.js';
 import { startOrStop } from './server/run.js';
 import type { ServerOptions } from './server/options.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from './version.js';
@@ -83,6 +84,9 @@ function main(): void {
   }
   const opts = mergeOptions(fileOpts, cli);
   if (cli.action === 'signal') return sendSignal(cli, opts);
+  // Checked when the server starts, as nats-server's validateOptions (`-t` passes such a file).
+  const invalid = validateMqttOptions(opts);
+  if (invalid !== null) die(`tsnats: ${invalid}`);
 
   const log = createLogger({ debug: opts.debug, trace: opts.trace, logtime: opts.logtime, file: opts.logFile });
   for (const w of warnings) log.warn(w);

@@ -9,6 +9,11 @@ import type { FromWorker, LatencySummary, ToWorker, WorkerConfig } from './types
 const loadgenJs = join(new URL('.', import.meta.url).pathname, 'loadgen.js');
 const BATCH_BYTES = 64 * 1024;
 const READY_TIMEOUT_MS = 20_000;
+/** The JetStream rows' stream (tsnats and nats-server alike). */
+const JS_STREAM = 'BENCH';
+const JS_SUBJECTS = ['bench.js.>'];
+/** js-fetch messages per run when the caller does not say. */
+export const DEFAULT_FETCH_MSGS = 20_000;
 /** Delivery check: fail when no subscriber made progress for this long. */
 const STALL_MS = 5_000;
 
@@ -140,6 +145,14 @@ export interface RunTarget {
   pid?: number;
   /** tsnats with TSNATS_DEBUG_INFO=1: the publishers on shard 0, the subscribers on 0 (same) or 1 (different). */
   placement?: Placement;
+  /** js-fetch: messages each run fetches and acks (the stream is filled to this many once). */
+  fetchMsgs?: number;
+  /** A cluster pair: subscribers connect here (node B) while publishers use `port` (node A). */
+  subPort?: number;
+  /** More processes charged as server CPU (node B of a pair). */
+  extraPids?: number[];
+  /** A cluster pair: resolves once node A knows of the subscribers' interest in `subject`. */
+  waitInterest?: (subject: string) => Promise<void>;
 }
 
 function failed(error: string): RunResult {
@@ -166,10 +179,12 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   const host = HOST;
   let port = target.port;
   let cpuPid = target.pid;
+  if (target.subPort !== undefined && sc.kind !== 'flow') throw new Error(`cluster pairs are only implemented for flow scenarios, not ${sc.kind}`);
+  const subPort = target.subPort ?? port;
   // Shard placement (flow scenarios against tsnats --shards >= 2 with TSNATS_DEBUG_INFO=1).
   const pubShard = target.placement !== undefined ? 0 : undefined;
   const subShard = target.placement === 'same' ? 0 : target.placement === 'different' ? 1 : undefined;
-  if (target.placement !== undefined && sc.kind !== 'flow') throw new Error(`placement is only implemented for flow scenarios, not ${sc.kind}`);
+  if (target.placement !== undefined && sc.kind !== 'flow' && sc.kind !== 'reqrep') throw new Error(`placement is only implemented for flow and request/reply scenarios, not ${sc.kind}`);
 
   // ---- self-test servers
   const sinks: Worker[] = [];
@@ -199,7 +214,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
           mode: 'sub',
           name: `bench-sub${i}`,
           host,
-          port,
+          port: sc.kind === 'flow' ? subPort : port,
           subs: [{ subject: s.subject, ...(s.queue !== undefined ? { queue: s.queue } : {}) }],
           size: sc.size,
           ...(subShard !== undefined ? { shard: subShard } : {}),
@@ -209,7 +224,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   } else if (sc.kind === 'njs') {
     sc.subs.forEach((s, i) => subs.push(spawnW(`njs-sub${i}`, { mode: 'njs-sub', name: `bench-njs-sub${i}`, host, port, subject: s.subject, size: sc.size })));
   } else if (sc.kind === 'reqrep') {
-    replier = spawnW('replier', { mode: 'replier', name: 'bench-replier', host, port, subject: sc.pubSubjects[0]!, size: sc.size });
+    replier = spawnW('replier', { mode: 'replier', name: 'bench-replier', host, port, subject: sc.pubSubjects[0]!, size: sc.size, ...(subShard !== undefined ? { shard: subShard } : {}) });
   }
   const receivers = replier !== null ? [...subs, replier] : subs;
   const placementAttempts: number[] = [];
@@ -219,6 +234,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
     placementAttempts.push(r.attempts ?? 1);
   };
   await Promise.all(receivers.map(async (w) => checkPlaced(w, subShard, await w.next('ready', READY_TIMEOUT_MS))));
+  if (target.waitInterest !== undefined) for (const s of new Set(sc.subs.map((x) => x.subject))) await target.waitInterest(s);
 
   const pubs: Worker[] = [];
   if (sc.kind === 'flow' || sc.kind === 'self-pub') {
@@ -230,7 +246,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
           name: `bench-pub${i}`,
           host,
           port: p,
-          subjects: sc.pubSubjects,
+          subjects: sc.pubSubjectsPer?.[i] ?? sc.pubSubjects,
           size: sc.size,
           durationMs,
           batchBytes: BATCH_BYTES,
@@ -241,20 +257,70 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   } else if (sc.kind === 'njs') {
     pubs.push(spawnW('njs-pub', { mode: 'njs-pub', name: 'bench-njs-pub', host, port, subject: sc.pubSubjects[0]!, size: sc.size, durationMs }));
   } else if (sc.kind === 'reqrep') {
-    pubs.push(spawnW('requester', { mode: 'requester', name: 'bench-requester', host, port, subject: sc.pubSubjects[0]!, size: sc.size, durationMs, inflight: sc.inflight ?? 1 }));
+    pubs.push(
+      spawnW('requester', {
+        mode: 'requester',
+        name: 'bench-requester',
+        host,
+        port,
+        subject: sc.pubSubjects[0]!,
+        size: sc.size,
+        durationMs,
+        inflight: sc.inflight ?? 1,
+        ...(pubShard !== undefined ? { shard: pubShard } : {}),
+      }),
+    );
+  } else if (sc.kind === 'js-pub') {
+    pubs.push(
+      spawnW('js-pub', {
+        mode: 'js-pub',
+        name: 'bench-js-pub',
+        host,
+        port,
+        stream: JS_STREAM,
+        streamSubjects: JS_SUBJECTS,
+        subject: sc.pubSubjects[0]!,
+        size: sc.size,
+        durationMs,
+        inflight: sc.inflight ?? 1,
+        msgId: sc.msgId === true,
+      }),
+    );
+  } else if (sc.kind === 'js-fetch') {
+    pubs.push(
+      spawnW('js-fetch', {
+        mode: 'js-fetch',
+        name: 'bench-js-fetch',
+        host,
+        port,
+        stream: JS_STREAM,
+        streamSubjects: JS_SUBJECTS,
+        subject: sc.pubSubjects[0]!,
+        size: sc.size,
+        msgs: target.fetchMsgs ?? DEFAULT_FETCH_MSGS,
+        batch: 256,
+      }),
+    );
   }
-  await Promise.all(pubs.map(async (w) => checkPlaced(w, sc.kind === 'flow' ? pubShard : undefined, await w.next('ready', READY_TIMEOUT_MS))));
+  // Filling a stream for js-fetch takes a while on a slow machine: a longer wait for "ready".
+  const readyMs = sc.kind === 'js-fetch' ? 120_000 : READY_TIMEOUT_MS;
+  await Promise.all(pubs.map(async (w) => checkPlaced(w, sc.kind === 'flow' || sc.kind === 'reqrep' ? pubShard : undefined, await w.next('ready', readyMs))));
 
   // ---- measure
   const cpuTree = (): Map<number, number> => {
-    if (cpuPid !== undefined) return cpuTicksOfTree(cpuPid);
+    if (cpuPid !== undefined) {
+      const m = cpuTicksOfTree(cpuPid);
+      for (const p of target.extraPids ?? []) for (const [k, v] of cpuTicksOfTree(p)) m.set(k, v);
+      return m;
+    }
     const m = new Map<number, number>();
     for (const s of sinks) for (const [k, v] of cpuTicksOfTree(s.proc.pid!)) m.set(k, v);
     return m;
   };
   const cpuBefore = cpuTree();
   const senders = sc.kind === 'self-sub' ? sinks : pubs;
-  const donePs = senders.map((w) => w.next('done', durationMs + 60_000));
+  // js-fetch runs until its messages are acked, not for durationMs.
+  const donePs = senders.map((w) => w.next('done', durationMs + (sc.kind === 'js-fetch' ? 300_000 : 60_000)));
   for (const w of senders) w.send({ t: 'go' });
   const dones: Done[] = await Promise.all(donePs);
   const errors: string[] = [];
@@ -270,7 +336,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
   let latency: LatencySummary | undefined;
 
   if (subs.length > 0) {
-    const v = await verifyDelivery(sc.subs, subs, sent);
+    const v = await verifyDelivery(sc.subs, subs, sent, dones.map((d) => d.sent));
     errors.push(...v.errors);
     delivered = v.delivered;
     if (v.lastNs > 0) endNs = v.lastNs;
@@ -300,6 +366,14 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
       if (st.count !== sent) errors.push(`replier saw ${st.count} requests, requester sent ${sent}`);
     }
   }
+  if (sc.kind === 'js-pub') {
+    const d = dones[0]!;
+    latency = d.latency;
+    const answered = latency?.count ?? 0;
+    if (answered !== sent && d.error === undefined) errors.push(`js-pub: ${sent - answered} of ${sent} publishes got no pub ack`);
+    if (d.stored !== undefined && d.stored !== answered && d.error === undefined) errors.push(`js-pub: the stream holds ${d.stored} messages after ${answered} acknowledged publishes`);
+    delivered = answered;
+  }
   const cpuAfter = cpuTree();
   const elapsedS = (endNs - startNs) / 1e9;
   const pubMsgsPerSec = elapsedS > 0 ? sent / elapsedS : 0;
@@ -307,7 +381,7 @@ async function runInner(sc: Scenario, target: RunTarget, durationMs: number, wor
     ok: errors.length === 0,
     msgsPerSec: elapsedS > 0 ? delivered / elapsedS : 0,
     pubMsgsPerSec,
-    perPubMsgsPerSec: sc.kind === 'self-sub' || sc.kind === 'reqrep' ? 0 : Math.max(...dones.map((d) => (d.endNs > d.startNs ? (d.sent * 1e9) / (d.endNs - d.startNs) : 0))),
+    perPubMsgsPerSec: sc.kind === 'self-sub' || sc.kind === 'reqrep' || sc.kind === 'js-pub' || sc.kind === 'js-fetch' ? 0 : Math.max(...dones.map((d) => (d.endNs > d.startNs ? (d.sent * 1e9) / (d.endNs - d.startNs) : 0))),
     perSubMsgsPerSec: perSub,
     sent,
     delivered,
@@ -334,12 +408,13 @@ interface Verification {
  * too many messages, on a subscriber the server disconnected (slow consumer?), on errors, or when
  * nothing moved for STALL_MS.
  */
-async function verifyDelivery(specs: SubProc[], subs: Worker[], sent: number): Promise<Verification> {
+async function verifyDelivery(specs: SubProc[], subs: Worker[], sent: number, sentBy: number[]): Promise<Verification> {
   // Expected counts: per plain subscriber, and per queue group (sum of its members).
   const groups = new Map<string, { members: number[]; expect: number }>();
   specs.forEach((s, i) => {
     const key = s.queue !== undefined ? `q:${s.queue}:${s.subject}` : `s:${i}`;
-    const g = groups.get(key) ?? { members: [], expect: Math.round(sent * (s.fraction ?? 1)) };
+    const from = s.fromPub !== undefined ? (sentBy[s.fromPub] ?? 0) : sent;
+    const g = groups.get(key) ?? { members: [], expect: Math.round(from * (s.fraction ?? 1)) };
     g.members.push(i);
     groups.set(key, g);
   });

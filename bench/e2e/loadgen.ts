@@ -11,9 +11,12 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ProtoReader, buildMsgBatch, buildPubBatch, makePayload, nowNs } from './proto.js';
+import { JsApi, check, freshStream, streamMessages } from './jsapi.js';
 import type {
   BlasterConfig,
   FromWorker,
+  JsFetchConfig,
+  JsPubConfig,
   LatencySummary,
   NjsPubConfig,
   NjsSubConfig,
@@ -79,7 +82,7 @@ interface RawConn {
   pong(): Promise<void>;
 }
 
-async function rawConnect(host: string, port: number, name: string, afterConnect: string): Promise<RawConn> {
+async function rawConnect(host: string, port: number, name: string, afterConnect: string, headers = false): Promise<RawConn> {
   const sock = net.connect({ host, port });
   sock.setNoDelay(true);
   const reader = new ProtoReader();
@@ -119,7 +122,7 @@ async function rawConnect(host: string, port: number, name: string, afterConnect
   sock.on('data', (chunk: Buffer) => reader.feed(chunk));
   await gotInfo;
   reader.onInfo = null;
-  const connect = { verbose: false, pedantic: false, tls_required: false, name, lang: 'tsnats-bench', version: '0.0.1', protocol: 1, echo: true, headers: false, no_responders: false };
+  const connect = { verbose: false, pedantic: false, tls_required: false, name, lang: 'tsnats-bench', version: '0.0.1', protocol: 1, echo: true, headers, no_responders: false };
   const p = conn.pong();
   sock.write(`CONNECT ${JSON.stringify(connect)}\r\n${afterConnect}PING\r\n`);
   await p;
@@ -147,13 +150,13 @@ function infoShard(info: string): number | undefined {
  * the next one is tried; once one lands right, the held ones are closed. `afterConnect` (the SUBs)
  * is sent only on the connection that is kept.
  */
-async function connectPlaced(cfg: { host: string; port: number; name: string; shard?: number }, afterConnect: string): Promise<{ conn: RawConn; placed: { shard?: number; attempts?: number } }> {
-  if (cfg.shard === undefined) return { conn: await rawConnect(cfg.host, cfg.port, cfg.name, afterConnect), placed: {} };
+async function connectPlaced(cfg: { host: string; port: number; name: string; shard?: number }, afterConnect: string, headers = false): Promise<{ conn: RawConn; placed: { shard?: number; attempts?: number } }> {
+  if (cfg.shard === undefined) return { conn: await rawConnect(cfg.host, cfg.port, cfg.name, afterConnect, headers), placed: {} };
   const held: RawConn[] = [];
   const seen: number[] = [];
   try {
     for (let attempt = 1; attempt <= MAX_PLACEMENT_ATTEMPTS; attempt++) {
-      const conn = await rawConnect(cfg.host, cfg.port, attempt === 1 ? cfg.name : `${cfg.name}-spare${attempt}`, '');
+      const conn = await rawConnect(cfg.host, cfg.port, attempt === 1 ? cfg.name : `${cfg.name}-spare${attempt}`, '', headers);
       const shard = infoShard(conn.info);
       if (shard === undefined) throw new Error(`placement on shard ${cfg.shard} asked for, but the server's INFO has no tsnats_shard (tsnats started without TSNATS_DEBUG_INFO=1?): ${conn.info.slice(0, 200)}`);
       seen.push(shard);
@@ -258,38 +261,57 @@ function summarize(samplesUs: Float64Array, n: number): LatencySummary {
   return { count: n, meanUs: n === 0 ? 0 : sum / n, p50Us: q(0.5), p90Us: q(0.9), p99Us: q(0.99), p999Us: q(0.999), maxUs: n === 0 ? 0 : s[n - 1]! };
 }
 
-async function runRequester(cfg: RequesterConfig): Promise<void> {
-  const inbox = `_INBOX.bench${process.pid}.`;
-  const conn = await rawConnect(cfg.host, cfg.port, cfg.name, `SUB ${inbox}* 1\r\n`);
+/** What an in-flight loop reports when it ends. */
+interface LoopResult {
+  sent: number;
+  startNs: number;
+  endNs: number;
+  cpuUs: number;
+  latency: LatencySummary;
+  /** Replies the check refused (JetStream: error or duplicate pub acks). */
+  bad: number;
+  error?: string;
+}
+
+/**
+ * Keeps `inflight` requests outstanding for `durationMs` once "go" arrives: slot k publishes with
+ * reply subject `<inbox><k>` and sends its next request when the reply for k is in, recording each
+ * round trip (`performance.now()`). `check` (when given) sees each reply's payload whole and says
+ * whether it is good. `finish` gets the figures after the last reply (or the failure).
+ */
+function inflightLoop(
+  conn: RawConn,
+  inflight: number,
+  durationMs: number,
+  frame: (slot: number) => Buffer,
+  check: ((buf: Buffer, payStart: number, payEnd: number) => boolean) | null,
+  finish: (r: LoopResult) => void,
+): void {
   const { sock, reader } = conn;
-  const payload = makePayload(cfg.size);
-  const frames: Buffer[] = [];
-  for (let slot = 0; slot < cfg.inflight; slot++) {
-    frames.push(Buffer.concat([Buffer.from(`PUB ${cfg.subject} ${inbox}${slot} ${cfg.size}\r\n`, 'latin1'), payload, Buffer.from('\r\n')]));
-  }
-  const t0 = new Float64Array(cfg.inflight); // performance.now() of the request in flight on each slot
+  const t0 = new Float64Array(inflight); // performance.now() of the request in flight on each slot
   let samples = new Float64Array(1 << 16);
   let n = 0;
   let sent = 0;
   let outstanding = 0;
   let running = false;
   let unexpected = 0;
+  let bad = 0;
   let deadlineMs = 0;
   let startNs = 0;
   let cpu0 = 0;
   let lastReplyNs = 0;
   let finished = false;
-  const finish = (error?: string): void => {
+  const end = (error?: string): void => {
     if (finished) return;
     finished = true;
     running = false;
     const err = error ?? conn.error ?? reader.protocolError ?? (unexpected > 0 ? `${unexpected} replies for slots with no request in flight` : undefined);
-    send({ t: 'done', sent, startNs, endNs: lastReplyNs || nowNs(), cpuUs: cpuUsNow() - cpu0, latency: summarize(samples, n), ...(err !== undefined ? { error: err } : {}) });
+    finish({ sent, startNs, endNs: lastReplyNs || nowNs(), cpuUs: cpuUsNow() - cpu0, latency: summarize(samples, n), bad, ...(err !== undefined ? { error: err } : {}) });
   };
-  reader.onMsgLine = (buf, start, end) => {
-    // MSG <inbox><slot> <sid> <size>: the slot is the digits before the first space after the subject.
-    const sp = buf.indexOf(32, start + 4);
-    if (sp < 0 || sp > end) return;
+  const onReply = (buf: Buffer, start: number): void => {
+    // (H)MSG <inbox><slot> <sid> ...: the slot is the digits before the first space after the subject.
+    const sp = buf.indexOf(32, start + 5);
+    if (sp < 0) return;
     let slot = 0;
     let mul = 1;
     for (let j = sp - 1; j > start; j--) {
@@ -298,7 +320,7 @@ async function runRequester(cfg: RequesterConfig): Promise<void> {
       slot += (c - 48) * mul;
       mul *= 10;
     }
-    if (slot >= cfg.inflight || t0[slot] === 0) {
+    if (slot >= inflight || t0[slot] === 0) {
       unexpected++;
       return;
     }
@@ -314,12 +336,18 @@ async function runRequester(cfg: RequesterConfig): Promise<void> {
       t0[slot] = now;
       sent++;
       outstanding++;
-      sock.write(frames[slot]!);
+      sock.write(frame(slot));
     } else {
       t0[slot] = 0;
       running = false;
     }
   };
+  if (check === null) reader.onMsgLine = (buf, start) => onReply(buf, start);
+  else
+    reader.onMsg = (buf, start, _end, payStart, payEnd) => {
+      if (!check(buf, payStart, payEnd)) bad++;
+      onReply(buf, start);
+    };
   sock.removeAllListeners('data');
   sock.on('data', (chunk: Buffer) => {
     sock.cork();
@@ -327,32 +355,45 @@ async function runRequester(cfg: RequesterConfig): Promise<void> {
     sock.uncork();
     if (!running && outstanding === 0 && sent > 0) {
       lastReplyNs = nowNs();
-      finish();
+      end();
     }
   });
   sock.on('close', () => {
-    if (sent > 0) finish(conn.error ?? `connection closed by server with ${outstanding} requests outstanding`);
+    if (sent > 0) end(conn.error ?? `connection closed by server with ${outstanding} requests outstanding`);
   });
   onGo = () => {
     cpu0 = cpuUsNow();
     startNs = nowNs();
-    deadlineMs = performance.now() + cfg.durationMs;
+    deadlineMs = performance.now() + durationMs;
     running = true;
     sock.cork();
-    for (let slot = 0; slot < cfg.inflight; slot++) {
+    for (let slot = 0; slot < inflight; slot++) {
       t0[slot] = performance.now();
       sent++;
       outstanding++;
-      sock.write(frames[slot]!);
+      sock.write(frame(slot));
     }
     sock.uncork();
-    setTimeout(() => finish(`${outstanding} of ${sent} requests got no reply within 5s after the run`), cfg.durationMs + 5000).unref();
+    setTimeout(() => end(`${outstanding} of ${sent} requests got no reply within 5s after the run`), durationMs + 5000).unref();
   };
-  send({ t: 'ready' });
+}
+
+async function runRequester(cfg: RequesterConfig): Promise<void> {
+  const inbox = `_INBOX.bench${process.pid}.`;
+  const { conn, placed } = await connectPlaced(cfg, `SUB ${inbox}* 1\r\n`);
+  const payload = makePayload(cfg.size);
+  const frames: Buffer[] = [];
+  for (let slot = 0; slot < cfg.inflight; slot++) {
+    frames.push(Buffer.concat([Buffer.from(`PUB ${cfg.subject} ${inbox}${slot} ${cfg.size}\r\n`, 'latin1'), payload, Buffer.from('\r\n')]));
+  }
+  inflightLoop(conn, cfg.inflight, cfg.durationMs, (slot) => frames[slot]!, null, (r) => {
+    send({ t: 'done', sent: r.sent, startNs: r.startNs, endNs: r.endNs, cpuUs: r.cpuUs, latency: r.latency, ...(r.error !== undefined ? { error: r.error } : {}) });
+  });
+  send({ t: 'ready', ...placed });
 }
 
 async function runReplier(cfg: ReplierConfig): Promise<void> {
-  const conn = await rawConnect(cfg.host, cfg.port, cfg.name, `SUB ${cfg.subject}${cfg.queue !== undefined ? ' ' + cfg.queue : ''} 1\r\n`);
+  const { conn, placed } = await connectPlaced(cfg, `SUB ${cfg.subject}${cfg.queue !== undefined ? ' ' + cfg.queue : ''} 1\r\n`);
   const { sock, reader } = conn;
   const tail = Buffer.concat([makePayload(cfg.size), Buffer.from('\r\n')]);
   const cpu0 = cpuUsNow();
@@ -383,7 +424,214 @@ async function runReplier(cfg: ReplierConfig): Promise<void> {
     const error = conn.error ?? reader.protocolError ?? (noReply > 0 ? `${noReply} requests without a reply subject` : undefined);
     send({ t: 'stat', count: reader.count, badSize: reader.badSize, firstNs, lastNs, closed: conn.closed, cpuUs: cpuUsNow() - cpu0, ...(error !== undefined ? { error } : {}) });
   };
-  send({ t: 'ready' });
+  send({ t: 'ready', ...placed });
+}
+
+// -------------------------------------------------------------------------------------- JetStream
+
+/**
+ * JetStream publisher: one PUB (or HPUB with a unique Nats-Msg-Id) per slot in flight, reply inbox
+ * per slot; a pub ack is good when it is `{"stream":..., "seq":N}` (not `{"error"...`, not ending in
+ * `"duplicate": true}`). The stream is created afresh before "ready"; its message count after the
+ * run must equal the publishes sent (each was acknowledged).
+ */
+async function runJsPub(cfg: JsPubConfig): Promise<void> {
+  const api = await JsApi.connect(cfg.host, cfg.port, `${cfg.name}-api`);
+  closers.push(() => api.close());
+  await freshStream(api, cfg.stream, cfg.streamSubjects);
+  const inbox = `_INBOX.jsb${process.pid}.`;
+  const { conn, placed } = await connectPlaced(cfg, `SUB ${inbox}* 1\r\n`, true);
+  const payload = makePayload(cfg.size);
+  const crlf = Buffer.from('\r\n');
+  let frame: (slot: number) => Buffer;
+  if (!cfg.msgId) {
+    const frames: Buffer[] = [];
+    for (let slot = 0; slot < cfg.inflight; slot++) frames.push(Buffer.concat([Buffer.from(`PUB ${cfg.subject} ${inbox}${slot} ${cfg.size}\r\n`, 'latin1'), payload, crlf]));
+    frame = (slot) => frames[slot]!;
+  } else {
+    // A fixed-width decimal id, so the header (and the HPUB line) has the same length every time;
+    // a fresh buffer per publish (a buffer handed to write() must not change).
+    const W = 12;
+    const before = Buffer.from(`NATS/1.0\r\nNats-Msg-Id: ${process.pid.toString(36)}-`, 'latin1');
+    const after = Buffer.concat([Buffer.from('\r\n\r\n'), payload, crlf]);
+    const hdrLen = before.length + W + 4;
+    const heads: Buffer[] = [];
+    for (let slot = 0; slot < cfg.inflight; slot++) heads.push(Buffer.from(`HPUB ${cfg.subject} ${inbox}${slot} ${hdrLen} ${hdrLen + cfg.size}\r\n`, 'latin1'));
+    let counter = 0;
+    frame = (slot) => {
+      const h = heads[slot]!;
+      const b = Buffer.allocUnsafe(h.length + before.length + W + after.length);
+      let o = h.copy(b, 0);
+      o += before.copy(b, o);
+      let c = ++counter;
+      for (let k = W - 1; k >= 0; k--) {
+        b[o + k] = 48 + (c % 10);
+        c = Math.floor(c / 10);
+      }
+      after.copy(b, o + W);
+      return b;
+    };
+  }
+  const goodAck = (buf: Buffer, ps: number, pe: number): boolean => buf[ps + 2] === 0x73 /* {"s */ && buf[pe - 1] === 0x7d /* } */ && buf[pe - 2] !== 0x65 /* true} */;
+  inflightLoop(conn, cfg.inflight, cfg.durationMs, frame, goodAck, (r) => {
+    // Outside the timing: every acknowledged message must be in the stream.
+    void streamMessages(api, cfg.stream)
+      .then((stored) => ({ stored, err: undefined as string | undefined }))
+      .catch((e: unknown) => ({ stored: -1, err: `stream info after the run: ${(e as Error).message}` }))
+      .then(({ stored, err }) => {
+        const error = r.error ?? err ?? (r.bad > 0 ? `${r.bad} pub acks were errors or duplicates` : undefined);
+        send({ t: 'done', sent: r.sent, startNs: r.startNs, endNs: r.endNs, cpuUs: r.cpuUs, latency: r.latency, stored, badAcks: r.bad, ...(error !== undefined ? { error } : {}) });
+      });
+  });
+  send({ t: 'ready', ...placed });
+}
+
+/**
+ * Pull consumer: fills the stream when it holds fewer than `msgs` messages (once per server: later
+ * runs reuse them with a consumer of their own), creates a durable explicit-ack consumer, and on
+ * "go" fetches batches (MSG.NEXT with batch = min(batch, left), expires 2 s) and acks every message
+ * (`+ACK`), the next fetch going out when a batch is complete; the end is the PONG after the last ack.
+ */
+async function runJsFetch(cfg: JsFetchConfig): Promise<void> {
+  const api = await JsApi.connect(cfg.host, cfg.port, `${cfg.name}-api`);
+  closers.push(() => api.close());
+  const inbox = `_INBOX.jsf${process.pid}`;
+  const fillInbox = `_INBOX.jsfill${process.pid}`;
+  const { conn, placed } = await connectPlaced(cfg, `SUB ${inbox} 1\r\nSUB ${fillInbox} 2\r\n`, true);
+  const { sock, reader } = conn;
+  if ((await streamMessages(api, cfg.stream)) < cfg.msgs) {
+    await freshStream(api, cfg.stream, cfg.streamSubjects);
+    // Fill in windows of 256 publishes, each window's acks awaited.
+    const pub = Buffer.concat([Buffer.from(`PUB ${cfg.subject} ${fillInbox} ${cfg.size}\r\n`, 'latin1'), makePayload(cfg.size), Buffer.from('\r\n')]);
+    let acks = 0;
+    let wake: (() => void) | null = null;
+    reader.onMsgLine = () => {
+      acks++;
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    for (let sent = 0; sent < cfg.msgs; ) {
+      const k = Math.min(256, cfg.msgs - sent);
+      sock.cork();
+      for (let i = 0; i < k; i++) sock.write(pub);
+      sock.uncork();
+      sent += k;
+      const deadline = Date.now() + 20_000;
+      while (acks < sent) {
+        if (conn.closed || Date.now() > deadline) throw new Error(`filling the stream: ${acks} of ${sent} publishes acknowledged`);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 1000).unref();
+        });
+      }
+    }
+    reader.onMsgLine = null;
+    const have = await streamMessages(api, cfg.stream);
+    if (have < cfg.msgs) throw new Error(`filled the stream with ${cfg.msgs} messages, it holds ${have}`);
+  }
+  const durable = `bench${process.pid}`;
+  check(
+    await api.request(`$JS.API.CONSUMER.DURABLE.CREATE.${cfg.stream}.${durable}`, { stream_name: cfg.stream, config: { durable_name: durable, ack_policy: 'explicit', deliver_policy: 'all' } }),
+    'create consumer',
+  );
+  const nextSubj = `$JS.API.CONSUMER.MSG.NEXT.${cfg.stream}.${durable}`;
+  const ackTail = Buffer.from(' 4\r\n+ACK\r\n', 'latin1');
+  let got = 0;
+  let inBatch = 0;
+  let batchSize = 0;
+  let statuses = 0;
+  let startNs = 0;
+  let cpu0 = 0;
+  let lastProgress = 0;
+  let finished = false;
+  const request = (): void => {
+    batchSize = Math.min(cfg.batch, cfg.msgs - got);
+    inBatch = 0;
+    const body = `{"batch":${batchSize},"expires":2000000000}`;
+    sock.write(`PUB ${nextSubj} ${inbox} ${body.length}\r\n${body}\r\n`, 'latin1');
+  };
+  const end = (error?: string): void => {
+    if (finished) return;
+    finished = true;
+    const endNs = nowNs();
+    const cpuUs = cpuUsNow() - cpu0;
+    // Outside the timing: the consumer must have every message acknowledged.
+    void (async () => {
+      let err = error ?? conn.error ?? reader.protocolError ?? undefined;
+      if (err === undefined) {
+        try {
+          let info: Record<string, unknown> = {};
+          for (let i = 0; i < 50; i++) {
+            info = check(await api.request(`$JS.API.CONSUMER.INFO.${cfg.stream}.${durable}`), 'consumer info');
+            if (info['num_ack_pending'] === 0) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const floor = (info['ack_floor'] as { stream_seq?: number } | undefined)?.stream_seq ?? 0;
+          if (info['num_ack_pending'] !== 0 || floor < cfg.msgs) err = `after the run the consumer has ${String(info['num_ack_pending'])} acks pending, ack floor ${floor} of ${cfg.msgs}`;
+        } catch (e) {
+          err = `consumer info after the run: ${(e as Error).message}`;
+        }
+      }
+      await api.request(`$JS.API.CONSUMER.DELETE.${cfg.stream}.${durable}`).catch(() => undefined);
+      send({ t: 'done', sent: got, startNs, endNs, cpuUs, ...(statuses > 0 && err === undefined ? { error: `${statuses} pull status messages (404/408/409) although messages were waiting` } : err !== undefined ? { error: err } : {}) });
+    })();
+  };
+  reader.onMsg = (buf, start, _end, ps, pe) => {
+    if (finished) return;
+    lastProgress = Date.now();
+    if (buf[start] === 0x48 /* HMSG: a status (no message of ours has headers) */) {
+      statuses++;
+      if (got < cfg.msgs) request();
+      return;
+    }
+    // MSG <subject> <sid> <reply> <size>: ack on the reply subject.
+    const s1 = buf.indexOf(32, start + 4);
+    const s2 = buf.indexOf(32, s1 + 1);
+    const s3 = buf.indexOf(32, s2 + 1);
+    if (s3 < 0 || s3 > _end) {
+      end('a pull delivery without a reply subject');
+      return;
+    }
+    if (pe - ps !== cfg.size) {
+      end(`a pull delivery of ${pe - ps} bytes, expected ${cfg.size}`);
+      return;
+    }
+    const ack = Buffer.allocUnsafe(4 + (s3 - s2 - 1) + ackTail.length);
+    ack.write('PUB ', 0, 'latin1');
+    buf.copy(ack, 4, s2 + 1, s3);
+    ackTail.copy(ack, 4 + (s3 - s2 - 1));
+    sock.write(ack);
+    got++;
+    inBatch++;
+    if (got === cfg.msgs) {
+      const p = conn.pong();
+      sock.write('PING\r\n');
+      void p.then(() => end());
+    } else if (inBatch === batchSize) request();
+  };
+  sock.removeAllListeners('data');
+  sock.on('data', (chunk: Buffer) => {
+    sock.cork();
+    reader.feed(chunk);
+    sock.uncork();
+  });
+  sock.on('close', () => end(conn.error ?? `connection closed by server after ${got} of ${cfg.msgs} messages`));
+  onGo = () => {
+    cpu0 = cpuUsNow();
+    startNs = nowNs();
+    lastProgress = Date.now();
+    request();
+    const watchdog = setInterval(() => {
+      if (finished) clearInterval(watchdog);
+      else if (Date.now() - lastProgress > 10_000) {
+        clearInterval(watchdog);
+        end(`no pull delivery for 10s after ${got} of ${cfg.msgs} messages`);
+      }
+    }, 500);
+    watchdog.unref();
+  };
+  send({ t: 'ready', ...placed });
 }
 
 // ----------------------------------------------------------------------------- self-test servers
@@ -581,6 +829,10 @@ async function main(): Promise<void> {
       return runNjsPub(cfg);
     case 'njs-sub':
       return runNjsSub(cfg);
+    case 'js-pub':
+      return runJsPub(cfg);
+    case 'js-fetch':
+      return runJsFetch(cfg);
   }
 }
 

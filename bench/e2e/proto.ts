@@ -8,6 +8,7 @@
 export const CR = 13;
 export const LF = 10;
 const CH_M = 77; // M
+const CH_H = 72; // H (HMSG)
 const CH_P = 80; // P
 const CH_I = 73; // I
 const CH_O = 79; // O
@@ -16,8 +17,13 @@ const CH_MINUS = 45; // -
 const CH_0 = 48;
 const CH_9 = 57;
 
-/** Called with the chunk and the bounds of a MSG control line: buf[start] is 'M', buf[end] is '\r'. */
+/** Called with the chunk and the bounds of a MSG control line: buf[start] is 'M' (or 'H' for HMSG), buf[end] is '\r'. */
 export type MsgLineHandler = (buf: Buffer, start: number, end: number, size: number) => void;
+/**
+ * Called with a whole frame: the control line `buf[start, end)` (end is its '\r') and the payload
+ * `buf[payStart, payEnd)` (headers included for HMSG), contiguous, valid during the call only.
+ */
+export type MsgHandler = (buf: Buffer, start: number, end: number, payStart: number, payEnd: number) => void;
 
 export class ProtoReader {
   /** Complete MSG frames (control line + payload + CRLF) seen so far. */
@@ -28,6 +34,8 @@ export class ProtoReader {
   badSize = 0;
   expectSize = -1;
   onMsgLine: MsgLineHandler | null = null;
+  /** When set, each frame is handed over whole (a payload split across reads is carried over). */
+  onMsg: MsgHandler | null = null;
   onPing: (() => void) | null = null;
   onPong: (() => void) | null = null;
   onInfo: ((line: string) => void) | null = null;
@@ -70,8 +78,9 @@ export class ProtoReader {
         return;
       }
       const c0 = buf[i]!;
-      if (c0 === CH_M) {
-        // MSG <subject> <sid> [reply-to] <#bytes>\r\n : the byte count is the last token.
+      if (c0 === CH_M || c0 === CH_H) {
+        // MSG <subject> <sid> [reply-to] <#bytes>\r\n : the byte count is the last token (HMSG: the
+        // total of headers and payload, also the last token).
         let j = nl - 2; // nl - 1 is '\r'
         let size = 0;
         let mul = 1;
@@ -82,9 +91,17 @@ export class ProtoReader {
           mul *= 10;
           j--;
         }
+        const need = size + 2;
+        if (this.onMsg !== null) {
+          if (n - (nl + 1) < need) {
+            // Keep the frame's start for the next chunk, so the handler sees it whole.
+            this.carry = Buffer.from(buf.subarray(i));
+            return;
+          }
+          this.onMsg(buf, i, nl - 1, nl + 1, nl + 1 + size);
+        }
         if (this.onMsgLine !== null) this.onMsgLine(buf, i, nl - 1, size);
         i = nl + 1;
-        const need = size + 2;
         if (n - i >= need) {
           // Fast path: the whole payload is in this chunk.
           i += need;

@@ -1,6 +1,7 @@
 // Aggregation (medians over runs) and the markdown / JSON reports.
 import type { RunResult } from './engine.js';
 import type { Scenario } from './scenarios.js';
+import { ratioCheckTable, type RatioVerdict } from './targets.js';
 
 export interface Summary {
   /** Runs that passed verification (the medians are over these). */
@@ -42,6 +43,8 @@ export interface RowResult {
   kind: Scenario['kind'];
   size: number;
   refScenario?: string;
+  /** nats-server and tsnats --shards 1..N in one row (multi-publisher rows): one line per tsnats target. */
+  sweep?: boolean;
   targets: TargetResult[];
 }
 
@@ -78,6 +81,8 @@ export interface BenchReport {
   headroom: Headroom;
   failures: string[];
   wallS: number;
+  /** --ratio-check: each targeted row's verdict (bench/e2e/targets.ts). */
+  ratioCheck?: RatioVerdict[];
 }
 
 export function median(xs: number[]): number {
@@ -171,8 +176,16 @@ export function serverTable(rows: RowResult[]): string {
       }
       continue;
     }
-    const ts = r.targets.find((t) => t.kind === 'tsnats');
     const ns = r.targets.find((t) => t.kind === 'nats-server');
+    if (r.sweep === true) {
+      // One line per tsnats configuration, each against this row's own nats-server.
+      for (const t of r.targets) {
+        if (t.kind !== 'tsnats') continue;
+        lines.push(`| ${r.title} [${t.label}] | ${cell(t)} | ${cell(ns)} | ${ratio(t, ns)} | ${latCell(t)} | ${latCell(ns)} | ${cpuCell(t)} | ${cpuCell(ns)} |`);
+      }
+      continue;
+    }
+    const ts = r.targets.find((t) => t.kind === 'tsnats');
     lines.push(`| ${r.title} | ${cell(ts)} | ${cell(ns)} | ${ratio(ts, ns)} | ${latCell(ts)} | ${latCell(ns)} | ${cpuCell(ts)} | ${cpuCell(ns)} |`);
   }
   return lines.join('\n');
@@ -273,7 +286,7 @@ export function markdown(rep: BenchReport, withScenarios = true): string {
   );
   out.push('');
   out.push('msgs/s is the median over the runs (± half the max–min spread when it exceeds 15%); ratio = tsnats median / nats-server median. ' +
-    'Latency is request → reply, medians of the per-run p50 / p99. CPU is utime+stime of the server process tree during one run (median), ' +
+    'Latency is request → reply (JetStream: publish → pub ack), medians of the per-run p50 / p99. CPU is utime+stime of the server process tree during one run (median), ' +
     'and in brackets per message delivered (per published message for pub-only, per request for request/reply).');
   out.push('');
   if (rep.rows.some((r) => r.kind !== 'self-pub' && r.kind !== 'self-sub')) {
@@ -291,6 +304,12 @@ export function markdown(rep: BenchReport, withScenarios = true): string {
     out.push('Scenarios:');
     out.push('');
     for (const r of rep.rows) out.push(`- \`${r.id}\` — ${r.desc} msgs/s = ${r.metric} per second.`);
+    out.push('');
+  }
+  if (rep.ratioCheck !== undefined) {
+    out.push('Ratio check (`--ratio-check`, targets in bench/e2e/targets.ts):');
+    out.push('');
+    out.push(ratioCheckTable(rep.ratioCheck));
     out.push('');
   }
   if (rep.failures.length > 0) {

@@ -1,9 +1,11 @@
 // End-to-end benchmark: tsnats vs nats-server. `npm run bench -- --help` for the flags.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { killAllWorkers, runOnce, type RunResult } from './engine.js';
+import { hopsTable, loadHops } from './hops.js';
+import { ratioCheck, ratioCheckTable } from './targets.js';
 import {
   computeHeadroom,
   fastest16,
@@ -18,7 +20,7 @@ import {
   type TargetResult,
 } from './report.js';
 import { buildTree, renderFlameSvg } from './flamegraph-svg.js';
-import { loadProfile, selfTime, summarizeProfile } from './profile.js';
+import { loadProfile, selfTime, summarizeProfile, type LoadedProfile } from './profile.js';
 import { selectScenarios, targetsFor } from './scenarios.js';
 import {
   findNatsServer,
@@ -47,6 +49,11 @@ const USAGE = `usage: npm run bench -- [options] [scenario ...]
                          .cpuprofile files go to bench/results/tmp/flame-<time>/ (no results file written),
                          and the shard threads' profiles, merged, become flamegraphs/<scenario>.svg
   --cpu-prof-interval US with --flame: node's sampling interval in µs (default 1000)
+  --ratio-check          after the run, compare each row of issue 18's acceptance list with its target ratio
+                         (bench/e2e/targets.ts); exit status 3 when one is below (or has no figure)
+  --hops                 per-hop latency of tsnats (TSNATS_HOPTRACE; tsnats only, 1 run, default --only js-pub-sync-128):
+                         histograms per hop (socket read → ring → JetStream → store → ring → socket write), table
+                         printed and written to bench/results/<date>-<commit>-hops-<ids>.md; not for ratios
   --update-readme        also put this run's tables into bench/README.md ("Latest results")
   --no-save              do not write bench/results/<date>-<commit>.{md,json}
   --list                 list the scenarios and exit
@@ -64,6 +71,8 @@ interface Options {
   shards: number | undefined;
   updateReadme: boolean;
   cpuProfIntervalUs: number | undefined;
+  ratioCheck: boolean;
+  hops: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -77,6 +86,8 @@ function parseArgs(argv: string[]): Options {
   let shards: number | undefined;
   let updateReadme = false;
   let cpuProfIntervalUs: number | undefined;
+  let ratioCheck = false;
+  let hops = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const val = (): string => {
@@ -124,11 +135,17 @@ function parseArgs(argv: string[]): Options {
       case '--update-readme':
         updateReadme = true;
         break;
+      case '--ratio-check':
+        ratioCheck = true;
+        break;
+      case '--hops':
+        hops = true;
+        break;
       case '--no-save':
         save = false;
         break;
       case '--list':
-        for (const s of selectScenarios(undefined, false)) process.stdout.write(`${s.id.padEnd(23)} ${s.quick ? '     ' : '(full)'} ${s.desc}\n`);
+        for (const s of selectScenarios(undefined, false)) process.stdout.write(`${s.id.padEnd(26)} ${s.quick ? '      ' : '(full)'} ${s.desc}\n`);
         process.exit(0);
         break;
       case '--help':
@@ -145,15 +162,16 @@ function parseArgs(argv: string[]): Options {
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }
   }
-  if (flame) {
+  if (flame && hops) throw new Error('--flame and --hops do not go together (the instrumentation would be in the profile)');
+  if (flame || hops) {
     server = 'tsnats';
     runs ??= 1;
-    only ??= ['pubsub-16'];
+    only ??= [flame ? 'pubsub-16' : 'js-pub-sync-128'];
     save = false;
   }
   const durationMs = (duration ?? (quick ? 1 : 3)) * 1000;
   if (cpuProfIntervalUs !== undefined && !flame) throw new Error('--cpu-prof-interval goes with --flame');
-  return { quick, runs: runs ?? (quick ? 3 : 5), durationMs, warmupMs: quick ? 500 : 1000, only, server, flame, save, shards, updateReadme, cpuProfIntervalUs };
+  return { quick, runs: runs ?? (quick ? 3 : 5), durationMs, warmupMs: quick ? 500 : 1000, only, server, flame, save, shards, updateReadme, cpuProfIntervalUs, ratioCheck, hops };
 }
 
 function log(s: string): void {
@@ -230,6 +248,11 @@ async function main(): Promise<void> {
 
   const scenarios = selectScenarios(opts.only, opts.quick);
   const flameDir = opts.flame ? join(repoRoot, 'bench', 'results', 'tmp', `flame-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
+  const hopsDir = opts.hops ? join(repoRoot, 'bench', 'results', 'tmp', `hops-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
+  /** --hops: per scenario (and tsnats configuration), the merged hop table and the client-side latency. */
+  const hopReports: Array<{ id: string; title: string; label: string; table: string; client: string }> = [];
+  // js-fetch: messages per run, in proportion to the run's length (the fill happens once per server).
+  const fetchMsgs = Math.max(5_000, Math.round((20_000 * opts.durationMs) / 1000));
   const rows: RowResult[] = [];
   const failures: string[] = [];
   /** --flame: which tsnats process (pid) ran which scenario and configuration. */
@@ -268,10 +291,11 @@ async function main(): Promise<void> {
       kind: sc.kind,
       size: sc.size,
       ...(sc.refScenario !== undefined ? { refScenario: sc.refScenario } : {}),
+      ...(sc.targets === 'servers-shards' ? { sweep: true } : {}),
       targets: [],
     };
     rows.push(row);
-    const active: Array<{ tr: TargetResult; srv: RunningServer | null }> = [];
+    const active: Array<{ tr: TargetResult; srv: RunningServer | null; storeDir?: string; hopDir?: string }> = [];
     for (const spec of specs) {
       const tr: TargetResult = {
         label: spec === null ? 'generator' : targetLabel(spec),
@@ -285,11 +309,16 @@ async function main(): Promise<void> {
         active.push({ tr, srv: null });
         continue;
       }
+      // JetStream rows: both servers with -js and a store directory of their own, removed afterwards.
+      const storeDir = sc.jetstream === true ? mkdtempSync(join(os.tmpdir(), 'tsnats-bench-js-')) : undefined;
+      const hopDir = hopsDir !== undefined && spec.kind === 'tsnats' ? join(hopsDir, `${sc.id}-${active.length}`) : undefined;
       try {
         const srv = await startServer(spec, {
           ...(natsBin !== null ? { natsServerBin: natsBin } : {}),
           ...(flameDir !== undefined && spec.kind === 'tsnats' ? { cpuProfDir: flameDir } : {}),
           ...(opts.cpuProfIntervalUs !== undefined ? { cpuProfIntervalUs: opts.cpuProfIntervalUs } : {}),
+          ...(storeDir !== undefined ? { extraArgs: ['-js', '-sd', storeDir] } : {}),
+          ...(hopDir !== undefined ? { env: { TSNATS_HOPTRACE: hopDir } } : {}),
         });
         const shardsLine = /Started (\d+) shards?/.exec(srv.output());
         if (spec.kind === 'tsnats' && shardsLine !== null) tr.reportedShards = Number(shardsLine[1]);
@@ -299,10 +328,11 @@ async function main(): Promise<void> {
             spec.shards !== undefined && (opts.shards !== undefined || sc.targets !== 'servers') ? `shards${spec.shards}` : '',
             spec.placement ?? '',
           ].filter((x) => x !== '');
-          profiled.push({ pid: srv.pid, scenario: sc.id, title: sc.title, label: srv.label, shards: tr.reportedShards ?? spec.shards, name: [sc.id, ...suffix].join('-'), tr });
+          profiled.push({ pid: srv.pid, scenario: sc.id, title: sc.title, label: srv.label, shards: tr.reportedShards ?? spec.shards, name: [sc.id, ...suffix].join('-'), tr, jetstream: sc.jetstream === true });
         }
-        active.push({ tr, srv });
+        active.push({ tr, srv, ...(storeDir !== undefined ? { storeDir } : {}), ...(hopDir !== undefined ? { hopDir } : {}) });
       } catch (e) {
+        if (storeDir !== undefined) rmSync(storeDir, { recursive: true, force: true });
         tr.status = 'n/a';
         tr.note = (e as Error).message;
         log(`${tag}: ${tr.label} n/a — ${tr.note}`);
@@ -315,7 +345,18 @@ async function main(): Promise<void> {
         return failedResult(`${a.tr.label} is no longer running (${a.srv.proc.exitCode ?? a.srv.proc.signalCode}); last output: ${tail}`);
       }
       const outBefore = a.srv?.output().length ?? 0;
-      const target = a.srv !== null ? { port: a.srv.port, pid: a.srv.pid, ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}) } : { port: 0 };
+      const target =
+        a.srv !== null
+          ? {
+              port: a.srv.port,
+              pid: a.srv.pid,
+              fetchMsgs,
+              ...(a.srv.spec.placement !== undefined ? { placement: a.srv.spec.placement } : {}),
+              ...(a.srv.subPort !== undefined ? { subPort: a.srv.subPort } : {}),
+              ...(a.srv.extraPids !== undefined ? { extraPids: a.srv.extraPids } : {}),
+              ...(a.srv.waitInterest !== undefined ? { waitInterest: a.srv.waitInterest } : {}),
+            }
+          : { port: 0, fetchMsgs };
       const r = await runOnce(sc, target, durationMs);
       if (!r.ok && a.srv !== null) {
         // Attach what the server logged about it (warnings, errors, slow consumers) during this run.
@@ -364,6 +405,14 @@ async function main(): Promise<void> {
           }
           await a.srv.stop();
         }
+        if (a.storeDir !== undefined) rmSync(a.storeDir, { recursive: true, force: true });
+        if (a.hopDir !== undefined) {
+          const hops = loadHops(a.hopDir);
+          const lat = a.tr.runs.filter((r) => r.ok && r.latency !== undefined).map((r) => `p50 ${r.latency!.p50Us.toFixed(0)} µs, p99 ${r.latency!.p99Us.toFixed(0)} µs`);
+          const client = lat.length > 0 ? `client-side round trip per run: ${lat.join('; ')}` : 'no client-side latency for this scenario';
+          if (hops === null) log(`${tag}: --hops: no hop files in ${a.hopDir} (was tsnats built with the instrumentation?)`);
+          else hopReports.push({ id: sc.id, title: sc.title, label: a.tr.label, table: hopsTable(hops), client });
+        }
       }
     }
     for (const tr of row.targets) {
@@ -411,6 +460,27 @@ async function main(): Promise<void> {
     process.stdout.write('\n' + st + '\n');
     for (const t of headroom.text) process.stdout.write(`  ${t}\n`);
   }
+  if (opts.ratioCheck) {
+    report.ratioCheck = ratioCheck(rows);
+    process.stdout.write('\nRatio check (targets: bench/e2e/targets.ts):\n\n' + ratioCheckTable(report.ratioCheck) + '\n');
+  }
+  if (hopReports.length > 0) {
+    const parts: string[] = [
+      `# tsnats per-hop latency — ${report.date} (${git.commit}${git.dirty ? ', uncommitted changes' : ''})`,
+      '',
+      `\`npm run bench -- --hops ${(opts.only ?? []).join(',')}\` (${opts.runs} run(s) of ${opts.durationMs / 1000}s after a ${opts.warmupMs / 1000}s warm-up; warm-up included in the histograms). ` +
+        `Machine: ${report.machine.cpus} cores, load average at start ${report.machine.loadavg.map((x) => x.toFixed(2)).join(' ')}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}. ` +
+        'tsnats ran with TSNATS_HOPTRACE (src/monitor/hoptrace.ts): the instrumentation itself costs a few µs per hop, so compare hops with each other, not with nats-server.',
+      '',
+    ];
+    for (const h of hopReports) parts.push(`## ${h.id} — ${h.title} [${h.label}]`, '', h.client, '', h.table, '');
+    const text = parts.join('\n');
+    process.stdout.write('\n' + text + '\n');
+    mkdirSync(resultsDir, { recursive: true });
+    const hopsFile = join(resultsDir, `${localDate()}-${git.commit}-hops-${(opts.only ?? []).join('+').replace(/[^A-Za-z0-9+_-]/g, '').slice(0, 60)}.md`);
+    writeFileSync(hopsFile, text);
+    log(`wrote ${hopsFile}`);
+  }
   if (failures.length > 0) {
     process.stdout.write('\nFAILURES:\n');
     for (const f of failures) process.stdout.write(`  - ${f}\n`);
@@ -456,7 +526,8 @@ async function main(): Promise<void> {
       log(`\nno .cpuprofile was written to ${flameDir}: node writes it only when the process exits normally; ` + 'tsnats must exit (process.exit / end of event loop) on SIGTERM rather than die from the signal.');
     }
   }
-  process.exitCode = failures.length > 0 ? 1 : 0;
+  const ratioMissed = report.ratioCheck?.some((v) => v.verdict === 'below' || v.verdict === 'no-figure') ?? false;
+  process.exitCode = failures.length > 0 ? 1 : ratioMissed ? 3 : 0;
 }
 
 interface FlameTarget {
@@ -468,6 +539,8 @@ interface FlameTarget {
   /** File name without .svg. */
   name: string;
   tr: TargetResult;
+  /** A JetStream row: the JetStream worker thread gets a flamegraph of its own (<name>-jsworker.svg). */
+  jetstream: boolean;
 }
 
 /**
@@ -482,30 +555,36 @@ function writeFlamegraphs(flameDir: string, targets: FlameTarget[], opts: Option
     // The shard worker threads (tid > 0 running src/shard/); a tsnats without workers runs its one shard on the main thread.
     let shards = mine.filter((p) => p.tid > 0 && p.isShard);
     if (shards.length === 0) shards = mine.filter((p) => p.isShard);
-    if (shards.length === 0) {
-      log(`\nflamegraph ${t.name}: no shard-thread profile among ${mine.length} profile(s) of pid ${t.pid}; nothing written`);
-      continue;
+    const groups: Array<{ profiles: LoadedProfile[]; file: string; what: string }> = [];
+    if (shards.length > 0) groups.push({ profiles: shards, file: t.name, what: `${shards.length} shard thread${shards.length === 1 ? '' : 's'} merged` });
+    else log(`\nflamegraph ${t.name}: no shard-thread profile among ${mine.length} profile(s) of pid ${t.pid}; nothing written`);
+    if (t.jetstream) {
+      const js = mine.filter((p) => p.isJetStream && !p.isShard);
+      if (js.length > 0) groups.push({ profiles: js, file: `${t.name}-jsworker`, what: 'the JetStream worker thread' });
+      else log(`\nflamegraph ${t.name}-jsworker: no JetStream worker profile among ${mine.length} profile(s) of pid ${t.pid}; nothing written`);
     }
-    const total = shards.reduce((a, p) => a + p.totalSamples, 0);
-    const { busy, frames } = selfTime(shards);
-    const wallUs = shards.reduce((a, p) => a + p.durationUs, 0);
-    const intervalUs = total > 0 ? wallUs / total : 0;
     const rates = t.tr.runs.filter((r) => r.ok).map((r) => fmtRate(r.msgsPerSec));
     const cmd = `npm run flame -- ${t.scenario}${opts.shards !== undefined ? ` --shards ${opts.shards}` : ''}${opts.runs !== 1 ? ` --runs ${opts.runs}` : ''}${opts.durationMs !== 3000 ? ` --duration ${opts.durationMs / 1000}` : ''}${opts.cpuProfIntervalUs !== undefined ? ` --cpu-prof-interval ${opts.cpuProfIntervalUs}` : ''}`;
-    const svg = renderFlameSvg(buildTree(shards.flatMap((p) => p.stacks), 'all shard threads'), {
-      title: `tsnats ${t.scenario}: ${t.title} — ${shards.length} shard thread${shards.length === 1 ? '' : 's'} merged`,
-      subtitle: [
-        `${t.label}${t.shards !== undefined ? ` (${t.shards} shard${t.shards === 1 ? '' : 's'})` : ''}; ${opts.runs} measured run(s) of ${opts.durationMs / 1000}s after a ${opts.warmupMs / 1000}s warm-up; ${rates.length > 0 ? `measured ${rates.join(', ')} msgs/s under the profiler` : 'no run passed'}`,
-        `${busy.toLocaleString('en-US')} busy samples of ${total.toLocaleString('en-US')} (${((busy / Math.max(1, total)) * 100).toFixed(0)}% of the threads' time; idle left out), one per ~${intervalUs.toFixed(0)} µs`,
-        `commit ${git.commit}${git.dirty ? ' (+ uncommitted changes)' : ''}, ${localDate()}, Node ${process.version}: ${cmd}`,
-      ],
-    });
-    mkdirSync(outDir, { recursive: true });
-    const out = join(outDir, `${t.name}.svg`);
-    writeFileSync(out, svg);
-    log(`\nflamegraph: ${out} (${shards.length} shard thread(s), ${busy} busy samples)`);
-    log(`  top self time, shard threads merged (share of busy samples):`);
-    for (const f of frames.slice(0, 12)) log(`    ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
+    for (const g of groups) {
+      const total = g.profiles.reduce((a, p) => a + p.totalSamples, 0);
+      const { busy, frames } = selfTime(g.profiles);
+      const wallUs = g.profiles.reduce((a, p) => a + p.durationUs, 0);
+      const intervalUs = total > 0 ? wallUs / total : 0;
+      const svg = renderFlameSvg(buildTree(g.profiles.flatMap((p) => p.stacks), g.profiles.length > 1 ? 'all shard threads' : 'thread'), {
+        title: `tsnats ${t.scenario}: ${t.title} — ${g.what}`,
+        subtitle: [
+          `${t.label}${t.shards !== undefined ? ` (${t.shards} shard${t.shards === 1 ? '' : 's'})` : ''}; ${opts.runs} measured run(s) of ${opts.durationMs / 1000}s after a ${opts.warmupMs / 1000}s warm-up; ${rates.length > 0 ? `measured ${rates.join(', ')} msgs/s under the profiler` : 'no run passed'}`,
+          `${busy.toLocaleString('en-US')} busy samples of ${total.toLocaleString('en-US')} (${((busy / Math.max(1, total)) * 100).toFixed(0)}% of the thread time; idle left out), one per ~${intervalUs.toFixed(0)} µs`,
+          `commit ${git.commit}${git.dirty ? ' (+ uncommitted changes)' : ''}, ${localDate()}, Node ${process.version}: ${cmd}`,
+        ],
+      });
+      mkdirSync(outDir, { recursive: true });
+      const out = join(outDir, `${g.file}.svg`);
+      writeFileSync(out, svg);
+      log(`\nflamegraph: ${out} (${g.what}, ${busy} busy samples of ${total})`);
+      log(`  top self time (share of busy samples):`);
+      for (const f of frames.slice(0, 12)) log(`    ${f.pct.toFixed(1).padStart(5)}%  ${f.name}`);
+    }
   }
 }
 

@@ -1,9 +1,13 @@
 // The benchmark scenarios. Each scenario is run against every target of its row, alternating targets
 // run by run; see run.ts.
+import os from 'node:os';
 import type { SubSpec } from './types.js';
 import type { Placement, TargetSpec } from './servers.js';
 
-export type ScenarioKind = 'flow' | 'reqrep' | 'njs' | 'self-pub' | 'self-sub';
+export type ScenarioKind = 'flow' | 'reqrep' | 'njs' | 'js-pub' | 'js-fetch' | 'self-pub' | 'self-sub';
+
+/** Cores of this machine: the multi-publisher rows sweep tsnats --shards 1..CORES. */
+export const CORES = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 
 export interface SubProc extends SubSpec {
   /**
@@ -12,6 +16,8 @@ export interface SubProc extends SubSpec {
    * share a queue group are checked together: their sum must equal the fraction of the published total.
    */
   fraction?: number;
+  /** Multi-publisher rows: this subscriber gets exactly what publisher `fromPub` sent (its own subject). */
+  fromPub?: number;
 }
 
 export interface Scenario {
@@ -26,12 +32,23 @@ export interface Scenario {
   pubs: number;
   /** Subjects each publisher cycles through. */
   pubSubjects: string[];
+  /** Per publisher, when they differ (multi-publisher rows): publisher i cycles through pubSubjectsPer[i]. */
+  pubSubjectsPer?: string[][];
   /** One subscriber process per entry (flow, njs, self-sub). */
   subs: SubProc[];
-  /** Requests kept in flight (reqrep). */
+  /** Requests (reqrep) or JetStream publishes (js-pub) kept in flight. */
   inflight?: number;
-  /** Which servers this row runs against. */
-  targets: 'servers' | 'tsnats-shards' | 'tsnats-placement' | 'none';
+  /** js-pub: every publish carries a unique Nats-Msg-Id header (the stream de-duplicates). */
+  msgId?: boolean;
+  /** Both servers run with JetStream (`-js -sd <fresh dir>`). */
+  jetstream?: boolean;
+  /**
+   * Which servers this row runs against: `servers` tsnats (default shards) and nats-server;
+   * `servers-shards` nats-server and tsnats --shards 1..CORES (each ratio against this row's
+   * nats-server); `tsnats-shards` / `tsnats-placement` tsnats only (ratio against refScenario);
+   * `cluster` a pair of each, pub on node A, subs on node B.
+   */
+  targets: 'servers' | 'servers-shards' | 'tsnats-shards' | 'tsnats-placement' | 'cluster' | 'none';
   /** For tsnats-shards rows: the shard counts to sweep; for tsnats-placement rows: the one shard count. */
   shards?: number[];
   /** For tsnats-placement rows: the placements to compare (alternating, like the shard sweep). */
@@ -60,6 +77,79 @@ function pubsub(size: number): Scenario {
     targets: 'servers',
     quick: true,
     metric: 'delivered',
+  };
+}
+
+/** Core rows at 128 B and 1 KiB (full runs): the issue's acceptance covers every core row at 16 B, 128 B and 1 KiB. */
+function sized(base: Scenario, size: number): Scenario {
+  return { ...base, id: `${base.id.replace(/-16$/, '')}-${size}`, title: base.title.replace(/16 B$/, `${size} B`), desc: `${base.desc} ${size}-byte payloads.`, size, quick: false };
+}
+
+const JS_STREAM = 'BENCH';
+const JS_SUBJECTS = ['bench.js.>'];
+const JS_SUBJ = 'bench.js.x';
+
+function jsPub(size: number, inflight: number, msgId: boolean, quick: boolean): Scenario {
+  const mode = inflight === 1 ? 'sync' : `async ${inflight}`;
+  return {
+    id: `js-pub-${inflight === 1 ? 'sync' : 'async'}-${size}${msgId ? '-msgid' : ''}`,
+    title: `JetStream publish, ${mode}, ${size} B${msgId ? ', Msg-Id' : ''}`,
+    desc:
+      `JetStream publishes to a file stream (created afresh per run), ${inflight === 1 ? 'one at a time (each waits for its pub ack)' : `${inflight} in flight`}, ` +
+      `${size}-byte payloads${msgId ? ', each with a unique Nats-Msg-Id header (HPUB; the stream de-duplicates)' : ''}; raw protocol; ` +
+      'latency is publish → pub ack; every ack is checked and the stream must hold every acknowledged message afterwards.',
+    kind: 'js-pub',
+    size,
+    pubs: 1,
+    pubSubjects: [JS_SUBJ],
+    subs: [],
+    inflight,
+    msgId,
+    jetstream: true,
+    targets: 'servers',
+    quick,
+    metric: 'acknowledged publishes',
+  };
+}
+
+function jsFetch(size: number, quick: boolean): Scenario {
+  return {
+    id: `js-fetch-ack-${size}`,
+    title: `JetStream pull fetch + ack, ${size} B`,
+    desc:
+      `A durable pull consumer (explicit ack) on a file stream holding ${size}-byte messages: fetch batches of up to 256 (never more than are left) ` +
+      'and ack every message; the next fetch goes out when a batch is complete. Raw protocol; the stream is filled once per server, each run has a consumer of its own ' +
+      'and ends with the PONG after its last ack; the consumer must have no ack pending afterwards.',
+    kind: 'js-fetch',
+    size,
+    pubs: 1,
+    pubSubjects: [JS_SUBJ],
+    subs: [],
+    jetstream: true,
+    targets: 'servers',
+    quick,
+    metric: 'messages fetched and acked',
+  };
+}
+
+/** P publishers → P subscribers, publisher i on its own subject, subscriber i on it. */
+function multiPairs(p: number): Scenario {
+  const subj = (i: number): string => `bench.mp.${i}`;
+  return {
+    id: 'multi-pub-pairs',
+    title: `${p} pubs → ${p} subs, distinct subjects, 16 B`,
+    desc:
+      `${p} publishers (2 × ${CORES} cores), each on its own subject, and ${p} subscribers, one per subject: independent streams that a multi-core ` +
+      `server can spread. nats-server and tsnats --shards 1..${CORES} in the same run, each ratio against this row's nats-server.`,
+    kind: 'flow',
+    size: 16,
+    pubs: p,
+    pubSubjects: [subj(0)],
+    pubSubjectsPer: Array.from({ length: p }, (_, i) => [subj(i)]),
+    subs: Array.from({ length: p }, (_, i) => ({ subject: subj(i), fromPub: i })),
+    targets: 'servers-shards',
+    quick: true,
+    metric: 'delivered (total)',
   };
 }
 
@@ -164,6 +254,29 @@ export const scenarios: Scenario[] = [
     quick: true,
     metric: 'delivered',
   },
+  jsPub(128, 1, false, true),
+  jsPub(128, 256, false, true),
+  jsPub(1024, 256, false, true),
+  jsPub(128, 256, true, true),
+  jsPub(1024, 256, true, true),
+  jsFetch(128, true),
+  jsFetch(1024, false),
+  multiPairs(2 * CORES),
+  {
+    id: 'multi-pub-fanout',
+    title: '4 pubs → 1 subject → 4 subs (fan-out), 16 B',
+    desc:
+      `Four publishers on one subject with four subscribers on it: every subscriber gets every publisher's messages. nats-server and tsnats --shards 1..${CORES} ` +
+      "in the same run, each ratio against this row's nats-server.",
+    kind: 'flow',
+    size: 16,
+    pubs: 4,
+    pubSubjects: [SUBJ],
+    subs: [{ subject: SUBJ }, { subject: SUBJ }, { subject: SUBJ }, { subject: SUBJ }],
+    targets: 'servers-shards',
+    quick: true,
+    metric: 'delivered (4 per published)',
+  },
   {
     id: 'shards-pubsub',
     title: '1 pub → 1 sub, 16 B',
@@ -231,6 +344,57 @@ export const scenarios: Scenario[] = [
     metric: 'delivered (4 per published)',
   },
   {
+    id: 'shard-placement-req-seq',
+    title: 'request/reply, sequential, 16 B',
+    desc:
+      'tsnats --shards 2: requester and replier on the same shard vs on different shards (placed as in shard-placement-pubsub), alternating. ' +
+      'Ratio against nats-server on req-seq. The cross-shard request/reply path: two ring hops and two doorbell wakes per request.',
+    kind: 'reqrep',
+    size: 16,
+    pubs: 1,
+    pubSubjects: ['bench.req'],
+    subs: [],
+    inflight: 1,
+    targets: 'tsnats-placement',
+    shards: [2],
+    placements: ['same', 'different'],
+    refScenario: 'req-seq',
+    quick: true,
+    metric: 'requests completed',
+  },
+  {
+    id: 'shard-placement-req-64',
+    title: 'request/reply, 64 in flight, 16 B',
+    desc: 'The same with 64 requests in flight. Ratio against nats-server on req-64.',
+    kind: 'reqrep',
+    size: 16,
+    pubs: 1,
+    pubSubjects: ['bench.req'],
+    subs: [],
+    inflight: 64,
+    targets: 'tsnats-placement',
+    shards: [2],
+    placements: ['same', 'different'],
+    refScenario: 'req-64',
+    quick: false,
+    metric: 'requests completed',
+  },
+  {
+    id: 'cluster-pubsub-16',
+    title: '1 pub (node A) → 1 sub (node B), 16 B',
+    desc:
+      'Two servers of the same kind joined by a route (A solicits B): the publisher on A, the subscriber on B, so every ' +
+      'message crosses the route (RMSG). tsnats pair vs nats-server pair.',
+    kind: 'flow',
+    size: 16,
+    pubs: 1,
+    pubSubjects: [SUBJ],
+    subs: [{ subject: SUBJ }],
+    targets: 'cluster',
+    quick: true,
+    metric: 'delivered',
+  },
+  {
     id: 'selftest-pub',
     title: 'generator: 1 publisher → discard sink, 16 B',
     desc: 'Load-generator capacity, pub side: one publisher process into a node:net server that discards its input.',
@@ -271,6 +435,13 @@ export const scenarios: Scenario[] = [
   },
 ];
 
+// The core rows at 128 B and 1 KiB go right after the 16 B ones (before req-seq).
+{
+  const bases = ['pub-only', 'fanout-4', 'queue-4', 'wildcard'].map((id) => scenarios.find((s) => s.id === id)!);
+  const at = scenarios.findIndex((s) => s.id === 'req-seq');
+  scenarios.splice(at, 0, ...[128, 1024].flatMap((size) => bases.map((b) => sized(b, size))));
+}
+
 export function targetsFor(sc: Scenario, server: 'tsnats' | 'nats-server' | 'both', tsnatsShards?: number): TargetSpec[] {
   if (sc.targets === 'none') return [];
   if (sc.targets === 'tsnats-placement') {
@@ -282,16 +453,28 @@ export function targetsFor(sc: Scenario, server: 'tsnats' | 'nats-server' | 'bot
     if (server === 'nats-server') return [];
     return (sc.shards ?? [1]).map((n) => ({ kind: 'tsnats' as const, shards: n }));
   }
+  if (sc.targets === 'servers-shards') {
+    const out: TargetSpec[] = [];
+    if (server !== 'tsnats') out.push({ kind: 'nats-server' });
+    if (server !== 'nats-server') for (let n = 1; n <= CORES; n++) out.push({ kind: 'tsnats', shards: n });
+    return out;
+  }
   const out: TargetSpec[] = [];
-  if (server !== 'nats-server') out.push(tsnatsShards !== undefined ? { kind: 'tsnats', shards: tsnatsShards } : { kind: 'tsnats' });
-  if (server !== 'tsnats') out.push({ kind: 'nats-server' });
+  const cluster = sc.targets === 'cluster' ? { cluster: true } : {};
+  if (server !== 'nats-server') out.push(tsnatsShards !== undefined ? { kind: 'tsnats', shards: tsnatsShards, ...cluster } : { kind: 'tsnats', ...cluster });
+  if (server !== 'tsnats') out.push({ kind: 'nats-server', ...cluster });
   return out;
 }
 
-/** `--only a,b`: exact ids or prefixes ("pubsub" selects pubsub-16/128/1024, "selftest" the three self-tests). */
+/**
+ * `--only a,b`: exact ids or prefixes ("pubsub" selects pubsub-16/128/1024, "selftest" the three
+ * self-tests, "js" the JetStream rows); a name that is a scenario's exact id selects just that one
+ * ("fanout-4" is not also fanout-4-128).
+ */
 export function selectScenarios(only: string[] | undefined, quick: boolean): Scenario[] {
   if (only === undefined || only.length === 0) return scenarios.filter((s) => !quick || s.quick);
-  const picked = scenarios.filter((s) => only.some((o) => s.id === o || s.id.startsWith(o)));
+  const selects = (s: Scenario, o: string): boolean => s.id === o || (!scenarios.some((x) => x.id === o) && s.id.startsWith(o));
+  const picked = scenarios.filter((s) => only.some((o) => selects(s, o)));
   const unknown = only.filter((o) => !scenarios.some((s) => s.id === o || s.id.startsWith(o)));
   if (unknown.length > 0) {
     throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.id).join(', ')}`);

@@ -26,9 +26,15 @@ export interface TargetSpec {
    * and have the load generator keep only connections that landed on the shards this placement wants.
    */
   placement?: Placement;
+  /**
+   * Two servers of this kind joined by a route (node A with --routes to node B): publishers connect to
+   * A, subscribers to B, so every message crosses the route.
+   */
+  cluster?: boolean;
 }
 
 export function targetLabel(t: TargetSpec): string {
+  if (t.cluster === true) return `${t.kind} pair`;
   if (t.kind !== 'tsnats') return t.kind;
   const base = t.shards !== undefined ? `tsnats --shards ${t.shards}` : 'tsnats';
   if (t.placement === 'same') return `${base}, all on one shard`;
@@ -41,6 +47,10 @@ export interface RunningServer {
   label: string;
   port: number;
   pid: number;
+  /** A cluster pair: node B's client port (subscribers go there), B's pid, and a wait for B's interest at A. */
+  subPort?: number;
+  extraPids?: number[];
+  waitInterest?: (subject: string) => Promise<void>;
   proc: ChildProcess;
   output(): string;
   exited(): boolean;
@@ -97,6 +107,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** Extra flags for either server (both take the same, e.g. `-js -sd DIR`). */
   extraArgs?: string[];
+  /** Extra environment for tsnats (e.g. TSNATS_HOPTRACE). */
+  env?: Record<string, string>;
 }
 
 const children = new Set<ChildProcess>();
@@ -114,6 +126,7 @@ export function killAllServers(): void {
 }
 
 export async function startServer(spec: TargetSpec, opts: StartOptions = {}): Promise<RunningServer> {
+  if (spec.cluster === true) return startPair(spec, opts);
   const port = await sparePort();
   const args = ['-a', HOST, '-p', String(port), ...(opts.extraArgs ?? [])];
   let cmd: string;
@@ -134,7 +147,8 @@ export async function startServer(spec: TargetSpec, opts: StartOptions = {}): Pr
     cmd = process.execPath;
     argv = [...nodeFlags, tsnatsMain, ...args];
   }
-  const env = spec.kind === 'tsnats' && spec.placement !== undefined ? { ...process.env, TSNATS_DEBUG_INFO: '1' } : process.env;
+  const env =
+    spec.kind === 'tsnats' ? { ...process.env, ...(spec.placement !== undefined ? { TSNATS_DEBUG_INFO: '1' } : {}), ...(opts.env ?? {}) } : process.env;
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(proc);
   let out = '';
@@ -278,4 +292,58 @@ export function cpuSecondsBetween(before: Map<number, number>, after: Map<number
   let ticks = 0;
   for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
   return ticks / ticksPerSecond();
+}
+
+// ------------------------------------------------------------------------------------------ cluster pair
+
+/**
+ * Node B (cluster listener), then node A soliciting it, both with a monitoring port; resolves once
+ * A has a route. Publishers use A's port, subscribers B's (RunningServer.subPort); both processes are
+ * charged as server CPU.
+ */
+async function startPair(spec: TargetSpec, opts: StartOptions): Promise<RunningServer> {
+  const one = { ...spec, cluster: false };
+  const [bRoute, aHttp, bHttp] = [await sparePort(), await sparePort(), await sparePort()];
+  const common = ['--cluster_name', 'bench'];
+  const b = await startServer(one, { ...opts, extraArgs: [...(opts.extraArgs ?? []), ...common, '--cluster', `nats://${HOST}:${bRoute}`, '-m', String(bHttp)] });
+  let a: RunningServer;
+  try {
+    a = await startServer(one, { ...opts, extraArgs: [...(opts.extraArgs ?? []), ...common, '--cluster', `nats://${HOST}:${await sparePort()}`, '--routes', `nats://${HOST}:${bRoute}`, '-m', String(aHttp)] });
+  } catch (e) {
+    await b.stop();
+    throw e;
+  }
+  const routez = async (httpPort: number, subs = false): Promise<{ num_routes?: number; routes?: { subscriptions_list?: string[] }[] }> => {
+    const r = await fetch(`http://${HOST}:${httpPort}/routez${subs ? '?subs=1' : ''}`);
+    return (await r.json()) as { num_routes?: number; routes?: { subscriptions_list?: string[] }[] };
+  };
+  const until = async (what: string, cond: () => Promise<boolean>): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    while (!(await cond().catch(() => false))) {
+      if (Date.now() > deadline) throw new Error(`${targetLabel(spec)}: ${what} within 15 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await until('no route between the two nodes', async () => (await routez(aHttp)).num_routes === 1 && (await routez(bHttp)).num_routes === 1);
+  } catch (e) {
+    await Promise.all([a.stop(), b.stop()]);
+    throw e;
+  }
+  return {
+    spec,
+    label: targetLabel(spec),
+    port: a.port,
+    pid: a.pid,
+    subPort: b.port,
+    extraPids: [b.pid],
+    // Publishing before B's interest reached A would drop messages: the harness waits for it.
+    waitInterest: (subject) => until(`node A never heard of interest in ${subject}`, async () => ((await routez(aHttp, true)).routes ?? []).some((r) => (r.subscriptions_list ?? []).includes(subject))),
+    proc: a.proc,
+    output: () => `${a.output()}\n--- node B ---\n${b.output()}`,
+    exited: () => a.exited() || b.exited(),
+    async stop() {
+      await Promise.all([a.stop(), b.stop()]);
+    },
+  };
 }

@@ -51,6 +51,39 @@ export interface ReplierConfig extends Base {
   size: number;
 }
 
+/**
+ * Raw-protocol JetStream publisher: PUB (or HPUB with a unique Nats-Msg-Id) with a reply inbox per
+ * slot, `inflight` publishes outstanding, each pub ack checked (no error, no duplicate). Before
+ * "ready" it creates the stream afresh; after the run it reports the stream's message count.
+ */
+export interface JsPubConfig extends Base {
+  mode: 'js-pub';
+  stream: string;
+  /** Subjects of the stream (created with file storage). */
+  streamSubjects: string[];
+  subject: string;
+  size: number;
+  durationMs: number;
+  inflight: number;
+  msgId: boolean;
+}
+
+/**
+ * Raw-protocol pull consumer: makes sure the stream holds `msgs` messages (fills it when it holds
+ * fewer), creates a durable explicit-ack consumer, then on "go" fetches batches of up to `batch`
+ * (never more than is left) and acks each message, until `msgs` are acked; the consumer is deleted
+ * after the run.
+ */
+export interface JsFetchConfig extends Base {
+  mode: 'js-fetch';
+  stream: string;
+  streamSubjects: string[];
+  subject: string;
+  size: number;
+  msgs: number;
+  batch: number;
+}
+
 /** Self-test: a node:net server that speaks just enough NATS (INFO, PONG) and discards everything. */
 export interface SinkConfig {
   mode: 'sink';
@@ -88,7 +121,9 @@ export type WorkerConfig =
   | SinkConfig
   | BlasterConfig
   | NjsPubConfig
-  | NjsSubConfig;
+  | NjsSubConfig
+  | JsPubConfig
+  | JsFetchConfig;
 
 /** Parent -> worker. */
 export type ToWorker = { t: 'go' } | { t: 'poll' } | { t: 'exit' };
@@ -123,6 +158,10 @@ export type FromWorker =
       cpuUs: number;
       latency?: LatencySummary;
       error?: string;
+      /** JetStream publisher: messages in the stream after the run (all acked ones must be there). */
+      stored?: number;
+      /** JetStream publisher: pub acks with an error or a duplicate flag. */
+      badAcks?: number;
     }
   | {
       t: 'stat';

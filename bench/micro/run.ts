@@ -7,14 +7,17 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
 import { parserCases } from './parser.js';
+import { routeParserCases } from './route-parser.js';
 import { ringCases } from './ring.js';
 import { sublistCases } from './sublist.js';
+import { doorbellTable, runAllDoorbells, type DoorbellResult } from './doorbell.js';
 import { sink, type MicroCase } from './types.js';
 
 const USAGE = `usage: npm run bench:micro -- [options]
   --time MS       measuring time per case (default 1000; --quick 250)
   --quick         short run (250 ms per case)
-  --only a,b      groups or case-name substrings: parser, sublist, ring, "cache hit", ...
+  --only a,b      groups or case-name substrings: parser, sublist, ring, doorbell, "cache hit", ...
+                  (doorbell: two threads, ring wake-up strategies; its own table, --time per case)
   --no-save       do not write bench/results/<date>-<commit>-micro.{md,json}
 `;
 
@@ -93,21 +96,25 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  let cases: MicroCase[] = [...parserCases(), ...sublistCases(), ...ringCases()];
+  let cases: MicroCase[] = [...parserCases(), ...routeParserCases(), ...sublistCases(), ...ringCases()];
+  const withDoorbell = opts.only === undefined || opts.only.includes('doorbell');
   if (opts.only !== undefined) {
     const only = opts.only;
     cases = cases.filter((c) => only.some((o) => c.group === o || c.name.toLowerCase().includes(o)));
-    if (cases.length === 0) throw new Error(`--only ${only.join(',')} selects no case`);
+    if (cases.length === 0 && !withDoorbell) throw new Error(`--only ${only.join(',')} selects no case`);
   }
   const load = os.loadavg()[0] ?? 0;
   if (load > 0.5 * os.cpus().length) process.stderr.write(`note: load average is ${load.toFixed(2)} on ${os.cpus().length} cores; the figures will be noisy\n`);
 
   const bench = new Bench({ time: opts.timeMs, warmupTime: Math.min(500, opts.timeMs / 2), warmupIterations: 20 });
   for (const c of cases) bench.add(`${c.group}: ${c.name}`, c.fn);
-  process.stderr.write(`tsnats micro: ${cases.length} cases, ${opts.timeMs} ms each (after warm-up)\n`);
+  process.stderr.write(`tsnats micro: ${cases.length} cases, ${opts.timeMs} ms each (after warm-up)${withDoorbell ? ', then the doorbell cases' : ''}\n`);
   const t0 = Date.now();
-  await bench.warmup();
-  await bench.run();
+  if (cases.length > 0) {
+    await bench.warmup();
+    await bench.run();
+  }
+  const doorbells: DoorbellResult[] = withDoorbell ? await runAllDoorbells(opts.timeMs, (l) => process.stderr.write(l + '\n')) : [];
 
   const rows: Row[] = cases.map((c, i) => {
     const task = bench.tasks[i]!;
@@ -125,9 +132,10 @@ async function main(): Promise<void> {
   const commit = git(['rev-parse', '--short', 'HEAD'], 'nocommit');
   const dirty = git(['status', '--porcelain'], '') !== '';
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ${os.type()} ${os.release()}; load average at start ${load.toFixed(2)}`;
-  const text = table(rows);
-  process.stdout.write(`\n${text}\n\n${machine}\n`);
-  if (sink.n === 0) process.stdout.write('(sink is 0: nothing matched?)\n');
+  const text = rows.length > 0 ? table(rows) : '';
+  const dbText = doorbells.length > 0 ? doorbellTable(doorbells) : '';
+  process.stdout.write(`\n${text}${text !== '' && dbText !== '' ? '\n\n' : ''}${dbText}\n\n${machine}\n`);
+  if (sink.n === 0 && rows.length > 0) process.stdout.write('(sink is 0: nothing matched?)\n');
 
   if (opts.save) {
     const dir = join(repoRoot, 'bench', 'results');
@@ -142,9 +150,12 @@ async function main(): Promise<void> {
       '',
       text,
       '',
+      ...(dbText !== ''
+        ? ['Doorbell (bench/micro/doorbell.ts): two threads, a ring each way, 8-byte frames; CPU is the whole process (both threads).', '', dbText, '']
+        : []),
     ].join('\n');
     writeFileSync(`${base}.md`, md);
-    writeFileSync(`${base}.json`, JSON.stringify({ date: localDate(), commit, dirty, timeMs: opts.timeMs, machine, node: process.version, rows }, null, 2) + '\n');
+    writeFileSync(`${base}.json`, JSON.stringify({ date: localDate(), commit, dirty, timeMs: opts.timeMs, machine, node: process.version, rows, doorbells }, null, 2) + '\n');
     process.stderr.write(`wrote ${base}.md and .json (${((Date.now() - t0) / 1000).toFixed(0)}s)\n`);
   }
   if (rows.some((r) => r.error !== undefined)) process.exitCode = 1;

@@ -5,8 +5,9 @@
 import { parseConfFile, type ConfMap, type ConfPos, type ConfValue, type ParsedConf } from './conf.js';
 import { parseDurationMs } from './duration.js';
 import { parseAccountJetStream } from './jetstream-account.js';
-import { defaultOptions } from '../server/options.js';
-import type { WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
+import { defaultClusterOptions, defaultOptions } from '../server/options.js';
+import { parseMqtt, type MqttConfReader } from '../mqtt/config.js';
+import type { ClusterOptions, WebsocketOptions, AccountEntry, AuthOptions, ExportEntry, ImportEntry, Permissions, ServerOptions, SubjectPermission, TlsOptions, UserEntry, NkeyEntry } from '../server/options.js';
 
 export class ConfigError extends Error {}
 
@@ -17,7 +18,7 @@ export interface LoadedConfig {
 }
 
 /** Blocks of features that come in later issues or that tsnats does not have: accepted with a warning. */
-const LATER_BLOCKS = new Set(['cluster', 'leafnodes', 'leaf', 'gateway', 'gateways', 'mqtt', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
+const LATER_BLOCKS = new Set(['leafnodes', 'leaf', 'gateway', 'gateways', 'server_tags', 'resolver', 'operator', 'operators', 'trusted', 'trusted_keys', 'resolver_preload', 'mappings', 'https', 'syslog', 'remote_syslog']);
 
 class Reader {
   readonly parsed: ParsedConf;
@@ -226,6 +227,12 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
       case 'jetstream':
         o.jetstream = parseJetStream(r, p, v);
         break;
+      case 'cluster':
+        o.cluster = parseCluster(r, p, r.map(p, v));
+        break;
+      case 'mqtt':
+        o.mqtt = parseMqtt(mqttReader(r), p, r.map(p, v));
+        break;
       default:
         if (LATER_BLOCKS.has(k)) r.warn(p, `"${key}" is not supported by tsnats yet; ignored`);
         // A key used as a $variable elsewhere is not an unknown field (nats-server skips those too).
@@ -250,6 +257,21 @@ export function loadParsed(parsed: ParsedConf, file: string): LoadedConfig {
   o.accounts = accounts;
   o.auth = auth;
   return { opts: o, warnings: r.warnings };
+}
+
+/** The loader's reader and shared parsers, for the mqtt block's parser (src/mqtt/config.ts). */
+function mqttReader(r: Reader): MqttConfReader {
+  return {
+    fail: (p, m) => r.fail(p, m),
+    warn: (p, m) => r.warn(p, m),
+    str: (p, v) => r.str(p, v),
+    int: (p, v) => r.int(p, v),
+    bool: (p, v) => r.bool(p, v),
+    duration: (p, v) => r.duration(p, v),
+    map: (p, v) => r.map(p, v),
+    listen: (p, v) => parseListen(r, p, v),
+    tls: (p, m) => parseTls(r, p, m),
+  };
 }
 
 function emptyAuth(users: UserEntry[], nkeys: NkeyEntry[]): AuthOptions {
@@ -538,4 +560,98 @@ function parseJetStream(r: Reader, path: string, v: ConfValue): ServerOptions['j
     } else r.warn(p, `unknown field "${key}" in jetstream`);
   }
   return js;
+}
+
+/** cluster { ... } as opts.go parseCluster reads it. */
+function parseCluster(r: Reader, path: string, m: ConfMap): ClusterOptions {
+  const c = defaultClusterOptions();
+  for (const [key, v] of Object.entries(m)) {
+    const k = key.toLowerCase();
+    const p = join(path, key);
+    switch (k) {
+      case 'name':
+        c.name = r.str(p, v);
+        if (/\s/.test(c.name)) r.fail(p, 'cluster name cannot contain spaces or new lines');
+        break;
+      case 'listen': {
+        const l = parseListen(r, p, v);
+        if (l.host !== undefined) c.host = l.host;
+        c.port = l.port;
+        break;
+      }
+      case 'port':
+        c.port = r.int(p, v);
+        break;
+      case 'host':
+      case 'net':
+        c.host = r.str(p, v);
+        break;
+      case 'authorization': {
+        const am = r.map(p, v);
+        for (const [ak, av] of Object.entries(am)) {
+          const akl = ak.toLowerCase();
+          const ap = join(p, ak);
+          if (akl === 'user' || akl === 'username') c.username = r.str(ap, av);
+          else if (akl === 'pass' || akl === 'password') c.password = r.str(ap, av);
+          else if (akl === 'timeout') c.authTimeoutMs = typeof av === 'number' ? av * 1000 : r.duration(ap, av);
+          else if (akl === 'users') r.fail(ap, 'Cluster authorization does not allow multiple users');
+          else if (akl === 'token') r.fail(ap, 'Cluster authorization does not support tokens');
+          else if (akl === 'permissions') {
+            r.warn(ap, 'setting "permissions" within cluster authorization block is deprecated');
+            const perms = parsePermissions(r, ap, r.map(ap, av));
+            c.permissions ??= { import: perms.publish, export: perms.subscribe };
+          } else r.warn(ap, `unknown field "${ak}" in cluster authorization`);
+        }
+        break;
+      }
+      case 'routes':
+        c.routes = r.list(p, v).map((u, i) => {
+          const s = r.str(`${p}[${i}]`, u);
+          try {
+            new URL(s);
+          } catch {
+            r.fail(`${p}[${i}]`, `error parsing route url ["${s}"]`);
+          }
+          return s;
+        });
+        break;
+      case 'cluster_advertise':
+      case 'advertise':
+        c.advertise = r.str(p, v);
+        break;
+      case 'no_advertise':
+        c.noAdvertise = r.bool(p, v);
+        break;
+      case 'connect_retries':
+        c.connectRetries = r.int(p, v);
+        break;
+      case 'connect_backoff':
+        c.connectBackoff = r.bool(p, v);
+        break;
+      case 'pool_size':
+        c.poolSize = r.int(p, v);
+        break;
+      case 'permissions': {
+        const perms = parsePermissions(r, p, r.map(p, v));
+        if (perms.allowResponses !== null) r.fail(p, 'Cluster permissions do not support dynamic responses');
+        c.permissions = { import: perms.publish, export: perms.subscribe };
+        break;
+      }
+      case 'ping_interval':
+        c.pingIntervalMs = r.duration(p, v);
+        if (c.pingIntervalMs > 30_000) r.warn(p, "Cluster 'ping_interval' will reset to 30s which is the max for routes");
+        break;
+      case 'ping_max':
+        c.pingMax = r.int(p, v);
+        break;
+      case 'tls':
+      case 'compression':
+      case 'accounts':
+        r.warn(p, `cluster "${key}" is not supported by tsnats yet; ignored`);
+        break;
+      default:
+        r.warn(p, `unknown field "${key}" in cluster`);
+    }
+  }
+  return c;
 }

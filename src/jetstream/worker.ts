@@ -14,6 +14,8 @@ import type { JszQuery } from '../monitor/jsz.js';
 import type { TieredLimits } from './account-limits.js';
 import type { HealthzOptions } from '../monitor/healthz.js';
 import { CrossAccount } from './cross-account.js';
+import { hopTraceDir } from '../monitor/hoptrace.js';
+import { installJsHopTrace } from '../monitor/hoptrace-js.js';
 
 export interface JsWorkerData {
   opts: ServerOptions;
@@ -55,6 +57,8 @@ const data = workerData as JsWorkerData;
 const port = parentPort!;
 const o = data.opts;
 const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, name: 'jetstream', file: o.logFile, channel: o.workerLog });
+// TSNATS_HOPTRACE=<dir>: per-hop latency histograms (bench/README.md); off, nothing is patched.
+if (hopTraceDir() !== null) installJsHopTrace(hopTraceDir()!, data.peers);
 const link = new JsLink(data.peers, data.accounts.length, log);
 const js = new JetStream(
   link,

@@ -33,6 +33,8 @@ export interface ConnRecord {
   outBytes: number;
   numSubs: number;
   name: string;
+  /** MQTT client id ('' for NATS clients). */
+  mqttClient: string;
   lang: string;
   version: string;
   user: string;
@@ -70,6 +72,7 @@ export function connInfoOf(r: ConnRecord, now: number, q: ConnzQuery): ConnInfo 
     info.reason = r.reason;
   }
   if (r.name) info.name = r.name;
+  if (r.mqttClient) info.mqtt_client = r.mqttClient;
   if (r.lang) info.lang = r.lang;
   if (r.version) info.version = r.version;
   if (q.auth) {

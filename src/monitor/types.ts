@@ -15,7 +15,9 @@ export interface SubDetail {
 export interface ConnInfo {
   cid: number;
   kind: 'Client';
-  type: 'nats';
+  type: 'nats' | 'mqtt';
+  /** The MQTT client id (monitor.go ConnInfo.MQTTClient). */
+  mqtt_client?: string;
   ip: string;
   port: number;
   start: string;

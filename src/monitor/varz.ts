@@ -12,6 +12,10 @@ export interface VarzInput {
   httpPort: number;
   /** The JetStream worker's /jsz figures (null when JetStream is off or not answering). */
   jetstream?: Record<string, unknown> | null;
+  /** Clustering: the `cluster` block (ClusterOptsVarz) and the number of routes. */
+  cluster?: { block: Record<string, unknown>; routes: number };
+  /** The mqtt block as monitor.go MQTTOptsVarz shows it ({} when off). */
+  mqtt?: Record<string, unknown>;
 }
 
 /** The previous /varz's CPU sample of each server (keyed by its identity: several servers may share a process). */
@@ -52,8 +56,8 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     cpu: Math.round(cpu * 100) / 100,
     connections: sum('connections'),
     total_connections: sum('totalConnections'),
-    routes: 0,
-    remotes: 0,
+    routes: v.cluster?.routes ?? 0,
+    remotes: v.cluster?.routes ?? 0,
     leafnodes: 0,
     in_msgs: sum('inMsgs'),
     out_msgs: sum('outMsgs'),
@@ -63,9 +67,10 @@ export function buildVarz(v: VarzInput): Record<string, unknown> {
     subscriptions: sum('subscriptions'),
     config_load_time: v.start.toISOString(),
     system_account: v.opts.systemAccount,
-    cluster: {},
+    cluster: v.cluster?.block ?? {},
     gateway: {},
     leaf: {},
+    mqtt: v.mqtt ?? {},
     jetstream: v.opts.jetstream.enabled ? varzJetStream(v) : {},
     tsnats_version: v.identity.tsnatsVersion,
     tsnats_shards: v.shards.length,

@@ -6,6 +6,7 @@
 //
 //   0   HEAD      i32  producer writes: byte offset in the data area where the next frame goes
 //   4   PUBLISHED i32  producer writes: frames published so far (wraps at 2^32; compare with `| 0`)
+//   8   (2 × i32)      used only under TSNATS_HOPTRACE (src/monitor/hoptrace.ts): publish stamp, doorbell flag
 //   64  TAIL      i32  consumer writes: byte offset of the next frame to read
 //   68  CONSUMED  i32  consumer writes: frames consumed so far
 //   72  SLEEPING  i32  consumer writes: 1 while it waits for the doorbell, else 0

@@ -122,11 +122,16 @@ const KEY_ORDER: PortsKey[] = ['nats', 'monitoring', 'cluster', 'profile', 'webs
  * lists every interface address (IPv6 in brackets), otherwise the bound address itself.
  */
 export function listenerUrls(scheme: string, host: string, port: number): string[] {
-  const join2 = (h: string): string => `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
-  if (host !== '0.0.0.0' && host !== '::' && host !== '') return [join2(host)];
+  return listenerHosts(host).map((h) => `${scheme}://${h}:${port}`);
+}
+
+/** The hosts of listenerUrls, IPv6 in brackets (for rooms that build their own URLs). */
+export function listenerHosts(host: string): string[] {
+  const bracket = (h: string): string => (h.includes(':') ? `[${h}]` : h);
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return [bracket(host)];
   const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) out.push(join2(i.address));
-  return out.length > 0 ? out : [join2('127.0.0.1')];
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) out.push(bracket(i.address));
+  return out.length > 0 ? out : ['127.0.0.1'];
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MqttOptions } from '../mqtt/config.js';
 import type { TieredLimits } from '../jetstream/account-limits.js';
 
 export interface SubjectPermission {
@@ -96,6 +97,56 @@ export interface WebsocketOptions {
   handshakeTimeoutMs: number;
 }
 
+/** cluster { ... } (nats-server opts.go ClusterOpts), as tsnats serves it (src/cluster/). */
+export interface ClusterOptions {
+  /** '' : a name is generated (and given up for a configured peer's, as nats-server's dynamic name). */
+  name: string;
+  host: string;
+  /** Default 6222; -1: random. */
+  port: number;
+  /** cluster_advertise: host:port given to peers instead of the listen address. */
+  advertise: string;
+  /** Do not tell clients the other nodes' URLs (INFO connect_urls). */
+  noAdvertise: boolean;
+  /** authorization { user, password, timeout }: what peers must send; '' = none. */
+  username: string;
+  password: string;
+  authTimeoutMs: number;
+  /** Route URLs to solicit (nats-route://user:pass@host:port). */
+  routes: string[];
+  /** Implicit (gossiped) routes: connect attempts after the first (0: one attempt only). */
+  connectRetries: number;
+  /** connect_backoff: double the delay between attempts up to 30 s (else nats-server's fixed 1 s). */
+  connectBackoff: boolean;
+  /** pool_size (2.10): accepted; tsnats always answers as a route without pooling. */
+  poolSize: number;
+  /** permissions { import, export }: what this node accepts from / offers to the cluster. */
+  permissions: { import: SubjectPermission | null; export: SubjectPermission | null } | null;
+  /** Route PING interval (nats-server caps it at 30 s for routes). */
+  pingIntervalMs: number;
+  pingMax: number;
+}
+
+export function defaultClusterOptions(): ClusterOptions {
+  return {
+    name: '',
+    host: '0.0.0.0',
+    port: 6222,
+    advertise: '',
+    noAdvertise: false,
+    username: '',
+    password: '',
+    authTimeoutMs: 2000,
+    routes: [],
+    connectRetries: 0,
+    connectBackoff: false,
+    poolSize: 0,
+    permissions: null,
+    pingIntervalMs: 0,
+    pingMax: 0,
+  };
+}
+
 export interface ServerOptions {
   configFile: string;
   host: string;
@@ -142,6 +193,10 @@ export interface ServerOptions {
   /** --native-free: serve HTTP and WebSocket without the uWS addon even where it loads. */
   nativeFree: boolean;
   jetstream: JetStreamOptions;
+  /** null: no clustering. */
+  cluster: ClusterOptions | null;
+  /** mqtt { } (src/mqtt/config.ts); null: no MQTT listener. */
+  mqtt: MqttOptions | null;
   /**
    * Where the worker threads log: '' stderr or log_file (the CLI); 'off' nowhere; otherwise the name
    * of a BroadcastChannel whose records the main thread hands to its own logger (the library).
@@ -197,6 +252,8 @@ export function defaultOptions(): ServerOptions {
     websocket: null,
     nativeFree: false,
     jetstream: { enabled: false, storeDir: '', maxMemory: -1, maxStore: -1, syncIntervalMs: 120_000, syncAlways: false },
+    cluster: null,
+    mqtt: null,
     workerLog: '',
   };
 }

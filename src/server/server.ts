@@ -26,9 +26,14 @@ import { createRingBuffer } from '../ring/ring.js';
 import type { PeerRings } from '../shard/peer.js';
 import { NATS_SERVER_COMPAT_VERSION, TSNATS_VERSION } from '../version.js';
 import { JetStreamHandle } from './jetstream-handle.js';
+import { ClusterManager } from '../cluster/manager.js';
+import { routeMetrics } from '../cluster/metrics.js';
+import { bindMqttListener, mqttListenUrl, mqttPortsUrls, MQTT_TAG, type MqttListener } from '../mqtt/listener.js';
+import { mqttOf } from '../mqtt/shard-mqtt.js';
+import { mqttVarz, validateMqttOptions } from '../mqtt/config.js';
 import { healthz } from '../monitor/healthz.js';
 import { ClosedRing } from '../monitor/closed.js';
-import { AcceptGate, PortsFile, boundPort, listenTcp, listenerUrls, newPortsBlock, publishPorts, wsConnectUrl, type PortsKey } from './listeners.js';
+import { AcceptGate, PortsFile, boundPort, listenTcp, listenerHosts, listenerUrls, newPortsBlock, publishPorts, wsConnectUrl, type PortsKey } from './listeners.js';
 
 interface ShardHandle {
   id: number;
@@ -57,6 +62,12 @@ export class Server {
   private listener: net.Server | null = null;
   private wsListener: net.Server | null = null;
   wsPort = 0;
+  /** The MQTT listener (src/mqtt/listener.ts), when an mqtt block is configured. */
+  private mqtt: MqttListener | null = null;
+  /** The MQTT port (0: none). */
+  get mqttPort(): number {
+    return this.mqtt?.port ?? 0;
+  }
   private shards: ShardHandle[] = [];
   /** Used when the hand-off cannot load, or asked for (`shards: 0`): one shard on the main thread. */
   private inline: Shard | null = null;
@@ -74,7 +85,7 @@ export class Server {
   /** The listeners' real ports, shared with every shard for INFO. */
   private readonly ports = newPortsBlock();
   /** Connections accepted while the listeners are still binding wait here (never dropped). */
-  private readonly gate = new AcceptGate<'client' | 'ws'>((socket, kind) => this.onConnection(socket, kind));
+  private readonly gate = new AcceptGate<'client' | 'ws' | 'mqtt'>((socket, kind) => this.onConnection(socket, kind));
   private readonly portsFile = new PortsFile();
   /** rings[i][j]: the ring peer i produces into and peer j consumes (peers: shards, then JetStream). */
   private rings: SharedArrayBuffer[][] = [];
@@ -97,6 +108,8 @@ export class Server {
   private readonly started = new Date();
   /** The last 10,000 closed connections, server-wide (shards send their records here). */
   private readonly closed = new ClosedRing();
+  /** The route table and cluster listener (src/cluster/), when clustering is configured. */
+  private cluster: ClusterManager | null = null;
   /** Options as they were merged from defaults, file and flags; a reload re-reads the file. */
   opts: ServerOptions;
   /** Re-applies the command-line flags over a reloaded file (set by main). */
@@ -116,6 +129,38 @@ export class Server {
       ports: this.ports,
     };
     this.identity.serverName = opts.serverName || this.identity.serverId;
+    if (opts.cluster !== null) {
+      this.cluster = this.newClusterManager(opts);
+      this.identity.cluster = this.cluster.name;
+    }
+  }
+
+  /** The route table's view of this server (cluster/manager.ts ClusterHost). */
+  private newClusterManager(opts: ServerOptions): ClusterManager {
+    return new ClusterManager(opts.cluster!, {
+      log: this.log,
+      identity: this.identity,
+      nextCid: () => Atomics.add(this.cids, 0, 1) + 1,
+      shardLoads: () => (this.inline !== null ? [{ id: 0, load: this.inline.conns.size }] : this.shards.filter((s) => s.load !== Number.MAX_SAFE_INTEGER).map((s) => ({ id: s.id, load: s.load }))),
+      send: (id, m) => {
+        if (this.inline !== null) {
+          const sc = this.inline.cluster!;
+          queueMicrotask(() => sc.control(m));
+        } else this.shards[id]?.worker.postMessage({ type: 'cluster', m } satisfies ToShard);
+      },
+      handoff: (id, socket, cid) => {
+        if (this.inline !== null) return this.inline.cluster!.adoptSocket(socket, cid);
+        const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
+        const sh = this.shards[id];
+        if (handle === null || sh === undefined) return void socket.destroy();
+        sh.sender.send(handle, `r${cid}`, () => socket.destroy());
+      },
+      clientHost: () => this.opts.host,
+      clientPort: () => this.port,
+      clientAdvertise: () => this.opts.clientAdvertise,
+      maxPayload: () => this.opts.maxPayload,
+      jsPeer: () => this.jsPeer,
+    });
   }
 
   /**
@@ -127,6 +172,8 @@ export class Server {
    */
   async start(): Promise<void> {
     const { log, opts } = this;
+    const mqttInvalid = validateMqttOptions(opts);
+    if (mqttInvalid !== null) throw new Error(mqttInvalid);
     if (opts.pidFile) writeFileSync(opts.pidFile, String(process.pid));
     const n = this.inlineMode ? 1 : Math.max(1, opts.shards);
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
@@ -170,6 +217,7 @@ export class Server {
           ticket.cancel = h.cancel;
           return h.verdict;
         });
+      if (this.inline.cluster !== null) this.inline.cluster.post = (m) => queueMicrotask(() => this.cluster?.onShardMessage(0, m));
     }
     if (uwsLoading !== null) {
       const u = await uwsLoading;
@@ -180,6 +228,10 @@ export class Server {
     await this.bindListeners();
     if (opts.auth !== null) log.info(`Authorization required: ${opts.auth.users.length} user(s), ${opts.auth.nkeys.length} nkey(s)${opts.auth.token !== null ? ', token' : ''}`);
     log.info(`Listening for client connections on ${opts.host}:${this.port}`);
+    if (this.cluster !== null) {
+      await this.cluster.start();
+      this.portsFile.set('cluster', this.cluster.portsFileUrls(listenerHosts));
+    }
     if (opts.portsFileDir) this.portsFile.write(opts.portsFileDir);
     log.info('Server is ready');
   }
@@ -220,6 +272,14 @@ export class Server {
           }),
         );
       }
+      if (opts.mqtt !== null) {
+        binding.push(
+          bindMqttListener(opts, (sock) => this.gate.accept(sock, 'mqtt')).then((m) => {
+            this.mqtt = m;
+            m?.server.on('error', (err) => log.error({ err: err.message }, 'MQTT listener error'));
+          }),
+        );
+      }
       await Promise.all(binding);
       if (w !== null && this.uwsWsMode) {
         // uWS: the acceptor's children first, then listen (its callback runs synchronously, so the
@@ -245,6 +305,10 @@ export class Server {
     if (w !== null) {
       this.portsFile.set('websocket', listenerUrls(w.tls !== null ? 'wss' : 'ws', w.host, this.wsPort));
       log.info(`Listening for websocket clients on ${w.tls !== null ? 'wss' : 'ws'}://${w.host}:${this.wsPort} (${this.uwsWsMode ? 'uWS, one child App per shard' : 'native-free WebSocket transport'})`);
+    }
+    if (this.mqtt !== null) {
+      this.portsFile.set('mqtt', mqttPortsUrls(opts, this.mqtt.port, listenerHosts));
+      log.info(`Listening for MQTT clients on ${mqttListenUrl(opts, this.mqtt.port)}`);
     }
   }
 
@@ -326,7 +390,11 @@ export class Server {
         const test = p.get('test');
         return buildSubsz(this.identity, p, await this.monitorQuery<SubszShard>('subsz', { ...q0, list, test: test === '' ? null : test }));
       },
-      routez: () => Promise.resolve(buildRoutez(this.identity)),
+      routez: (p) => {
+        if (this.cluster === null) return Promise.resolve(buildRoutez(this.identity));
+        const subs = p.get('subs');
+        return this.cluster.routez(subs === 'detail' ? 'detail' : subs === '1' || subs === 'true' ? 'list' : 'none');
+      },
       accountz: (p) => Promise.resolve(buildAccountz(this.identity, this.opts, p)),
       jsz: async (p) => {
         const q = parseJszQuery(p);
@@ -339,15 +407,17 @@ export class Server {
         return healthz(p, { jetstream: js === null ? null : { running: js.running, assets: (o) => js.healthz(o) } });
       },
       metrics: async () => {
-        const [stats, metrics] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0)]);
-        return buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
+        const [stats, metrics, routez] = await Promise.all([this.shardStats(), this.monitorQuery<ShardMetrics>('metrics', q0), this.cluster?.routez('none') ?? null]);
+        const text = buildMetrics(stats, metrics, { uptimeSeconds: (Date.now() - this.started.getTime()) / 1000, rssBytes: process.memoryUsage.rss() });
+        return routez === null ? text : text + routeMetrics(routez);
       },
     };
   }
 
   async varz(): Promise<Record<string, unknown>> {
     const [shards, jetstream] = await Promise.all([this.shardStats(), this.js !== null ? this.js.jsz() : Promise.resolve(null)]);
-    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream });
+    const cluster = this.cluster !== null ? { block: this.cluster.varzCluster(), routes: this.cluster.numRoutes() } : undefined;
+    return buildVarz({ identity: this.identity, opts: this.opts, start: this.started, shards, httpPort: this.httpPort, jetstream, mqtt: mqttVarz(this.opts, this.mqtt?.port ?? 0), ...(cluster !== undefined ? { cluster } : {}) });
   }
 
   /** SIGHUP: re-read the config file and hand the new options to every shard. */
@@ -365,6 +435,7 @@ export class Server {
       next.port = this.opts.port;
       next.shards = this.opts.shards;
       next.accounts = this.opts.accounts;
+      next.cluster = this.opts.cluster;
       this.opts = next;
       this.log.level = next.trace ? 'trace' : next.debug ? 'debug' : 'info';
       if (this.inline !== null) this.inline.reload(next);
@@ -387,6 +458,7 @@ export class Server {
     const { lameDuckDurationMs, lameDuckGracePeriodMs } = this.opts;
     this.stopping = (async () => {
       await this.closeListeners();
+      this.cluster?.lameDuck();
       if (this.inline !== null) await this.inline.lameDuck(lameDuckDurationMs, lameDuckGracePeriodMs);
       for (const s of this.shards) s.worker.postMessage({ type: 'ldm', durationMs: lameDuckDurationMs, graceMs: lameDuckGracePeriodMs } satisfies ToShard);
       await Promise.all(this.shards.map((s) => s.stopped));
@@ -475,6 +547,8 @@ export class Server {
             const f = this.statsWaiting.get(m.id);
             this.statsWaiting.delete(m.id);
             f?.(m.stats);
+          } else if (m.type === 'cluster') {
+            this.cluster?.onShardMessage(id, m.m);
           }
         });
         worker.once('error', (err) => {
@@ -500,6 +574,7 @@ export class Server {
     dead.sender.close();
     if (this.wsApp !== null && dead.uwsDescriptor !== undefined) this.childApps(dead.uwsDescriptor, false);
     dead.load = Number.MAX_SAFE_INTEGER; // no new connections until replaced
+    this.cluster?.shardGone(id);
     this.renewRings(id);
     for (const s of this.shards) if (s.id !== id) s.worker.postMessage({ type: 'peer-reset', rings: this.ringsTo(s.id, id) } satisfies ToShard);
     this.js?.resetPeer(this.ringsTo(this.jsPeer, id));
@@ -509,6 +584,7 @@ export class Server {
         (h) => {
           this.shards[id] = h;
           if (this.wsApp !== null && h.uwsDescriptor !== undefined) this.addChild(h.uwsDescriptor);
+          this.cluster?.shardStarted(id);
           this.log.info({ shard: id }, 'replacement shard ready');
         },
         (err: unknown) => this.log.error({ shard: id, err: String(err) }, 'replacement shard failed to start'),
@@ -547,10 +623,14 @@ export class Server {
     }, 100);
   }
 
-  private onConnection(socket: net.Socket, kind: 'client' | 'ws'): void {
+  private onConnection(socket: net.Socket, kind: 'client' | 'ws' | 'mqtt'): void {
     const cid = Atomics.add(this.cids, 0, 1) + 1;
     if (this.inline !== null) {
       if (kind === 'ws') void this.inline.acceptWs(socket, cid).then(() => socket.resume());
+      else if (kind === 'mqtt') {
+        mqttOf(this.inline).adoptSocket(socket, cid);
+        socket.resume();
+      }
       else {
         this.inline.addConnection(socket, cid, this.opts.tls !== null ? 'tls' : 'data');
         socket.resume();
@@ -568,7 +648,7 @@ export class Server {
     const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
     if (handle === null) return; // gone while it waited in the accept gate
     target.load++;
-    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : ''}${cid}`, () => {
+    target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : kind === 'mqtt' ? MQTT_TAG : ''}${cid}`, () => {
       // Sent (or the shard is gone): either way main's own copy of the descriptor goes now.
       socket.destroy();
     });
@@ -579,6 +659,7 @@ export class Server {
     if (this.stopping !== null) return this.stopping;
     this.stopping = (async () => {
       this.log.info('Initiating Shutdown...');
+      this.cluster?.stop();
       await this.closeListeners();
       if (this.inline !== null) await this.inline.shutdown();
       for (const s of this.shards) s.worker.postMessage({ type: 'shutdown' } satisfies ToShard);
@@ -595,7 +676,8 @@ export class Server {
    * in the main-thread fallback those are the live clients, closed only after this.
    */
   private async closeListeners(): Promise<void> {
-    for (const l of [this.listener, this.wsListener]) l?.close();
+    for (const l of [this.listener, this.wsListener, this.mqtt?.server ?? null]) l?.close();
+    this.cluster?.closeListener();
     // uWS order (DESIGN.md): the acceptor lets go of the children before any shard closes its App.
     if (this.wsApp !== null) {
       for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.childApps(sh.uwsDescriptor, false);

@@ -32,6 +32,7 @@ export const CloseReason = {
   AUTH_VIOLATION: 'Authentication Failure',
   AUTH_TIMEOUT: 'Authentication Timeout',
   TLS_HANDSHAKE: 'TLS Handshake Failure',
+  DUPLICATE_CLIENT_ID: 'Duplicate Client ID',
 } as const;
 export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -53,6 +54,12 @@ const RTT_REMEASURE_MS = 60 * 60 * 1000;
 const FIRST_CLIENT_PING_MS = 2000;
 
 export class ClientConnection implements ParserHandler {
+  /** Speaks the NATS client protocol (INFO, PING, -ERR); false for MQTT connections. */
+  readonly natsProtocol: boolean = true;
+  /** The MQTT client id, for /connz ('' for NATS clients). */
+  get mqttClientId(): string {
+    return '';
+  }
   readonly cid: number;
   readonly shard: Shard;
   /** The client's byte stream: a net.Socket, a TLSSocket once TLS is up, or a WebSocket adapter. */
@@ -559,7 +566,7 @@ export class ClientConnection implements ParserHandler {
   // ---- outbound ------------------------------------------------------------------------------
 
   /** Makes room for `need` bytes: the current chunk's unsent part is queued, a new chunk started. */
-  private grow(need: number): void {
+  protected grow(need: number): void {
     if (this.outPos > this.outStart) {
       const part = this.out.subarray(this.outStart, this.outPos);
       this.outQueue.push(part);

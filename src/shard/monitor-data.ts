@@ -13,7 +13,7 @@ export function connRecord(c: ClientConnection, subs: boolean): ConnRecord {
   return {
     cid: c.cid,
     kind: 'Client',
-    type: 'nats',
+    type: c.natsProtocol ? 'nats' : 'mqtt',
     ip: c.ip,
     port: c.port,
     start: c.start,
@@ -28,6 +28,7 @@ export function connRecord(c: ClientConnection, subs: boolean): ConnRecord {
     outBytes: c.outBytes,
     numSubs: c.subs.size,
     name: c.name,
+    mqttClient: c.mqttClientId,
     lang: c.lang,
     version: c.version,
     user: c.authUser,
@@ -116,6 +117,7 @@ export function shardSubsz(shard: Shard, withList: boolean, test: string | null)
     if (!withList) continue;
     for (const s of c.subs.values()) if (test === null || subjectMatches(s.subject, test)) r.list.push(subDetail(c, s));
   }
+  shard.cluster?.subsz(r);
   return r;
 }
 

@@ -2,13 +2,16 @@
 // produces into, the inbound ring it drains, and the codec of the two frame kinds they carry.
 //
 // Frames (body layout, little-endian):
-//   MSG       u8 kind=1 | u8 flags (1: deliver to plain subscribers; 2: DELIVER, see below) | u16 ngroups |
+//   MSG       u8 kind=1 | u8 flags (1: deliver to plain subscribers; 2: DELIVER, see below; 4: FROM_ROUTE,
+//             the message came in from a cluster route: deliver to local subscribers only, never to a
+//             route again) | u16 ngroups |
 //             u16 subjectLen | u16 replyLen | i32 hdrLen (-1: none) | u32 size | u16 account |
 //             u16 routeLen (0 unless DELIVER) | subject | reply | [route subject] |
 //             ngroups x (u16 len | queue name) | payload (headers included)
 //             DELIVER (JetStream deliveries): matched against the route subject (an inbox or deliver
 //             subject) while the MSG line shows `subject`, the stream message's own.
-//   INTEREST  u8 kind=2 | u8 0 | u16 account | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
+//   INTEREST  u8 kind=2 | u8 flags (1: ROUTE, interest of a cluster route hosted by the sender, not of
+//             its own subscribers) | u16 account | i32 delta | u16 subjectLen | u16 queueLen | subject | queue
 //   RESPONSE  u8 kind=3 | u8 flags (1: stream response; 2: answered, forget the token) | u16 account | u16 into account | u16 tokenLen | u16 replyLen | u16 0 |
 //             token | reply      (a service import's reply mapping, before the request it serves)
 //
@@ -20,9 +23,31 @@
 import { RingConsumer, RingProducer } from '../ring/ring.js';
 import type { MsgArgs } from './msg.js';
 import { copyBytes } from '../protocol/wire.js';
+import type { RouteConnection } from '../cluster/route-conn.js';
 
 export const FrameKind = { MSG: 1, INTEREST: 2, RESPONSE: 3 } as const;
-export const MsgFlags = { PLAIN: 1, DELIVER: 2 } as const;
+export const MsgFlags = { PLAIN: 1, DELIVER: 2, FROM_ROUTE: 4 } as const;
+export const InterestFlags = { ROUTE: 1 } as const;
+
+/**
+ * Where a message goes besides local subscribers: another peer (a ring) or a cluster route hosted by
+ * this shard (a socket). Holds the per-message routing scratch (reset after each message), so
+ * routing allocates nothing: whether plain subscribers there want it, and the queue groups it was
+ * chosen for (nats-server's routeTarget).
+ */
+export class ForwardTarget {
+  touched = false;
+  plain = false;
+  ngroups = 0;
+  readonly groups: Buffer[] = [];
+  readonly peer: Peer | null;
+  readonly route: RouteConnection | null;
+
+  constructor(peer: Peer | null, route: RouteConnection | null) {
+    this.peer = peer;
+    this.route = route;
+  }
+}
 export const MSG_HEADER = 20;
 export const INTEREST_HEADER = 12;
 export const RESPONSE_HEADER = 12;
@@ -34,18 +59,27 @@ export class RemoteInterest {
   readonly subject: string;
   readonly queue: string | null;
   readonly queueBytes: Buffer | null;
+  /** The peer's id; -1 for a route's interest. */
   readonly peer: number;
   /** Index of the account whose sublist holds this entry. */
   readonly acc: number;
   /** Number of the peer's subscriptions behind this entry (queue members weight the choice). */
   weight = 0;
+  /**
+   * The part of `weight` that is the peer's own subscribers (not routes it hosts): what a message
+   * that came in from a route may go to, and what this server tells the cluster it has.
+   */
+  localWeight = 0;
+  /** Where matching messages are sent. */
+  readonly target: ForwardTarget;
 
-  constructor(subject: string, queue: string | null, peer: number, acc: number) {
+  constructor(subject: string, queue: string | null, peer: number, acc: number, target: ForwardTarget) {
     this.subject = subject;
     this.queue = queue;
     this.queueBytes = queue === null ? null : Buffer.from(queue, 'latin1');
     this.peer = peer;
     this.acc = acc;
+    this.target = target;
   }
 }
 
@@ -73,6 +107,8 @@ export class Peer {
   plain = false;
   ngroups = 0;
   readonly groups: Buffer[] = [];
+  /** The shard's routing scratch for this peer (the JetStream link uses the fields above). */
+  readonly target: ForwardTarget = new ForwardTarget(this, null);
 
   constructor(rings: PeerRings) {
     this.id = rings.id;
@@ -113,30 +149,45 @@ export class Peer {
   }
 }
 
-/** Bytes of a MSG frame body for this message and the groups chosen for the peer. */
-export function msgFrameSize(m: MsgArgs, start: number, end: number, peer: Peer): number {
-  let n = MSG_HEADER + (m.paSubjectEnd - m.paSubjectStart) + (m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0) + (end - start);
+/** Routing scratch for one message: plain interest and the queue groups chosen. */
+interface Scratch {
+  plain: boolean;
+  ngroups: number;
+  readonly groups: Buffer[];
+}
+
+/**
+ * Bytes of a MSG frame body for this message and the groups chosen for the peer; `re - rs` the
+ * length of a DELIVER frame's route subject (0 for a plain MSG).
+ */
+export function msgFrameSize(m: MsgArgs, start: number, end: number, peer: Scratch, rs = 0, re = 0): number {
+  let n = MSG_HEADER + (m.paSubjectEnd - m.paSubjectStart) + (m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0) + (re - rs) + (end - start);
   for (let g = 0; g < peer.ngroups; g++) n += 2 + peer.groups[g]!.length;
   return n;
 }
 
-export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Peer, acc: number): void {
+/**
+ * `flags`: extra MsgFlags (FROM_ROUTE). With `rs < re`, a DELIVER frame: routed by m.paBuf[rs, re)
+ * (a JetStream delivery that came in over a route), shown with m's subject.
+ */
+export function writeMsgFrame(o: Buffer, at: number, m: MsgArgs, buf: Buffer, start: number, end: number, peer: Scratch, acc: number, flags = 0, rs = 0, re = 0): void {
   const sb = m.paBuf;
   const subjLen = m.paSubjectEnd - m.paSubjectStart;
   const replyLen = m.paReplyStart >= 0 ? m.paReplyEnd - m.paReplyStart : 0;
   o[at] = FrameKind.MSG;
-  o[at + 1] = peer.plain ? MsgFlags.PLAIN : 0;
+  o[at + 1] = (peer.plain ? MsgFlags.PLAIN : 0) | flags | (re > rs ? MsgFlags.DELIVER : 0);
   o.writeUInt16LE(peer.ngroups, at + 2);
   o.writeUInt16LE(subjLen, at + 4);
   o.writeUInt16LE(replyLen, at + 6);
   o.writeInt32LE(m.paHdr, at + 8);
   o.writeUInt32LE(end - start, at + 12);
   o.writeUInt16LE(acc, at + 16);
-  o.writeUInt16LE(0, at + 18);
+  o.writeUInt16LE(re - rs, at + 18);
   // copyBytes, not Buffer#copy: the flamegraph of 1:1 across shards showed Buffer#copy's per-call
   // view creation (_copyActual) as the hottest frame for these 10-20 byte runs.
   let pos = copyBytes(o, at + MSG_HEADER, sb, m.paSubjectStart, m.paSubjectEnd);
   if (replyLen > 0) pos = copyBytes(o, pos, sb, m.paReplyStart, m.paReplyEnd);
+  if (re > rs) pos = copyBytes(o, pos, sb, rs, re);
   for (let g = 0; g < peer.ngroups; g++) {
     const q = peer.groups[g]!;
     o.writeUInt16LE(q.length, pos);
@@ -160,6 +211,7 @@ export function applyInterestFrame(peer: Peer, buf: Buffer, s: number, sublistOf
   const sl = sublistOf(acc);
   if (sl === undefined) return;
   const delta = buf.readInt32LE(s + 4);
+  const local = (buf[s + 1]! & InterestFlags.ROUTE) === 0;
   const subjLen = buf.readUInt16LE(s + 8);
   const ql = buf.readUInt16LE(s + 10);
   const subject = buf.toString('latin1', s + INTEREST_HEADER, s + INTEREST_HEADER + subjLen);
@@ -168,25 +220,28 @@ export function applyInterestFrame(peer: Peer, buf: Buffer, s: number, sublistOf
   let ri = peer.interest.get(key);
   if (ri === undefined) {
     if (delta <= 0) return;
-    ri = new RemoteInterest(subject, queue, peer.id, acc);
+    ri = new RemoteInterest(subject, queue, peer.id, acc, peer.target);
     ri.weight = delta;
+    if (local) ri.localWeight = delta;
     peer.interest.set(key, ri);
     sl.insert(ri);
     return;
   }
   ri.weight += delta;
+  if (local) ri.localWeight += delta;
   if (ri.weight <= 0) {
     peer.interest.delete(key);
     sl.remove(ri);
   }
 }
 
-export function interestFrame(acc: number, subject: string, queue: string | null, delta: number): Buffer {
+/** `flags`: InterestFlags (ROUTE for the interest of a route this shard hosts). */
+export function interestFrame(acc: number, subject: string, queue: string | null, delta: number, flags = 0): Buffer {
   const s = Buffer.from(subject, 'latin1');
   const q = queue === null ? null : Buffer.from(queue, 'latin1');
   const f = Buffer.allocUnsafe(INTEREST_HEADER + s.length + (q?.length ?? 0));
   f[0] = FrameKind.INTEREST;
-  f[1] = 0;
+  f[1] = flags;
   f.writeUInt16LE(acc, 2);
   f.writeInt32LE(delta, 4);
   f.writeUInt16LE(s.length, 8);

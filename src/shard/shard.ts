@@ -30,11 +30,14 @@ import { ClientConnection, CloseReason } from './client.js';
 import { acceptTls } from './tls-accept.js';
 import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
+import { ShardCluster } from '../cluster/shard-cluster.js';
+import { mqttOf, mqttShutdown, isMqttPath } from '../mqtt/shard-mqtt.js';
 import {
   FrameKind,
   MSG_HEADER,
   MsgFlags,
   Peer,
+  type ForwardTarget,
   RESPONSE_HEADER,
   applyInterestFrame,
   interestFrame,
@@ -57,6 +60,16 @@ export interface ServerIdentity {
   wsConnectUrls: string[];
   /** The listeners' real ports, published by main once bound (server/listeners.ts PortSlot). */
   ports?: SharedArrayBuffer;
+  /** The cluster's name when clustering is on (INFO `cluster`). */
+  cluster?: string;
+}
+
+/** What the shard flushes once per turn and may stall publishers for: a client or a route. */
+export interface OutConn {
+  dirty: boolean;
+  readonly closed: boolean;
+  readonly socket: { readonly writableLength: number };
+  flush(): void;
 }
 
 export type { Interest };
@@ -135,7 +148,7 @@ export class Shard {
   /** Records of closed connections on their way to the main thread's ring (/connz?state=closed). */
   readonly closedRecords = new ClosedOutbox();
   closedOut = { msgs: 0, bytes: 0 };
-  private readonly dirty: ClientConnection[] = [];
+  private readonly dirty: OutConn[] = [];
   private flushScheduled = false;
   private readonly flushAllBound = (): void => this.flushAll();
   private readonly timer: NodeJS.Timeout;
@@ -147,9 +160,12 @@ export class Shard {
   closing = false;
   /** -V / trace: log every protocol op (one boolean check per op when off). */
   tracing: boolean;
+  /** Cluster routes hosted by this shard (src/cluster/); null when clustering is off. */
+  readonly cluster: ShardCluster | null;
   // Peer traffic.
-  private ringsPending = false;
-  private readonly touched: Peer[] = [];
+  ringsPending = false;
+  /** Targets (peers, routes) of the message being routed; see ForwardTarget. */
+  readonly touched: ForwardTarget[] = [];
   private readonly ringMsg = new RingMsg();
   private readonly sublistOfBound = (acc: number): Sublist<Interest> | undefined => this.accounts[acc]?.sublist;
   private readonly onFrameBound: (buf: Buffer, start: number, len: number) => void;
@@ -162,7 +178,7 @@ export class Shard {
   /** Reasons reading is paused (a full peer ring, each stalled subscriber); sockets read at 0. */
   private readPauses = 0;
   /** Local connections whose socket backlog holds publishers back (client.go stalledWait). */
-  private readonly stalled = new Set<ClientConnection>();
+  private readonly stalled = new Set<OutConn>();
   private stallTimer: NodeJS.Timeout | null = null;
   private stallStarted = 0;
   private unstallWaiters: (() => void)[] = [];
@@ -196,6 +212,7 @@ export class Shard {
     this.auth = opts.auth !== null ? new Authenticator(opts.auth, opts.systemAccount, opts.tls?.map === true) : null;
     this.setAuthRequired();
     if (identity.wsConnectUrls.length > 0) this.infoBase['ws_connect_urls'] = identity.wsConnectUrls;
+    if (identity.cluster !== undefined) this.infoBase['cluster'] = identity.cluster;
     // server.go: tls_required, or tls_available with allow_non_tls; tls_verify when verifying (omitempty).
     if (opts.tls !== null) {
       this.infoBase[opts.allowNonTls ? 'tls_available' : 'tls_required'] = true;
@@ -204,6 +221,8 @@ export class Shard {
     this.tracing = opts.trace;
     this.onFrameBound = (buf, start, len) => this.onFrame(buf, start, len);
     this.stallThreshold = Math.max(256 * 1024, Math.floor(opts.maxPending / 4));
+    // Before the pumps start: the first frames drained may be interest the cluster counts.
+    this.cluster = opts.cluster !== null ? new ShardCluster(this, opts.cluster) : null;
     for (const rings of peers) {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
@@ -241,7 +260,8 @@ export class Shard {
 
   /**
    * A WebSocket client (websocket.go): optional TLS, the HTTP upgrade, then the ordinary NATS
-   * protocol inside binary frames. `/mqtt` and `/leafnode` paths are refused (not served yet).
+   * protocol inside binary frames; on a path ending in `/mqtt`, MQTT (src/mqtt/). `/leafnode` paths
+   * are refused (not served yet).
    */
   async adoptWebSocket(handle: unknown, cid: number, overLimit = false): Promise<ClientConnection | null> {
     return this.acceptWs(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, overLimit);
@@ -273,14 +293,15 @@ export class Shard {
           // Per WebSocket message, which may batch many publishes: the NATS limits apply inside.
           maxPayload: WS_MESSAGE_LIMIT,
         },
-        (path) => !path.startsWith('/mqtt') && !path.startsWith('/leafnode'),
+        (path) => !path.startsWith('/leafnode'),
+        (path) => (isMqttPath(path) ? 'mqtt' : null),
       );
     } catch (err) {
       this.log.debug({ cid, err: (err as Error).message }, 'WebSocket handshake failed');
       return null;
     }
     const t = new WsTransport(ws);
-    const conn = this.addConnection(t, cid, 'ws', overLimit);
+    const conn = isMqttPath(ws.request.path) ? mqttOf(this).adoptTransport(t, cid, overLimit) : this.addConnection(t, cid, 'ws', overLimit);
     ws.onclose = () => {
       t.closed();
       if (conn !== null) conn.close(CloseReason.CLIENT, true);
@@ -315,8 +336,9 @@ export class Shard {
         const path = req.getUrl();
         const origin = req.getHeader('origin');
         const host = req.getHeader('host');
-        // websocket.go: /mqtt and /leafnode are other protocols; same_origin and allowed_origins.
-        let refuse = path.startsWith('/mqtt') || path.startsWith('/leafnode') ? '404 Not Found' : '';
+        // websocket.go: /mqtt is MQTT, /leafnode another protocol; same_origin and allowed_origins.
+        const mqtt = isMqttPath(path);
+        let refuse = path.startsWith('/leafnode') ? '404 Not Found' : '';
         if (refuse === '' && origin !== '') {
           let o: URL | null = null;
           try {
@@ -331,12 +353,13 @@ export class Shard {
           res.writeStatus(refuse).end();
           return;
         }
-        res.upgrade<UwsUserData>({ transport: null }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+        // MQTT: the subprotocol is always "mqtt" (websocket.go wsMQTTSecProto).
+        res.upgrade<UwsUserData>({ transport: null, mqtt }, req.getHeader('sec-websocket-key'), mqtt ? 'mqtt' : req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
       },
       open: (ws) => {
         const t = new UwsTransport(ws, w.compression);
         ws.getUserData().transport = t;
-        const conn = this.addConnection(t, nextCid(), 'ws');
+        const conn = ws.getUserData().mqtt ? mqttOf(this).adoptTransport(t, nextCid()) : this.addConnection(t, nextCid(), 'ws');
         if (conn !== null) t.conn = conn;
       },
       message: (ws, ab) => {
@@ -410,6 +433,18 @@ export class Shard {
     return conn;
   }
 
+  /**
+   * Registers a connection of another protocol (MQTT) that does its own greeting: counted, limited
+   * by max_connections, paused with the others. False: refused (the caller closes it).
+   */
+  registerConnection(conn: ClientConnection, overLimit = false): boolean {
+    this.totalConnections++;
+    if (this.closing || overLimit || (this.opts.maxConnections > 0 && this.conns.size >= this.opts.maxConnections)) return false;
+    this.conns.set(conn.cid, conn);
+    if (this.readPauses > 0) conn.socket.pause();
+    return true;
+  }
+
   /** Hooks a socket's events to its connection; `readData`: reads come as 'data' events (not onread). */
   attachSocket(conn: ClientConnection, s: net.Socket, readData = true): void {
     if (readData) {
@@ -462,6 +497,7 @@ export class Shard {
   addSubscription(sub: Subscription): void {
     const acc = sub.conn.acc;
     acc.sublist.insert(sub);
+    if (this.cluster !== null) this.cluster.localInterest(acc.idx, sub.subject, sub.queue, 1);
     if (this.peerList.length > 0) {
       this.broadcast(interestFrame(acc.idx, sub.subject, sub.queue, 1));
       sub.conn.ringDirty = true;
@@ -471,13 +507,14 @@ export class Shard {
   removeSubscription(sub: Subscription): void {
     const acc = sub.conn.acc;
     if (!acc.sublist.remove(sub)) return;
+    if (this.cluster !== null) this.cluster.localInterest(acc.idx, sub.subject, sub.queue, -1);
     if (this.peerList.length > 0) {
       this.broadcast(interestFrame(acc.idx, sub.subject, sub.queue, -1));
       sub.conn.ringDirty = true;
     }
   }
 
-  private broadcast(f: Buffer): void {
+  broadcast(f: Buffer): void {
     for (const peer of this.peerList) this.enqueueFrame(peer, f);
   }
 
@@ -527,11 +564,11 @@ export class Shard {
       const sub = psubs[i]!;
       const c = sub.conn;
       if (c === null) {
-        const peer = this.peers[sub.peer]!;
-        peer.plain = true;
-        if (!peer.touched) {
-          peer.touched = true;
-          this.touched[nt++] = peer;
+        const t = sub.target;
+        t.plain = true;
+        if (!t.touched) {
+          t.touched = true;
+          this.touched[nt++] = t;
         }
         continue;
       }
@@ -554,11 +591,11 @@ export class Shard {
         if (q.conn === null) {
           pick -= q.weight;
           if (pick < 0) {
-            const peer = this.peers[q.peer]!;
-            peer.groups[peer.ngroups++] = q.queueBytes!;
-            if (!peer.touched) {
-              peer.touched = true;
-              this.touched[nt++] = peer;
+            const t = q.target;
+            t.groups[t.ngroups++] = q.queueBytes!;
+            if (!t.touched) {
+              t.touched = true;
+              this.touched[nt++] = t;
             }
             break;
           }
@@ -572,15 +609,19 @@ export class Shard {
       }
     }
     if (nt > 0) {
+      let rang = false;
       for (let i = 0; i < nt; i++) {
-        const peer = this.touched[i]!;
-        this.forward(peer, m, buf, start, end, acc.idx);
-        peer.touched = false;
-        peer.plain = false;
-        peer.ngroups = 0;
+        const t = this.touched[i]!;
+        if (t.peer !== null) {
+          this.forward(t.peer, t, m, buf, start, end, acc.idx, 0);
+          rang = true;
+        } else t.route!.writeRouted(t, m, m.paSubjectStart, m.paSubjectEnd, buf, start, end, acc);
+        t.touched = false;
+        t.plain = false;
+        t.ngroups = 0;
         n++;
       }
-      if (pub !== null) pub.ringDirty = true;
+      if (rang && pub !== null) pub.ringDirty = true;
     }
     return n;
   }
@@ -622,15 +663,19 @@ export class Shard {
     return n;
   }
 
-  private forward(peer: Peer, m: MsgArgs, buf: Buffer, start: number, end: number, acc: number): void {
-    const len = msgFrameSize(m, start, end, peer);
+  /**
+   * One MSG frame to `peer` for the targets chosen in `t`; `flags`: MsgFlags.FROM_ROUTE or 0; a
+   * route subject m.paBuf[rs, re) (rs < re) makes it a DELIVER frame.
+   */
+  forward(peer: Peer, t: ForwardTarget, m: MsgArgs, buf: Buffer, start: number, end: number, acc: number, flags: number, rs = 0, re = 0): void {
+    const len = msgFrameSize(m, start, end, t, rs, re);
     const at = peer.reserve(len);
     if (at >= 0) {
-      writeMsgFrame(peer.out.data, at, m, buf, start, end, peer, acc);
+      writeMsgFrame(peer.out.data, at, m, buf, start, end, t, acc, flags, rs, re);
       peer.out.commit(len);
     } else {
       const f = Buffer.allocUnsafe(len);
-      writeMsgFrame(f, 0, m, buf, start, end, peer, acc);
+      writeMsgFrame(f, 0, m, buf, start, end, t, acc, flags, rs, re);
       this.overflow(peer, f);
     }
     peer.enqueued = (peer.enqueued + 1) | 0;
@@ -640,7 +685,11 @@ export class Shard {
   /** A frame from a peer's ring. */
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
-    if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
+    if (kind === FrameKind.INTEREST) {
+      applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
+      if (this.cluster !== null) this.cluster.peerInterest(this.currentPeer!.id, buf, s);
+      return;
+    }
     if (kind === FrameKind.RESPONSE) return this.applyResponse(buf, s);
     if (kind !== FrameKind.MSG) return;
     const acc = this.accounts[buf.readUInt16LE(s + 16)];
@@ -675,42 +724,80 @@ export class Shard {
     const start = pos;
     const end = s + len;
     const r = acc.sublist.matchBytes(buf, routeStart, routeEnd);
+    // A message that came in from a route goes to local subscribers only (one hop in a full mesh);
+    // any other also goes to the routes this shard hosts that want it.
+    const toRoutes = (flags & MsgFlags.FROM_ROUTE) === 0 && this.cluster !== null;
+    let nt = 0;
     if ((flags & MsgFlags.PLAIN) !== 0) {
       const psubs = r.psubs;
       for (let i = 0; i < psubs.length; i++) {
         const sub = psubs[i]!;
         if (sub.conn !== null) sub.conn.writeMsg(sub, m, buf, start, end);
+        else if (toRoutes && sub.target.route !== null) {
+          const t = sub.target;
+          t.plain = true;
+          if (!t.touched) {
+            t.touched = true;
+            this.touched[nt++] = t;
+          }
+        }
       }
     }
     pos = groupsAt;
     for (let g = 0; g < ngroups; g++) {
       const gl = buf.readUInt16LE(pos);
-      this.deliverToGroup(r, buf, pos + 2, pos + 2 + gl, m, start, end);
+      nt = this.deliverToGroup(r, buf, pos + 2, pos + 2 + gl, m, start, end, toRoutes, nt);
       pos += 2 + gl;
+    }
+    for (let i = 0; i < nt; i++) {
+      const t = this.touched[i]!;
+      t.route!.writeRouted(t, m, routeStart, routeEnd, buf, start, end, acc);
+      t.touched = false;
+      t.plain = false;
+      t.ngroups = 0;
     }
   }
 
-  /** A peer chose this shard for queue group `buf[gs, ge)`: one random local member gets it. */
-  private deliverToGroup(r: SublistResult<Interest>, buf: Buffer, gs: number, ge: number, m: MsgArgs, start: number, end: number): void {
+  /**
+   * A peer chose this shard for queue group `buf[gs, ge)`: one member here gets it, a local one or
+   * (unless `toRoutes` is false) a route weighted by its member count. Returns the touched count.
+   */
+  private deliverToGroup(r: SublistResult<Interest>, buf: Buffer, gs: number, ge: number, m: MsgArgs, start: number, end: number, toRoutes: boolean, nt: number): number {
     const qsubs = r.qsubs;
     for (let g = 0; g < qsubs.length; g++) {
       const members = qsubs[g]!;
       const qb = members[0]!.queueBytes!;
       if (qb.length !== ge - gs || buf.compare(qb, 0, qb.length, gs, ge) !== 0) continue;
-      let locals = 0;
-      for (let k = 0; k < members.length; k++) if (members[k]!.conn !== null) locals++;
-      if (locals === 0) return; // the members left meanwhile: dropped, as nats-server would
-      let pick = (Math.random() * locals) | 0;
+      let total = 0;
       for (let k = 0; k < members.length; k++) {
         const q = members[k]!;
-        if (q.conn === null) continue;
-        if (pick-- === 0) {
-          q.conn.writeMsg(q, m, buf, start, end);
-          return;
+        if (q.conn !== null) total++;
+        else if (toRoutes && q.target.route !== null) total += q.weight;
+      }
+      if (total === 0) return nt; // the members left meanwhile: dropped, as nats-server would
+      let pick = Math.random() * total;
+      for (let k = 0; k < members.length; k++) {
+        const q = members[k]!;
+        if (q.conn !== null) {
+          if ((pick -= 1) < 0) {
+            q.conn.writeMsg(q, m, buf, start, end);
+            return nt;
+          }
+        } else if (toRoutes && q.target.route !== null) {
+          if ((pick -= q.weight) < 0) {
+            const t = q.target;
+            t.groups[t.ngroups++] = q.queueBytes!;
+            if (!t.touched) {
+              t.touched = true;
+              this.touched[nt++] = t;
+            }
+            return nt;
+          }
         }
       }
-      return;
+      return nt;
     }
+    return nt;
   }
 
   /** Drains one peer's inbound ring for as long as the shard lives. */
@@ -767,11 +854,22 @@ export class Shard {
   }
 
   private pauseReading(): void {
-    if (this.readPauses++ === 0) for (const c of this.conns.values()) c.socket.pause();
+    if (this.readPauses++ === 0) {
+      for (const c of this.conns.values()) c.socket.pause();
+      this.cluster?.pauseReading();
+    }
   }
 
   private resumeReading(): void {
-    if (--this.readPauses === 0) for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+    if (--this.readPauses === 0) {
+      for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+      this.cluster?.resumeReading();
+    }
+  }
+
+  /** True while reading is paused (a full ring, a stalled subscriber): new sockets start paused. */
+  get readingPaused(): boolean {
+    return this.readPauses > 0;
   }
 
   /**
@@ -780,7 +878,7 @@ export class Shard {
    * nats-server's client.go holds a fast producer in stalledWait rather than let a consumer that is
    * merely slower than the producer fall max_pending behind and be dropped.
    */
-  stall(conn: ClientConnection): void {
+  stall(conn: OutConn): void {
     if (this.stalled.has(conn)) return;
     this.stalled.add(conn);
     this.pauseReading();
@@ -867,6 +965,7 @@ export class Shard {
   resetPeer(rings: PeerRings): void {
     const peer = this.peers[rings.id];
     if (peer === undefined) return;
+    this.cluster?.peerGone(peer);
     for (const ri of peer.interest.values()) this.accounts[ri.acc]!.sublist.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
@@ -875,6 +974,7 @@ export class Shard {
         if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(acc.idx, sub.subject, sub.queue, 1));
       }
     }
+    if (this.cluster !== null) for (const f of this.cluster.routeInterestFrames()) this.enqueueFrame(peer, f);
     this.publishRings();
     void this.pump(peer);
     this.checkPongs();
@@ -911,6 +1011,7 @@ export class Shard {
       st.outBytes += c.outBytes;
       st.subscriptions += c.subs.size;
     }
+    this.cluster?.addStats(st);
     return st;
   }
 
@@ -951,7 +1052,7 @@ export class Shard {
   async lameDuck(durationMs: number, graceMs: number): Promise<void> {
     this.closing = true;
     const ldm = Buffer.from(`INFO ${JSON.stringify({ ...this.infoBase, ldm: true })} \r\n`);
-    for (const c of this.conns.values()) c.queue(ldm);
+    for (const c of this.conns.values()) if (c.natsProtocol) c.queue(ldm);
     this.flushAll();
     await new Promise((r) => setTimeout(r, Math.min(graceMs, durationMs)));
     const conns = [...this.conns.values()];
@@ -963,9 +1064,31 @@ export class Shard {
     }
   }
 
+  /**
+   * Cluster: INFO fields changed (connect_urls, ws_connect_urls, cluster). With `notify`, clients that
+   * take async INFO hear it at once (server.go sendAsyncInfoToClients), each with its own client_id.
+   */
+  updateInfo(fields: Record<string, unknown>, notify: boolean): void {
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined || (Array.isArray(v) && v.length === 0)) delete this.infoBase[k];
+      else this.infoBase[k] = v;
+    }
+    if (!notify) return;
+    for (const c of this.conns.values()) {
+      if (c.closed || !c.connectReceived || c.protocol < 1) continue;
+      const info: Record<string, unknown> = { ...this.infoBase, client_id: c.cid, client_ip: c.ip };
+      if (!(c.socket instanceof net.Socket)) {
+        delete info['tls_required'];
+        delete info['tls_verify'];
+        delete info['tls_available'];
+      }
+      c.queue(Buffer.from(`INFO ${JSON.stringify(info)} \r\n`));
+    }
+  }
+
   // ---- output --------------------------------------------------------------------------------
 
-  markDirty(conn: ClientConnection): void {
+  markDirty(conn: OutConn): void {
     conn.dirty = true;
     this.dirty.push(conn);
     if (!this.flushScheduled) {
@@ -1019,6 +1142,7 @@ export class Shard {
     clearInterval(this.timer);
     for (const peer of this.peerList) peer.in.close();
     this.flushAll();
+    this.cluster?.shutdown();
     const waits: Promise<void>[] = [];
     for (const c of [...this.conns.values()]) {
       waits.push(
@@ -1033,5 +1157,6 @@ export class Shard {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(waits), new Promise((r) => (timer = setTimeout(r, 3000)))]);
     clearTimeout(timer);
+    mqttShutdown(this);
   }
 }

@@ -8,6 +8,8 @@ import type { ClientConnection } from './client.js';
 
 export interface UwsUserData {
   transport: UwsTransport | null;
+  /** Upgraded on a path ending in /mqtt: an MQTT connection. */
+  mqtt: boolean;
 }
 
 export class UwsTransport extends MessageTransport implements ClientTransport {

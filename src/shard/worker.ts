@@ -11,6 +11,11 @@ import type { PeerRings } from './peer.js';
 import type { ConnzQuery } from '../monitor/types.js';
 import { shardConnz, shardMetrics, shardSubsz } from './monitor-data.js';
 import { loadUws } from '../transport/uws.js';
+import type { FromShardCluster, ToShardCluster } from '../cluster/messages.js';
+import { mqttOf } from '../mqtt/shard-mqtt.js';
+import { MQTT_TAG } from '../mqtt/listener.js';
+import { hopTraceDir } from '../monitor/hoptrace.js';
+import { installShardHopTrace } from '../monitor/hoptrace-shard.js';
 
 export interface ShardWorkerData {
   shardId: number;
@@ -40,7 +45,8 @@ export type ToShard =
   | { type: 'reopen-log' }
   | { type: 'ldm'; durationMs: number; graceMs: number }
   | { type: 'stats'; id: number }
-  | { type: 'monitor'; id: number; kind: 'connz' | 'subsz' | 'metrics'; query: ConnzQuery & { list: boolean; test: string | null } };
+  | { type: 'monitor'; id: number; kind: 'connz' | 'subsz' | 'metrics'; query: ConnzQuery & { list: boolean; test: string | null } }
+  | { type: 'cluster'; m: ToShardCluster };
 export type FromShard =
   | { type: 'gc' }
   /** JSON of closed connections' ConnRecords (monitor/closed.ts). */
@@ -51,7 +57,8 @@ export type FromShard =
   | { type: 'bcrypt'; id: number; password: string; hash: string; key: string; deadline: number }
   | { type: 'bcrypt-cancel'; id: number }
   | { type: 'stats'; id: number; stats: ShardStats }
-  | { type: 'monitor'; id: number; data: unknown };
+  | { type: 'monitor'; id: number; data: unknown }
+  | { type: 'cluster'; m: FromShardCluster };
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
@@ -62,6 +69,8 @@ if (data.waitForGo === true) {
   if (first.type !== 'go') process.exit(0); // stopped before it started: nothing to close yet
 }
 const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile, channel: data.opts.workerLog });
+// TSNATS_HOPTRACE=<dir>: per-hop latency histograms (bench/README.md); off, nothing is patched.
+if (hopTraceDir() !== null) installShardHopTrace(hopTraceDir()!, data.shardId, data.peers, data.opts.jetstream.enabled);
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
 shard.closedRecords.sink = (records) => port.postMessage({ type: 'closed', records } satisfies FromShard);
 // Test hook ($TSNATS.DEBUG.GC with TSNATS_DEBUG_HOOKS=1): main has every thread collect its garbage.
@@ -92,10 +101,24 @@ const reportLoad = (): void => {
   }
 };
 
+if (shard.cluster !== null) shard.cluster.post = (m) => port.postMessage({ type: 'cluster', m } satisfies FromShard);
+
 const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
-  // Tag: [!][w]<cid>: '!' the main thread found the server full (max_connections); 'w' a WebSocket.
+  // Tag: r<cid>: a cluster route accepted on the cluster port.
+  if (tag.startsWith('r')) {
+    shard.cluster?.adoptAccepted(handle, Number(tag.slice(1)));
+    return;
+  }
+  // Tag: [!][w|q]<cid>: '!' the main thread found the server full (max_connections); 'w' a WebSocket;
+  // 'q' an MQTT connection.
   const over = tag.startsWith('!');
   const t = over ? tag.slice(1) : tag;
+  if (t.startsWith(MQTT_TAG)) {
+    const conn = mqttOf(shard).adopt(handle, Number(t.slice(1)), over);
+    conn?.socket.once('close', reportLoad);
+    reportLoad();
+    return;
+  }
   const ws = t.startsWith('w');
   const cid = Number(ws ? t.slice(1) : t);
   if (ws) {
@@ -124,6 +147,8 @@ port.on('message', (m: ToShard) => {
   } else if (m.type === 'monitor') {
     const data = m.kind === 'connz' ? shardConnz(shard, m.query) : m.kind === 'subsz' ? shardSubsz(shard, m.query.list, m.query.test) : shardMetrics(shard);
     port.postMessage({ type: 'monitor', id: m.id, data } satisfies FromShard);
+  } else if (m.type === 'cluster') {
+    shard.cluster?.control(m.m);
   } else if (m.type === 'reload') {
     shard.reload(m.opts);
   } else if (m.type === 'reopen-log') {

@@ -20,7 +20,9 @@ test('there are seed fixtures', () => {
 for (const name of fixtures.filter((f) => f !== 'single.conf')) {
   test(`seed ${name}: loads and serves`, { skip: usingNatsServer, timeout: 20_000 }, async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'tsnats-seed-'));
-    const server = await startServer({ cwd, args: ['-c', join(seedDir, name), '-m', '-1', '-l', '/dev/stderr', '-sd', join(cwd, 'js')] });
+    // A cluster block listens on 0.0.0.0:6222: a random loopback port instead, so tests run side by side.
+    const clustered = /^cluster\s*\{/m.test(readFileSync(join(seedDir, name), 'utf8'));
+    const server = await startServer({ cwd, args: ['-c', join(seedDir, name), '-m', '-1', '-l', '/dev/stderr', '-sd', join(cwd, 'js'), ...(clustered ? ['--cluster', 'nats://127.0.0.1:-1'] : [])] });
     try {
       assert.match(server.output(), /Server is ready/);
       // The client users the file configures (node1_user/node1_pass ...) are enforced.
