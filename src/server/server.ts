@@ -335,7 +335,7 @@ export class Server {
   /** Test hook (TSNATS_DEBUG_HOOKS=1, `$TSNATS.DEBUG.GC`): this thread and every shard collect garbage. */
   private debugGc(): void {
     if (process.env['TSNATS_DEBUG_HOOKS'] !== '1') return;
-    void import('./debug-gc.js').then(({ collectGarbage }) => collectGarbage());
+    void import('./debug-gc.js').then(({ collectGarbage }) => this.log.info(`debug hook: main thread ${collectGarbage()}`));
     for (const sh of this.shards) sh.worker.postMessage({ type: 'gc' } satisfies ToShard);
   }
 

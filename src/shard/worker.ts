@@ -135,7 +135,7 @@ const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
 
 port.on('message', (m: ToShard) => {
   if (m.type === 'gc') {
-    if (shard.debugHooks) void import('../server/debug-gc.js').then(({ collectGarbage }) => collectGarbage());
+    if (shard.debugHooks) void import('../server/debug-gc.js').then(({ collectGarbage }) => log.info(`debug hook: ${collectGarbage()}`));
     return;
   }
   if (m.type === 'bcrypt-result') {

@@ -4,10 +4,11 @@
 // tsnats by default; any may be a real nats-server (mixed clusters). A node can be SIGKILLed and
 // restarted with the same store and cluster port. Every process is stopped by its pid (stop()).
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNode, sparePort, type ClusterNode, type NodeKind } from './cluster.js';
+import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
 import { delay } from './wait.js';
 
 export interface JsNode {
@@ -74,7 +75,9 @@ export class JsClusterHarness {
 
   async startNode(i: number): Promise<ClusterNode> {
     const n = this.nodes[i]!;
-    n.node = await startNode({ kind: n.kind, conf: n.conf, clusterFlag: false, port: n.port, shards: 2, env: this.env });
+    // TSNATS_JSC_DEBUG=1: nodes log at debug level (RAFT elections, with TSNATS_JSC_DUMP to keep it).
+    const args = process.env['TSNATS_JSC_DEBUG'] === '1' ? ['-D'] : [];
+    n.node = await startNode({ kind: n.kind, conf: n.conf, clusterFlag: false, port: n.port, shards: 2, env: this.env, args });
     return n.node;
   }
 
@@ -83,6 +86,7 @@ export class JsClusterHarness {
     const n = this.nodes[i]!;
     if (n.node === null) return;
     await n.node.stop('SIGKILL');
+    dumpOutput(n);
     n.node = null;
   }
 
@@ -138,10 +142,20 @@ export class JsClusterHarness {
   }
 
   async stop(): Promise<void> {
+    // TSNATS_JSC_DUMP=<dir>: every node's output is kept there (diagnosing a failure).
+    for (const n of this.nodes) dumpOutput(n);
     await Promise.all(this.nodes.map((n) => n.node?.stop('SIGKILL')));
     for (const n of this.nodes) n.node = null;
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** TSNATS_JSC_DUMP=<dir>: a node's output is written there when it is killed or stopped (diagnosis). */
+function dumpOutput(n: JsNode): void {
+  const dir = process.env['TSNATS_JSC_DUMP'];
+  if (dir === undefined || n.node === null) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${n.name}-${n.node.pid}.log`), n.node.output());
 }
 
 /** Retries fn until it resolves (bounded by time). */
@@ -157,4 +171,67 @@ export async function retry<T>(fn: () => Promise<T>, what: string, timeoutMs = 3
     }
   }
   throw new Error(`${what}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
+}
+
+/** Resolves with `p`, or with `fallback` after ms (the timer is cleared either way). */
+export async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | null = null;
+  const t = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    if (timer !== null) clearTimeout(timer);
+  }
+}
+
+/**
+ * The messages of `stream` from sequence `from` to `to`, by sequence, as text. Read with an ephemeral
+ * pull consumer (no acks) through nc; every step is bounded in time: a batch that stalls (a leader
+ * changing) is stopped and the read goes on from the next sequence with a new consumer; the whole read
+ * is bounded by timeoutMs.
+ */
+export async function readStream(nc: NatsConnection, stream: string, from: number, to: number, timeoutMs = 120_000): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  const dec = new TextDecoder();
+  const deadline = Date.now() + timeoutMs;
+  let next = from;
+  while (next <= to && Date.now() < deadline) {
+    let name = '';
+    try {
+      const jsm = await nc.jetstreamManager();
+      const ci = await jsm.consumers.add(stream, {
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: next,
+        inactive_threshold: nanos(30_000),
+        mem_storage: true,
+        num_replicas: 1,
+      });
+      name = ci.name;
+      const c = await nc.jetstream().consumers.get(stream, name);
+      while (next <= to && Date.now() < deadline) {
+        const before = next;
+        const batch = await within(c.fetch({ max_messages: Math.min(1000, to - next + 1), expires: 2000 }), 10_000, null);
+        if (batch === null) break;
+        const drained = (async () => {
+          for await (const m of batch) {
+            out.set(m.seq, dec.decode(m.data));
+            if (m.seq >= next) next = m.seq + 1;
+          }
+          return true;
+        })();
+        if (!(await within(drained, 10_000, false))) {
+          batch.stop();
+          break;
+        }
+        if (next === before) break;
+      }
+    } catch {
+      await delay(250);
+    }
+    if (name !== '') await within(nc.jetstreamManager().then((m) => m.consumers.delete(stream, name)), 5_000, false).catch(() => false);
+  }
+  return out;
 }

@@ -65,3 +65,13 @@ export function monitorPort(output: string): number {
   if (m === null) throw new Error(`no monitoring port in:\n${output}`);
   return Number(m[1]);
 }
+
+/**
+ * The server's last "heap after gc" lines (one per thread, logged by the `$TSNATS.DEBUG.GC` hook):
+ * for a failure message, so a memory test that fails says whether V8's heaps or native memory
+ * hold the difference. Empty for nats-server.
+ */
+export function heapLines(output: string, threads: number): string {
+  const lines = output.split('\n').filter((l) => l.includes('heap after gc'));
+  return lines.slice(-threads).map((l) => l.replace(/^.*debug hook: /, '')).join('; ');
+}

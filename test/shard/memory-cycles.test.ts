@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer } from '../helpers/server.js';
-import { inBatches, monitorPort, procAvailable, settledRss } from '../helpers/memory.js';
+import { inBatches, monitorPort, procAvailable, settledRss, heapLines } from '../helpers/memory.js';
 
 const CYCLES = 20_000;
 const WIDTH = 100;
@@ -58,8 +58,8 @@ test('20,000 connect/subscribe/close cycles: none left open, RSS back within 48 
     const closed = (await (await fetch(`http://127.0.0.1:${http}/connz?state=closed&limit=1&sort=stop`)).json()) as { total: number; connections: { name?: string }[] };
     assert.equal(closed.total, 10_000, 'the last 10,000 closed connections, server-wide');
     const end = await settledRss(pid, server.port, start.rss + LIMIT_MB);
-    t.diagnostic(`RSS start ${start.rss} MB, after ${CYCLES} cycles ${end.rss} MB (+${(end.rss - start.rss).toFixed(1)})`);
-    assert.ok(end.rss <= start.rss + LIMIT_MB, `RSS ${end.rss} MB after ${CYCLES} cycles, start ${start.rss} MB (readings ${end.readings.join(', ')})`);
+    t.diagnostic(`RSS start ${start.rss} MB, after ${CYCLES} cycles ${end.rss} MB (+${(end.rss - start.rss).toFixed(1)}); ${heapLines(server.output(), 3)}`);
+    assert.ok(end.rss <= start.rss + LIMIT_MB, `RSS ${end.rss} MB after ${CYCLES} cycles, start ${start.rss} MB (readings ${end.readings.join(', ')}); ${heapLines(server.output(), 3)}`);
   } finally {
     await server.stop();
   }

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startServer } from '../helpers/server.js';
 import { connectHandshake } from '../helpers/wire.js';
-import { inBatches, procAvailable, settledRss } from '../helpers/memory.js';
+import { inBatches, procAvailable, settledRss, heapLines } from '../helpers/memory.js';
 
 const SESSIONS = 20_000;
 const WIDTH = 150;
@@ -63,8 +63,8 @@ test('20,000 garbage sessions leave RSS within 48 MB and a clean client is still
     const start = await settledRss(pid, server.port, 0, { minMs: 0, maxMs: 0 });
     await inBatches(SESSIONS, WIDTH, (i) => session(server.port, i));
     const end = await settledRss(pid, server.port, start.rss + LIMIT_MB);
-    t.diagnostic(`RSS start ${start.rss} MB, after ${SESSIONS} garbage sessions ${end.rss} MB (+${(end.rss - start.rss).toFixed(1)})`);
-    assert.ok(end.rss <= start.rss + LIMIT_MB, `RSS ${end.rss} MB after ${SESSIONS} garbage sessions, start ${start.rss} MB (readings ${end.readings.join(', ')})`);
+    t.diagnostic(`RSS start ${start.rss} MB, after ${SESSIONS} garbage sessions ${end.rss} MB (+${(end.rss - start.rss).toFixed(1)}); ${heapLines(server.output(), 3)}`);
+    assert.ok(end.rss <= start.rss + LIMIT_MB, `RSS ${end.rss} MB after ${SESSIONS} garbage sessions, start ${start.rss} MB (readings ${end.readings.join(', ')}); ${heapLines(server.output(), 3)}`);
     // A clean client: subscribe, publish, receive.
     const c = await connectHandshake(server.port);
     c.send('SUB clean 1\r\nPUB clean 5\r\nhello\r\nPING\r\n');

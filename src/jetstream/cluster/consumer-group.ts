@@ -37,6 +37,7 @@ export class ConsumerGroup implements ConsumerReplication {
   private leaderSubs: (() => void)[] = [];
   private infoSub: SysSub | null = null;
   private snapTimer: NodeJS.Timeout | null = null;
+  private readyTimer: NodeJS.Timeout | null = null;
   private lastSnap: Buffer | null = null;
   private stopped = false;
 
@@ -94,6 +95,8 @@ export class ConsumerGroup implements ConsumerReplication {
     if (this.stopped) return;
     this.stopped = true;
     if (this.snapTimer !== null) clearInterval(this.snapTimer);
+    if (this.readyTimer !== null) clearTimeout(this.readyTimer);
+    this.readyTimer = null;
     if (!del && this.node !== null && !this.recovering) this.doSnapshot();
     this.infoSub?.unsubscribe();
     for (const u of this.leaderSubs) u();
@@ -151,13 +154,49 @@ export class ConsumerGroup implements ConsumerReplication {
     this.leader = isLeader;
     for (const u of this.leaderSubs) u();
     this.leaderSubs = [];
-    const plugin = this.cl.js.plugin;
+    if (this.readyTimer !== null) clearTimeout(this.readyTimer);
+    this.readyTimer = null;
     if (!isLeader) {
       const c = this.consumer;
       this.consumer = null;
-      if (c !== null) void plugin?.release?.(c);
+      if (c !== null) void this.cl.js.plugin?.release?.(c);
       return;
     }
+    this.waitReady();
+  }
+
+  /**
+   * A new leader runs the consumer only once every entry of earlier terms is applied here (its first
+   * entry, the peer state, commits them): it starts from the replicated state with every delivery and
+   * ack the previous leader had replicated, not from a state a few entries behind (stream-group.ts
+   * waitReady does the same for a stream's sequences).
+   */
+  private waitReady(): void {
+    const node = this.node;
+    if (node === null) {
+      this.run();
+      return;
+    }
+    const target = node.progressInfo().index;
+    const check = (): void => {
+      this.readyTimer = null;
+      if (!this.leader || this.stopped) return;
+      if (node.progressInfo().commit >= target) {
+        // Committed entries are applied in a microtask: run after them.
+        this.readyTimer = setTimeout(() => {
+          this.readyTimer = null;
+          if (this.leader && !this.stopped && this.consumer === null) this.run();
+        }, 0);
+        return;
+      }
+      this.readyTimer = setTimeout(check, 5);
+    };
+    check();
+  }
+
+  /** processConsumerLeaderChange: the leader runs the consumer and subscribes its subjects. */
+  private run(): void {
+    const plugin = this.cl.js.plugin;
     if (plugin === null || plugin.adopt === undefined) return;
     const s = this.sg.stream;
     const cfg: Record<string, unknown> = { ...this.ca.consumer, name: this.ca.name };

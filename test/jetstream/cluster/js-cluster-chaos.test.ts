@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StringCodec, type NatsConnection, type PubAck } from 'nats';
-import { JsClusterHarness, retry } from '../../helpers/js-cluster.js';
+import { JsClusterHarness, readStream, retry } from '../../helpers/js-cluster.js';
 import { delay } from '../../helpers/wait.js';
 
 const sc = StringCodec();
@@ -75,17 +75,7 @@ test(`${ROUNDS} rounds of killing a random node during async publishing (${IN_FL
   // Read everything back through one node and check every acknowledged message is where its ack said.
   const st = await retry(() => jsm.streams.info('CHAOS'), 'stream info after the rounds', 30_000);
   const last = st.state.last_seq;
-  const bySeq = new Map<number, string>();
-  const oc = await js.consumers.get('CHAOS');
-  const deadline = Date.now() + 120_000;
-  let seen = 0;
-  while (seen < last && Date.now() < deadline) {
-    const batch = await oc.fetch({ max_messages: 1000, expires: 2000 });
-    for await (const m of batch) {
-      bySeq.set(m.seq, sc.decode(m.data));
-      seen = Math.max(seen, m.seq);
-    }
-  }
+  const bySeq = await readStream(nc, 'CHAOS', 1, last, 180_000);
   let lost = 0;
   for (const [id, seq] of acked) if (bySeq.get(seq) !== id) lost++;
   assert.equal(lost, 0, `${lost} of ${acked.size} acknowledged messages missing (${failed} publishes failed, last sequence ${last})`);
