@@ -93,7 +93,7 @@ async function publishRoundRobin(stream: string, n: number): Promise<void> {
   const states: unknown[] = [];
   for (let i = 0; i < 3; i++) {
     const jsm = await (await client(i)).jetstreamManager();
-    const st = (await jsm.streams.info(stream)).state;
+    const st = (await retry(() => jsm.streams.info(stream), `${stream} info through node ${i}`, 30_000, 500)).state;
     assert.equal(st.messages, n, `messages through node ${i}`);
     assert.equal(st.first_seq, 1);
     assert.equal(st.last_seq, n);
@@ -119,7 +119,7 @@ async function publishRoundRobin(stream: string, n: number): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const jsm = await (await client(i)).jetstreamManager();
     for (const seq of [1, 2, Math.floor(n / 2), n]) {
-      const sm = await jsm.streams.getMessage(stream, { seq });
+      const sm = await retry(() => jsm.streams.getMessage(stream, { seq }), `${stream} message ${seq} through node ${i}`, 30_000, 500);
       assert.equal(sc.decode(sm.data), `${stream}-${seq - 1}`);
     }
   }
@@ -189,7 +189,8 @@ test('an R3 durable pull consumer: fetch and ack with its leader on either kind;
   await checkFloor(300, TS2);
   // Consumer info agrees through every node.
   for (let i = 0; i < 3; i++) {
-    const x = await (await client(i)).jetstreamManager().then((m) => m.consumers.info('TA', 'PROC'));
+    const m = await (await client(i)).jetstreamManager();
+    const x = await retry(() => m.consumers.info('TA', 'PROC'), `PROC info through node ${i}`, 30_000, 500);
     assert.equal(x.ack_floor.stream_seq, 300);
     assert.equal((x.cluster as ClusterBlock).replicas?.length, 2);
   }

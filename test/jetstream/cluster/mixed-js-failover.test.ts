@@ -131,13 +131,14 @@ async function killLeader(stream: string, kind: NodeKind): Promise<void> {
   step(`new leader ${c.leader}`);
   // Every acked message reads back in order, with no gap.
   for (let i = 1; i < acked.length; i++) assert.equal(acked[i], acked[i - 1]! + 1, `acks in sequence at ${i}`);
-  const st = (await jsm.streams.info(stream)).state;
+  // API requests right after a failover may go unanswered while the meta group settles: bounded retries.
+  const st = (await retry(() => jsm.streams.info(stream), 'stream info after the failover', 30_000, 500)).state;
   assert.equal(st.last_seq, acked[acked.length - 1]);
   assert.equal(st.messages, st.last_seq, 'no gap');
   step(`state ${JSON.stringify(st)}`);
   // Read back by sequence (direct from the leader), then through a consumer.
   for (let seq = 1; seq <= st.last_seq; seq++) {
-    const sm = await jsm.streams.getMessage(stream, { seq });
+    const sm = await retry(() => jsm.streams.getMessage(stream, { seq }), `message ${seq}`, 30_000, 500);
     assert.equal(sc.decode(sm.data), bodies.get(seq), `message ${seq}`);
   }
   step('read by sequence');
@@ -161,7 +162,7 @@ async function killLeader(stream: string, kind: NodeKind): Promise<void> {
   bodies.set(ack.seq, 'through the restarted node');
   const bjsm = await back.jetstreamManager();
   for (const seq of [1, 50, 51, last]) {
-    const sm = await bjsm.streams.getMessage(stream, { seq });
+    const sm = await retry(() => bjsm.streams.getMessage(stream, { seq }), `message ${seq} through the restarted node`, 30_000, 500);
     assert.equal(sc.decode(sm.data), bodies.get(seq));
   }
   // Every acked message reads back in order through an ordered consumer on the restarted node. (Not
