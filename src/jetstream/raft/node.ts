@@ -115,21 +115,27 @@ export class RaftNode extends RaftFollower {
     this.transport.send(this.rpsubj, '', Buffer.from(peer, 'latin1'));
   }
 
-  /** raft.go StepDown: transfer leadership to `preferred` or the best live peer, then step down. */
+  /**
+   * raft.go StepDown: transfer leadership to `preferred` or a live peer, then step down. nats-server
+   * takes the first healthy peer of a Go map, i.e. a random one: so do we (among the most caught-up),
+   * else repeated stepdowns would only ever pass leadership between the same two members and never
+   * reach, say, a nats-server member of a mixed group.
+   */
   stepDown(preferred = ''): void {
     this.checkLeader();
     const now = Date.now();
-    let target = '';
     let best = -1;
+    let fit: string[] = [];
     for (const [id, ps] of this.peers) {
       if (id === this.id || now - ps.ts >= this.timing.hbInterval * 3) continue;
       if (preferred && id !== preferred) continue;
       if (this.cfg.isPeerOffline?.(id)) continue;
       if (ps.li > best) {
         best = ps.li;
-        target = id;
-      }
+        fit = [id];
+      } else if (ps.li === best) fit.push(id);
     }
+    const target = fit.length === 0 ? '' : fit[Math.floor(Math.random() * fit.length)]!;
     if (preferred && !target) this.log.debug(`RAFT [${this.id} - ${this.group}] Can not transfer to preferred peer ${preferred}`);
     if (target) this.sendAppendEntry([{ type: EntryLeaderTransfer, data: Buffer.from(target, 'latin1') }]);
     this.switchToFollower('');

@@ -232,3 +232,30 @@ for (const [writer, reader, bucket] of [[TS, NS, 'FROMTS'], [NS, TS2, 'FROMNS']]
     await delay(0);
   });
 }
+
+test('$SYS.REQ.SERVER.PING.STATSZ through either kind is answered by all three servers, each with its JetStream stats', { skip: mixedSkip, timeout: 60_000 }, async () => {
+  for (const via of [NS, TS]) {
+    const nc = await connect({ servers: h!.url(via), user: 'admin', pass: 'admin', maxReconnectAttempts: 0 });
+    conns.push(nc);
+    await retry(async () => {
+      const names = new Map<string, Record<string, unknown>>();
+      const inbox = nc.subscribe('_INBOX.statsz.>');
+      const done = (async () => {
+        for await (const m of inbox) {
+          const o = JSON.parse(sc.decode(m.data)) as { server: { name: string }; statsz: Record<string, unknown> };
+          names.set(o.server.name, o.statsz);
+        }
+      })();
+      nc.publish('$SYS.REQ.SERVER.PING.STATSZ', sc.encode(''), { reply: `_INBOX.statsz.${via}` });
+      await delay(3000);
+      inbox.unsubscribe();
+      await done;
+      assert.deepEqual([...names.keys()].sort(), ['n1-c1', 'n2-c1', 'n3-c1'], `answers through node ${via}`);
+      for (const [name, st] of names) {
+        const js = st['jetstream'] as { stats?: { ha_assets?: number }; meta?: { leader?: string } } | undefined;
+        assert.ok(js?.stats !== undefined, `${name} sends its JetStream stats`);
+        assert.ok((js.stats.ha_assets ?? 0) >= 1, `${name} counts its HA assets`);
+      }
+    }, `statsz through node ${via}`, 30_000, 500);
+  }
+});
