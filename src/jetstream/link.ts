@@ -14,6 +14,8 @@ import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFram
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
 import type { CrossAccount } from './cross-account.js';
+import type { RingConsumer } from '../ring/ring.js';
+import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
@@ -22,7 +24,12 @@ const PUBLISH_EVERY = 64;
 /** Most account boundaries one message crosses (import chains). */
 const MAX_CROSSINGS = 4;
 
-const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+/**
+ * Longest time (µs) the worker keeps turning its event loop after the last ring frame before it
+ * sleeps (src/ring/waiter.ts; the window adapts): a synchronous publisher's next message then
+ * finds it awake.
+ */
+const JS_POLL_US = 200;
 
 /** One of the engine's own subscriptions, in the per-account sublist that drives the loopback. */
 interface OwnSub {
@@ -61,7 +68,7 @@ class OwnInterest {
   }
 }
 
-export class JsLink implements JsHost {
+export class JsLink implements JsHost, RingHost {
   readonly log: Logger;
   /** Where received messages go (set by the worker once the engine exists). */
   onMessage: (m: JsInbound) => void = () => {};
@@ -90,6 +97,8 @@ export class JsLink implements JsHost {
   private loopQueue: JsInbound[] = [];
   private loopScheduled = false;
   private readonly drainLoopBound = (): void => this.drainLoop();
+  private ringIns: RingConsumer[] = [];
+  private waiter: RingWaiter | null = null;
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
@@ -102,6 +111,12 @@ export class JsLink implements JsHost {
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
     }
+    this.ringIns = this.peerList.map((p) => p.in);
+    if (peers.length > 0) {
+      const bell = peers[0]!.ownBell;
+      if (bell === undefined) throw new Error('jetstream: peer rings without a bell');
+      this.waiter = new RingWaiter(this, bell, pollOptions(JS_POLL_US, 0, 'JS'));
+    }
   }
 
   /** A reply token made here for a request into another account's service: the shards learn it. */
@@ -111,12 +126,13 @@ export class JsLink implements JsHost {
 
   /** Starts draining every inbound ring. */
   start(): void {
-    for (const peer of this.peerList) void this.pump(peer);
+    this.waiter?.kick();
   }
 
   close(): void {
     this.closing = true;
     for (const peer of this.peerList) peer.in.close();
+    this.waiter?.close();
     if (this.overflowTimer !== null) clearTimeout(this.overflowTimer);
   }
 
@@ -286,12 +302,13 @@ export class JsLink implements JsHost {
     for (const ri of peer.interest.values()) this.sublists[ri.acc]?.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
+    this.ringIns = this.peerList.map((p) => p.in);
     for (const key of this.subs.keys()) {
       const z = key.indexOf('\0');
       this.enqueue(peer, interestFrame(Number(key.slice(0, z)), key.slice(z + 1), null, 1));
     }
     this.schedulePublish();
-    void this.pump(peer);
+    this.waiter?.kick();
   }
 
   /** Picks the shards a message goes to (plain interest, and one member per queue group). */
@@ -375,23 +392,25 @@ export class JsLink implements JsHost {
 
   // ---- inbound -----------------------------------------------------------------------------------
 
-  private async pump(peer: Peer): Promise<void> {
-    const generation = peer.generation;
-    while (!this.closing && peer.generation === generation) {
+  /** RingHost: one slice of every inbound ring. */
+  drainRings(): number {
+    if (this.closing) return -1;
+    let n = 0;
+    const peers = this.peerList;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[i]!;
       this.currentPeer = peer;
-      const consumer = peer.in;
       try {
-        consumer.drain(this.onFrameBound, DRAIN_SLICE);
+        n += peer.in.drain(this.onFrameBound, DRAIN_SLICE);
       } finally {
         this.currentPeer = null;
       }
-      if (consumer.hasData()) {
-        await nextTurn();
-        continue;
-      }
-      const w = consumer.wait();
-      if (w !== null) await w;
     }
+    return n;
+  }
+
+  ringConsumers(): readonly RingConsumer[] {
+    return this.ringIns;
   }
 
   private onFrame(buf: Buffer, s: number, len: number): void {

@@ -11,6 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { isMainThread } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { Errors } from '../protocol/wire.js';
 import type { Sublist, SublistResult } from '../sublist/sublist.js';
@@ -29,6 +30,8 @@ import { ClientConnection, CloseReason } from './client.js';
 import { acceptTls } from './tls-accept.js';
 import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
+import type { RingConsumer } from '../ring/ring.js';
+import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
 import { ShardCluster } from '../cluster/shard-cluster.js';
 import { mqttOf, mqttShutdown, isMqttPath } from '../mqtt/shard-mqtt.js';
 import {
@@ -117,7 +120,15 @@ const STALL_MAX_MS = 100;
 /** Most bytes of one inbound ring handled per event-loop turn before sockets get a turn. */
 const DRAIN_SLICE = 1 << 20;
 
-export class Shard {
+/**
+ * Longest time (µs) a shard thread keeps turning its event loop after the last ring frame before
+ * it sleeps (src/ring/waiter.ts); the window adapts, 0 on the main thread (library, `shards: 0`).
+ */
+const SHARD_POLL_US = 200;
+/** How long a shard stays awake for the answer to a request it forwarded to a peer, µs. */
+const SHARD_EXPECT_US = 100;
+
+export class Shard implements RingHost {
   readonly id: number;
   opts: ServerOptions;
   readonly log: Logger;
@@ -159,12 +170,25 @@ export class Shard {
   readonly cluster: ShardCluster | null;
   // Peer traffic.
   ringsPending = false;
+  /** A message with a reply subject went to the JetStream worker since the rings were last published. */
+  private expectReply = false;
+  /** The JetStream worker's peer (the highest peer id when JetStream is on: src/server/server.ts). */
+  private jsPeer: Peer | null = null;
   /** Targets (peers, routes) of the message being routed; see ForwardTarget. */
   readonly touched: ForwardTarget[] = [];
   private readonly ringMsg = new RingMsg();
   private readonly sublistOfBound = (acc: number): Sublist<Interest> | undefined => this.accounts[acc]?.sublist;
   private readonly onFrameBound: (buf: Buffer, start: number, len: number) => void;
   private currentPeer: Peer | null = null;
+  /** The inbound rings' consumers, one per peer (renewed when a peer is replaced). */
+  private ringIns: RingConsumer[] = [];
+  /** Drains the inbound rings and sleeps on this thread's bell when they are empty. */
+  private waiter: RingWaiter | null = null;
+  private unstallKickQueued = false;
+  private readonly unstallKickBound = (): void => {
+    this.unstallKickQueued = false;
+    this.waiter?.kick();
+  };
   private pendingPongs: PendingPong[] = [];
   private pongCheckScheduled = false;
   private pongSpins = 0;
@@ -222,7 +246,14 @@ export class Shard {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
-      void this.pump(peer);
+    }
+    if (peers.length > 0) {
+      if (opts.jetstream.enabled) this.jsPeer = this.peers[Math.max(...peers.map((p) => p.id))] ?? null;
+      const bell = peers[0]!.ownBell;
+      if (bell === undefined) throw new Error('shard: peer rings without a bell');
+      this.ringIns = this.peerList.map((p) => p.in);
+      this.waiter = new RingWaiter(this, bell, pollOptions(isMainThread ? 0 : SHARD_POLL_US, isMainThread ? 0 : SHARD_EXPECT_US, 'SHARD'));
+      this.waiter.kick();
     }
     const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(opts.pingIntervalMs, opts.writeDeadlineMs > 0 ? opts.writeDeadlineMs : Infinity) / 4)));
     this.timer = setInterval(() => this.onTick(), tick);
@@ -673,6 +704,7 @@ export class Shard {
     }
     peer.enqueued = (peer.enqueued + 1) | 0;
     this.ringsPending = true;
+    if (peer === this.jsPeer && m.paReplyStart >= 0) this.expectReply = true;
   }
 
   /** A frame from a peer's ring. */
@@ -793,30 +825,49 @@ export class Shard {
     return nt;
   }
 
-  /** Drains one peer's inbound ring for as long as the shard lives. */
-  private async pump(peer: Peer): Promise<void> {
-    const generation = peer.generation;
-    while (!this.closing && peer.generation === generation) {
-      // While a local subscriber is stalled, take the peer's frames in slower: its ring fills and
-      // the peer holds its publishers back. Bounded, so inbound rings are still always drained.
-      if (this.stalled.size > 0) await this.unstalled();
-      this.currentPeer = peer;
-      const consumer = peer.in;
-      consumer.drain(this.onFrameBound, DRAIN_SLICE);
-      this.currentPeer = null;
-      if (consumer.hasData()) {
-        await nextTurn();
-        continue;
+  /**
+   * RingHost: one slice of every inbound ring. While a local subscriber is stalled, peers' frames
+   * are taken in slower (not at all until it drains or the stall expires): their rings fill and
+   * they hold their publishers back. Bounded, so inbound rings are still always drained.
+   */
+  drainRings(): number {
+    if (this.closing) return -1;
+    if (this.stalled.size > 0) {
+      if (!this.unstallKickQueued) {
+        this.unstallKickQueued = true;
+        this.unstallWaiters.push(this.unstallKickBound);
       }
-      const w = consumer.wait();
-      if (w !== null) await w;
+      return -1;
     }
+    let n = 0;
+    const peers = this.peerList;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[i]!;
+      this.currentPeer = peer;
+      n += peer.in.drain(this.onFrameBound, DRAIN_SLICE);
+    }
+    this.currentPeer = null;
+    // Replies and deliveries leave now, not at the next check phase (one writev per connection
+    // per drain still): a pub ack or a cross-shard reply saves an event-loop turn.
+    if (n > 0) {
+      if (this.dirty.length > 0) this.flushAll();
+      else if (this.ringsPending) this.publishRings();
+    }
+    return n;
+  }
+
+  ringConsumers(): readonly RingConsumer[] {
+    return this.ringIns;
   }
 
   // ---- ring publishing, back-pressure, PONG barrier ------------------------------------------
 
   publishRings(): void {
     this.ringsPending = false;
+    if (this.expectReply) {
+      this.expectReply = false;
+      this.waiter?.expect();
+    }
     for (const peer of this.peerList) peer.out.publish();
     if (this.pendingPongs.length > 0) this.schedulePongCheck();
   }
@@ -898,11 +949,6 @@ export class Shard {
     } else if (expired) this.stallStarted = Date.now();
   }
 
-  /** Resolves once no local subscriber is stalled (at most STALL_MAX_MS away: stalls expire). */
-  private unstalled(): Promise<void> {
-    return new Promise((resolve) => this.unstallWaiters.push(resolve));
-  }
-
   get isStalled(): boolean {
     return this.stalled.size > 0;
   }
@@ -962,6 +1008,7 @@ export class Shard {
     for (const ri of peer.interest.values()) this.accounts[ri.acc]!.sublist.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
+    this.ringIns = this.peerList.map((p) => p.in);
     for (const acc of this.accounts) {
       for (const sub of acc.sublist.all()) {
         if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(acc.idx, sub.subject, sub.queue, 1));
@@ -969,7 +1016,7 @@ export class Shard {
     }
     if (this.cluster !== null) for (const f of this.cluster.routeInterestFrames()) this.enqueueFrame(peer, f);
     this.publishRings();
-    void this.pump(peer);
+    this.waiter?.kick();
     this.checkPongs();
   }
 
@@ -1129,6 +1176,7 @@ export class Shard {
     this.closing = true;
     clearInterval(this.timer);
     for (const peer of this.peerList) peer.in.close();
+    this.waiter?.close();
     this.flushAll();
     this.cluster?.shutdown();
     const waits: Promise<void>[] = [];
