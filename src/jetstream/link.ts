@@ -361,20 +361,31 @@ export class JsLink implements JsHost, RingHost {
     peer.enqueued = (peer.enqueued + 1) | 0;
   }
 
+  /**
+   * Runs before any frame becomes visible to the shards: the file stores write their queued records
+   * there (src/jetstream/store/filestore.ts), so a pub ack never leaves before its record is written.
+   */
+  beforePublish: () => void = () => {};
+
+  private publishAll(): void {
+    this.beforePublish();
+    for (const peer of this.peerList) peer.out.publish();
+  }
+
   /** Frames become visible once per event-loop turn (one doorbell per batch, as in a shard). */
   private schedulePublish(): void {
     // A long batch (a pull request for hundreds of messages) becomes visible in slices, so the
     // shard starts writing to the client while the rest is still being read from the store.
     if (++this.unpublished >= PUBLISH_EVERY) {
       this.unpublished = 0;
-      for (const peer of this.peerList) peer.out.publish();
+      this.publishAll();
     }
     if (this.publishPending) return;
     this.publishPending = true;
     queueMicrotask(() => {
       this.publishPending = false;
       this.unpublished = 0;
-      for (const peer of this.peerList) peer.out.publish();
+      this.publishAll();
     });
   }
 
@@ -386,6 +397,7 @@ export class JsLink implements JsHost, RingHost {
   private relieve(): void {
     this.overflowTimer = null;
     let done = true;
+    this.beforePublish();
     for (const peer of this.peerList) if (peer.overflow.length > 0 && !peer.drainOverflow()) done = false;
     if (!done && !this.closing) this.overflowTimer = setTimeout(() => this.relieve(), 1);
   }
