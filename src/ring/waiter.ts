@@ -19,6 +19,14 @@
 // the maximum (the thread was really idle) halves it. A busy pipeline never sleeps anyway; a thread
 // whose frames come back after a short round trip learns to wait for them awake; an idle server
 // sleeps at once and costs nothing.
+//
+// Contention: polling only pays while the producer has a CPU of its own. When it does not (more
+// runnable threads than cores: other work on the machine, or the producer waiting for the very CPU
+// the poller holds), the kernel may let the poller run out its time slice first, and each round
+// trip then lasts a whole window: the frame arrives right after the window runs out and the poller
+// sleeps. Several such sleeps in a row (PROMPT_MS, SUSPICIOUS_MAX) stop polling and expect() for a
+// cool-down (20 ms, doubling to 2 s while it keeps happening; back to 20 ms after a poll that
+// caught its frame).
 
 import { performance } from 'node:perf_hooks';
 import type { RingConsumer } from './ring.js';
@@ -51,6 +59,16 @@ export function pollOptions(defaultMaxUs: number, defaultExpectUs: number, kind:
   return { maxUs, expectUs, growStartUs: Math.min(maxUs, 25) };
 }
 
+/** A frame this soon (ms) after a polling window ran out suggests the polling held its producer up. */
+const PROMPT_MS = 0.03;
+/** That many such sleeps in a row (no successful poll between) stop polling for a while. */
+const SUSPICIOUS_MAX = 3;
+const COOLDOWN_MIN_MS = 20;
+const COOLDOWN_MAX_MS = 2000;
+
+/** Abandoned waits allowed to pile up before expect() rings the bell to clear them. */
+const MAX_ABANDONED = 8;
+
 export class RingWaiter {
   private readonly host: RingHost;
   private readonly bell: Int32Array;
@@ -66,9 +84,21 @@ export class RingWaiter {
   /** A run is queued (an immediate, or the bell's wait). */
   private queued = false;
   private sleeping = false;
+  /** Atomics.waitAsync calls not yet resolved (abandoned ones resolve at the next ring of the bell). */
+  private pendingWaits = 0;
   private closed = false;
   private readonly runBound = (): void => this.run();
   private readonly wokeBound = (): void => this.woke();
+  /** When the current sleep began, and whether a polling window (or expect()) ran out just before. */
+  private sleepStart = 0;
+  private polledOut = false;
+  /** The run in progress follows a wake-up (its frames were not caught by polling). */
+  private justWoke = false;
+  /** Consecutive sleeps that ended right after a polling window ran out (see "Contention" above). */
+  private suspicious = 0;
+  /** No polling before then; the next back-off lasts cooldown ms. */
+  private cooldownUntil = 0;
+  private cooldown = COOLDOWN_MIN_MS;
 
   constructor(host: RingHost, bell: SharedArrayBuffer, poll: PollOptions) {
     this.host = host;
@@ -84,7 +114,18 @@ export class RingWaiter {
    */
   expect(): void {
     if (this.expectWindow === 0 || this.closed) return;
-    this.expectUntil = performance.now() + this.expectWindow;
+    const now = performance.now();
+    if (now < this.cooldownUntil) return;
+    this.expectUntil = now + this.expectWindow;
+    if (this.sleeping && this.pendingWaits < MAX_ABANDONED) {
+      // Leave the wait pending (it resolves, ignored, at the bell's next ring) rather than ring
+      // our own bell: no system call. Disarmed rings are not rung, so run() must poll them.
+      this.sleeping = false;
+      const consumers = this.host.ringConsumers();
+      for (let i = 0; i < consumers.length; i++) consumers[i]!.disarm();
+      setImmediate(this.runBound);
+      return;
+    }
     this.kick();
   }
 
@@ -123,9 +164,15 @@ export class RingWaiter {
     if (this.queued) return; // kicked meanwhile: that run comes next
     const now = performance.now();
     if (n > 0) {
+      // Caught while polling (not right after a wake): polling pays here.
+      if (!this.justWoke && (this.expectUntil > 0 || this.pollLimit > 0)) {
+        this.suspicious = 0;
+        this.cooldown = COOLDOWN_MIN_MS;
+      }
       this.lastActive = now;
       this.expectUntil = 0;
     }
+    this.justWoke = false;
     const consumers = this.host.ringConsumers();
     let more = false;
     for (let i = 0; i < consumers.length; i++) if (consumers[i]!.hasData()) more = true;
@@ -134,6 +181,9 @@ export class RingWaiter {
       setImmediate(this.runBound);
       return;
     }
+    this.polledOut = this.expectUntil > 0 || (this.pollLimit > 0 && this.lastActive > 0);
+    this.expectUntil = 0;
+    this.sleepStart = now;
     this.sleep(consumers);
   }
 
@@ -151,6 +201,7 @@ export class RingWaiter {
     const r = Atomics.waitAsync(bell, 0, 0);
     this.queued = true;
     this.sleeping = true;
+    this.pendingWaits++;
     if (!r.async) {
       this.woke();
       return;
@@ -159,15 +210,27 @@ export class RingWaiter {
   }
 
   private woke(): void {
+    this.pendingWaits--;
+    if (!this.sleeping) return; // an abandoned wait (expect()): the loop already runs
     this.sleeping = false;
     const consumers = this.host.ringConsumers();
     for (let i = 0; i < consumers.length; i++) consumers[i]!.disarm();
-    if (this.maxPoll > 0) {
+    const now = performance.now();
+    if (this.polledOut && now - this.sleepStart < PROMPT_MS) {
+      if (++this.suspicious >= SUSPICIOUS_MAX) {
+        this.suspicious = 0;
+        this.pollLimit = 0;
+        this.cooldownUntil = now + this.cooldown;
+        this.cooldown = Math.min(COOLDOWN_MAX_MS, this.cooldown * 2);
+      }
+    }
+    if (this.maxPoll > 0 && now >= this.cooldownUntil) {
       // haltpoll's adjust_poll_limit, with block = idle time from the last frame to this wake-up.
-      const block = performance.now() - this.lastActive;
+      const block = now - this.lastActive;
       if (block > this.pollLimit && block <= this.maxPoll) this.pollLimit = Math.min(this.maxPoll, Math.max(this.pollLimit * 2, this.growStart));
       else if (block > this.maxPoll) this.pollLimit = this.pollLimit / 2 < this.growStart / 4 ? 0 : this.pollLimit / 2;
     }
+    this.justWoke = true;
     this.run();
   }
 }
