@@ -137,6 +137,11 @@ export class RingProducer {
     Atomics.notify(bell, 0);
   }
 
+  /** True while the consumer sleeps (a publish would ring its doorbell). */
+  consumerAsleep(): boolean {
+    return Atomics.load(this.ctl, SLEEPING) === 1;
+  }
+
   /** Frames the consumer has processed (compare with `(consumed - target) | 0 >= 0`). */
   consumed(): number {
     return Atomics.load(this.ctl, CONSUMED);
