@@ -470,6 +470,8 @@ export class Server {
             resolve();
           }
           else if (m.type === 'load') handle.load = m.conns;
+          // A shard's pipe for moving connections to another (src/shard/migrate.ts): its receiving end.
+          else if (m.type === 'migrate-pipe') this.shards.find((s) => s.id === m.to)?.worker.postMessage({ type: 'migrate-pipe', fd: m.fd } satisfies ToShard);
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
             this.bcryptService().request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>

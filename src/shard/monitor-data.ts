@@ -38,6 +38,7 @@ export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnI
     info.stop = new Date(stop).toISOString();
     info.reason = c.closeReason ?? '';
   }
+  if (c.shard.debugInfo) info.tsnats_shard = c.shard.id;
   if (c.name) info.name = c.name;
   if (c.mqttClientId !== '') info.mqtt_client = c.mqttClientId;
   if (c.lang) info.lang = c.lang;

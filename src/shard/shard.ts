@@ -32,6 +32,7 @@ import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
 import type { RingConsumer } from '../ring/ring.js';
 import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
+import { Migrator, migrationEnabled, restore, type MigratedState } from './migrate.js';
 import { ShardCluster } from '../cluster/shard-cluster.js';
 import { mqttOf, mqttShutdown, isMqttPath } from '../mqtt/shard-mqtt.js';
 import {
@@ -185,6 +186,10 @@ export class Shard implements RingHost {
   /** Drains the inbound rings and sleeps on this thread's bell when they are empty. */
   private waiter: RingWaiter | null = null;
   private unstallKickQueued = false;
+  /** Moves publishers to the shard they publish to (src/shard/migrate.ts); null: off, or one shard. */
+  readonly migrator: Migrator | null = null;
+  /** The number of this shard's connections changed other than by a socket closing (a move). */
+  loadChanged: () => void = () => {};
   private readonly unstallKickBound = (): void => {
     this.unstallKickQueued = false;
     this.waiter?.kick();
@@ -201,7 +206,7 @@ export class Shard implements RingHost {
   private stallTimer: NodeJS.Timeout | null = null;
   private stallStarted = 0;
   private unstallWaiters: (() => void)[] = [];
-  private readonly debugInfo = process.env['TSNATS_DEBUG_INFO'] === '1';
+  readonly debugInfo = process.env['TSNATS_DEBUG_INFO'] === '1';
   /** Test hooks (TSNATS_DEBUG_HOOKS=1): a PUB to $TSNATS.DEBUG.SHARD_EXIT ends this shard's thread. */
   readonly debugHooks = process.env['TSNATS_DEBUG_HOOKS'] === '1';
   /** Socket backlog past which a subscriber stalls publishers: a quarter of max_pending. */
@@ -254,6 +259,8 @@ export class Shard implements RingHost {
       this.ringIns = this.peerList.map((p) => p.in);
       this.waiter = new RingWaiter(this, bell, pollOptions(isMainThread ? 0 : SHARD_POLL_US, isMainThread ? 0 : SHARD_EXPECT_US, 'SHARD'));
       this.waiter.kick();
+      const shardPeers = this.peerList.filter((p) => p !== this.jsPeer).map((p) => p.id);
+      if (!isMainThread && shardPeers.length > 0 && migrationEnabled()) this.migrator = new Migrator(this, shardPeers);
     }
     const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(opts.pingIntervalMs, opts.writeDeadlineMs > 0 ? opts.writeDeadlineMs : Infinity) / 4)));
     this.timer = setInterval(() => this.onTick(), tick);
@@ -281,7 +288,67 @@ export class Shard implements RingHost {
         },
       },
     } as net.SocketConstructorOpts);
-    return (conn = this.addConnection(socket, cid, 'onread', overLimit));
+    conn = this.addConnection(socket, cid, 'onread', overLimit);
+    if (conn !== null) conn.plainTcp = true;
+    return conn;
+  }
+
+  /** A connection that moved here from another shard (src/shard/migrate.ts), or came back after a failed move. */
+  adoptMigrated(handle: unknown, state: MigratedState): void {
+    let conn: ClientConnection | null = null;
+    const socket = new net.Socket({
+      handle,
+      readable: true,
+      writable: true,
+      onread: {
+        buffer: this.readBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (conn !== null) {
+            conn.onRead((buf as Buffer).subarray(0, n));
+            this.afterRead();
+          }
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts);
+    socket.setNoDelay(true);
+    const c = new ClientConnection(this, socket, state.cid, true);
+    restore(c, state, this);
+    c.plainTcp = true;
+    this.attachSocket(c, socket, false);
+    socket.once('close', () => this.loadChanged());
+    this.conns.set(c.cid, c);
+    if (this.readPauses > 0) socket.pause();
+    conn = c;
+    this.log.debug({ cid: c.cid }, 'Client connection moved here');
+    this.loadChanged();
+  }
+
+  /** A connection that moved away: off this shard's books, neither closed nor counted as closed. */
+  forgetMigrated(conn: ClientConnection): void {
+    conn.closed = true;
+    conn.stopped = true;
+    this.conns.delete(conn.cid);
+    this.loadChanged();
+  }
+
+  /** Frames enqueued towards each peer so far (with the peer's generation), for barrierPassed. */
+  barrierTargets(): number[] {
+    const t: number[] = [];
+    for (const peer of this.peerList) {
+      t[peer.id * 2] = peer.enqueued;
+      t[peer.id * 2 + 1] = peer.generation;
+    }
+    return t;
+  }
+
+  /** Every peer has consumed the frames counted by barrierTargets (a restarted peer counts as done). */
+  barrierPassed(t: number[]): boolean {
+    for (const peer of this.peerList) {
+      if (t[peer.id * 2 + 1] !== peer.generation) continue;
+      if (((peer.out.consumed() - t[peer.id * 2]!) | 0) < 0) return false;
+    }
+    return true;
   }
 
   /**
@@ -632,6 +699,18 @@ export class Shard implements RingHost {
         }
       }
     }
+    // Where this publisher's messages go (src/shard/migrate.ts): to one peer shard only, or not.
+    if (pub !== null) {
+      const f = pub.fwd;
+      if (n === 0 && nt === 1 && this.touched[0]!.peer !== null) {
+        const id = this.touched[0]!.peer!.id;
+        if (f.peer === id) f.same++;
+        else if (f.same === 0) {
+          f.peer = id;
+          f.same = 1;
+        } else f.other++;
+      } else if (n + nt > 0) f.other++;
+    }
     if (nt > 0) {
       let rang = false;
       for (let i = 0; i < nt; i++) {
@@ -906,7 +985,8 @@ export class Shard implements RingHost {
 
   private resumeReading(): void {
     if (--this.readPauses === 0) {
-      for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+      // A connection on its way to another shard stays paused (src/shard/migrate.ts).
+      for (const c of this.conns.values()) if (!c.closed && !c.moving) c.socket.resume();
       this.cluster?.resumeReading();
     }
   }
@@ -1008,6 +1088,7 @@ export class Shard implements RingHost {
     for (const ri of peer.interest.values()) this.accounts[ri.acc]!.sublist.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
+    this.migrator?.peerReset(peer.id);
     this.ringIns = this.peerList.map((p) => p.in);
     for (const acc of this.accounts) {
       for (const sub of acc.sublist.all()) {
@@ -1177,6 +1258,7 @@ export class Shard implements RingHost {
     clearInterval(this.timer);
     for (const peer of this.peerList) peer.in.close();
     this.waiter?.close();
+    this.migrator?.close();
     this.flushAll();
     this.cluster?.shutdown();
     const waits: Promise<void>[] = [];
