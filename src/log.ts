@@ -3,8 +3,9 @@
 // each record is formatted synchronously straight to stderr's fd, from any thread.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { BroadcastChannel } from 'node:worker_threads';
-import { pino, type Logger as PinoLogger } from 'pino';
+import type { Logger as PinoLogger, pino as PinoFactory } from 'pino';
 
 /** A pino logger; `reopen` (SIGUSR1) reopens the log file when there is one. */
 export type Logger = PinoLogger & { reopen?: () => void };
@@ -22,6 +23,16 @@ export interface LogOptions {
    * BroadcastChannel name: each record goes there as pino's JSON line, for `relayWorkerLogs`.
    */
   channel?: string;
+}
+
+/** Level thresholds, as pino numbers them. */
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+let pinoFactory: typeof PinoFactory | null = null;
+/** pino is CommonJS: required synchronously the first time a record is actually written. */
+function loadPino(): typeof PinoFactory {
+  pinoFactory ??= (createRequire(import.meta.url)('pino') as { pino: typeof PinoFactory }).pino;
+  return pinoFactory;
 }
 
 const LABELS: Record<number, string> = { 10: 'TRC', 20: 'DBG', 30: 'INF', 40: 'WRN', 50: 'ERR', 60: 'FTL' };
@@ -81,10 +92,11 @@ export function silentLogger(): Logger {
 export function createLogger(opts: LogOptions = {}): Logger {
   const level = opts.trace ? 'trace' : opts.debug ? 'debug' : 'info';
   if (opts.channel === 'off') return silentLogger();
+  const base = opts.name ? { name: opts.name } : null;
   if (opts.channel) {
     const ch = new BroadcastChannel(opts.channel);
     ch.unref();
-    return pino({ level, base: opts.name ? { name: opts.name } : null }, { write: (s: string): void => ch.postMessage(s) });
+    return lazyLogger(level, base, { write: (s: string): void => ch.postMessage(s) });
   }
   const logtime = opts.logtime !== false;
   let fd = 2;
@@ -107,15 +119,50 @@ export function createLogger(opts: LogOptions = {}): Logger {
       }
     },
   };
-  const logger: Logger = pino({ level, base: opts.name ? { name: opts.name } : null }, dest);
-  if (file && opts.file !== '/dev/stdout') {
-    logger.reopen = (): void => {
-      const old = fd;
-      fd = openSync(file, 'a');
-      closeSync(old);
-    };
-  }
-  return logger;
+  const reopen =
+    file && opts.file !== '/dev/stdout'
+      ? (): void => {
+          const old = fd;
+          fd = openSync(file, 'a');
+          closeSync(old);
+        }
+      : undefined;
+  return lazyLogger(level, base, dest, reopen);
+}
+
+/**
+ * Start-up time (issue 12): loading pino costs ~15 ms of CPU in every thread, and a shard at the
+ * info level may never write a line. The pino logger is created on the first record that passes
+ * the level (or the first use of anything else pino has); until then a disabled level is a no-op.
+ */
+function lazyLogger(initialLevel: string, base: Record<string, unknown> | null, dest: { write(s: string): void }, reopen?: () => void): Logger {
+  let level = initialLevel;
+  let real: Logger | null = null;
+  const make = (): Logger => {
+    if (real === null) {
+      real = loadPino()({ level, base }, dest) as Logger;
+      if (reopen !== undefined) real.reopen = reopen;
+    }
+    return real;
+  };
+  const noop = (): void => {};
+  return new Proxy({} as Logger, {
+    get(_t, prop) {
+      if (real === null) {
+        if (prop === 'level') return level;
+        if (prop === 'reopen') return reopen;
+        if (typeof prop === 'string' && LEVEL_VALUES[prop] !== undefined && prop !== 'silent' && LEVEL_VALUES[prop]! < LEVEL_VALUES[level]!) return noop;
+      }
+      const r = make() as unknown as Record<string | symbol, unknown>;
+      const v = r[prop];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(r) : v;
+    },
+    set(_t, prop, value) {
+      if (real === null && prop === 'level') level = String(value);
+      else (make() as unknown as Record<string | symbol, unknown>)[prop] = value;
+      return true;
+    },
+  });
 }
 
 const METHODS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };

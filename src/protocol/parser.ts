@@ -78,6 +78,8 @@ export interface ParserHandler {
 }
 
 const INITIAL_SCRATCH = 512;
+/** First size of the scratch for a payload split across reads (it doubles up to the payload). */
+const SPLIT_INITIAL = 64 * 1024;
 
 export class ClientParser {
   state: number = S.OP_START;
@@ -484,16 +486,24 @@ export class ClientParser {
     // Split payload: the arguments must survive the caller reusing `buf`, so move them to argBuf.
     if (this.paBuf === buf) this.saveArgs(buf);
     const need = this.paSize + 2;
-    if (this.msgBuf === null || this.msgBuf.length < need) this.msgBuf = Buffer.allocUnsafe(Math.max(need, 256));
+    // Room for what is here, doubling as the rest arrives: a payload announced (up to max_payload)
+    // but never sent costs what was sent, not the size it claimed (garbage on many connections).
+    const first = Math.min(need, Math.max(SPLIT_INITIAL, 2 * (len - i)));
+    if (this.msgBuf === null || this.msgBuf.length < first) this.msgBuf = Buffer.allocUnsafe(Math.max(first, 256));
     this.msgLen = 0;
     this.state = S.MSG_PAYLOAD;
     return this.continuePayload(buf, i, len);
   }
 
   private continuePayload(buf: Buffer, i: number, len: number): number {
-    const mb = this.msgBuf!;
+    let mb = this.msgBuf!;
     const need = this.paSize + 2;
     const n = Math.min(need - this.msgLen, len - i);
+    if (mb.length < this.msgLen + n) {
+      const grown = Buffer.allocUnsafe(Math.min(need, Math.max(mb.length * 2, this.msgLen + n)));
+      mb.copy(grown, 0, 0, this.msgLen);
+      this.msgBuf = mb = grown;
+    }
     buf.copy(mb, this.msgLen, i, i + n);
     this.msgLen += n;
     if (this.msgLen < need) {

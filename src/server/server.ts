@@ -2,12 +2,10 @@
 // connection to the least-loaded shard, and stops everything in order on a signal. It does no
 // per-message work (DESIGN.md, "Threads and what each owns").
 
-import net from 'node:net';
+import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, rmSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
-import { BcryptService } from '../auth/bcrypt-pool.js';
+import type { BcryptService } from '../auth/bcrypt-pool.js';
 import { startMonitor, startUwsMonitor, type MonitorServer } from '../monitor/http.js';
 import { loadUws, type Uws } from '../transport/uws.js';
 import { buildVarz } from '../monitor/varz.js';
@@ -21,7 +19,7 @@ import { loadConfigFile } from '../config/load.js';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { HandoffSender, handoffSupported, type TcpHandle } from '../transport/handoff.js';
-import { Shard, type ServerIdentity } from '../shard/shard.js';
+import type { Shard, ServerIdentity } from '../shard/shard.js';
 import type { FromShard, ShardWorkerData, ToShard } from '../shard/worker.js';
 import { jetStreamDir, type ServerOptions } from './options.js';
 import { createRingBuffer } from '../ring/ring.js';
@@ -34,6 +32,8 @@ import { bindMqttListener, mqttListenUrl, mqttPortsUrls, MQTT_TAG, type MqttList
 import { mqttOf } from '../mqtt/shard-mqtt.js';
 import { mqttVarz, validateMqttOptions } from '../mqtt/config.js';
 import { healthz } from '../monitor/healthz.js';
+import { ClosedRing } from '../monitor/closed.js';
+import { AcceptGate, PortsFile, boundPort, listenTcp, listenerHosts, listenerUrls, newPortsBlock, publishPorts, wsConnectUrl, type PortsKey } from './listeners.js';
 
 interface ShardHandle {
   id: number;
@@ -80,10 +80,13 @@ export class Server {
   /** uWS WebSocket mode: the acceptor App and its listen socket. */
   private wsApp: import('uws-pack').TemplatedApp | null = null;
   private wsListenSocket: unknown = null;
-  private get uwsWs(): boolean {
-    // Not with TLS on the WebSocket port (served by the native-free transport) nor in the main-thread fallback.
-    return this.uws !== null && this.opts.websocket !== null && this.opts.websocket.tls === null && !this.inlineMode;
-  }
+  /** WebSocket through uWS child Apps (decided once uWS loaded and every shard made its App). */
+  private uwsWsMode = false;
+  /** The listeners' real ports, shared with every shard for INFO. */
+  private readonly ports = newPortsBlock();
+  /** Connections accepted while the listeners are still binding wait here (never dropped). */
+  private readonly gate = new AcceptGate<'client' | 'ws' | 'mqtt'>((socket, kind) => this.onConnection(socket, kind));
+  private readonly portsFile = new PortsFile();
   /** rings[i][j]: the ring peer i produces into and peer j consumes (peers: shards, then JetStream). */
   private rings: SharedArrayBuffer[][] = [];
   /** bells[i]: the word peer i sleeps on when its inbound rings are empty (src/ring/waiter.ts). */
@@ -100,11 +103,13 @@ export class Server {
   /** uWS when it loads (and not --native-free); null: the native-free engines. */
   private uws: Uws | null = null;
   private bcrypt: BcryptService | null = null;
+  private bcryptLoading: Promise<BcryptService> | null = null;
   private statsSeq = 0;
   private readonly statsWaiting = new Map<number, (s: ShardStats) => void>();
   private readonly monitorWaiting = new Map<number, (d: unknown) => void>();
   private readonly started = new Date();
-  private portsFile = '';
+  /** The last 10,000 closed connections, server-wide (shards send their records here). */
+  private readonly closed = new ClosedRing();
   /** The route table and cluster listener (src/cluster/), when clustering is configured. */
   private cluster: ClusterManager | null = null;
   /** Options as they were merged from defaults, file and flags; a reload re-reads the file. */
@@ -123,6 +128,7 @@ export class Server {
       host: opts.host,
       port: opts.port,
       wsConnectUrls: [],
+      ports: this.ports,
     };
     this.identity.serverName = opts.serverName || this.identity.serverId;
     if (opts.cluster !== null) {
@@ -159,58 +165,18 @@ export class Server {
     });
   }
 
+  /**
+   * Start-up as DESIGN.md's "Start-up order": the JetStream worker (recovering its streams) and the
+   * shards boot in parallel, the shards take the rings once JetStream's interest is in them, and only
+   * then do the listeners bind, each with its handler attached as it binds; the ports file comes
+   * last. A connection that reaches any port is served from its first byte (nats-server's Start
+   * likewise accepts clients only once JetStream is enabled).
+   */
   async start(): Promise<void> {
     const { log, opts } = this;
-    log.info(`Starting tsnats ${TSNATS_VERSION} (nats-server ${NATS_SERVER_COMPAT_VERSION} protocol)`);
-    log.info(`Node.js: ${process.version}`);
-    log.info(`Server name: ${this.identity.serverName}`);
-    log.info(`ID: ${this.identity.serverId}`);
     const mqttInvalid = validateMqttOptions(opts);
     if (mqttInvalid !== null) throw new Error(mqttInvalid);
     if (opts.pidFile) writeFileSync(opts.pidFile, String(process.pid));
-    if (opts.httpPort !== 0 || opts.websocket !== null) {
-      const u = await loadUws(opts.nativeFree);
-      this.uws = u.mod;
-      log.info(u.mod !== null ? 'HTTP/WebSocket engine: uWS (uws-pack)' : `HTTP/WebSocket engine: native-free (node:http and the pure-Node WebSocket transport): ${u.reason}`);
-    }
-
-    // Bind first: the real port goes into every INFO.
-    const listener = net.createServer({ pauseOnConnect: true });
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen({ host: opts.host, port: opts.port < 0 ? 0 : opts.port, backlog: 4096 }, () => {
-        listener.off('error', reject);
-        resolve();
-      });
-    });
-    this.listener = listener;
-    this.port = (listener.address() as net.AddressInfo).port;
-    this.identity.port = this.port;
-    if (opts.websocket !== null && this.uwsWs) {
-      // uWS: the acceptor listens; each shard's child App gets connections (round-robin by uWS).
-      const w = opts.websocket;
-      const app = this.uws!.App();
-      this.wsListenSocket = await new Promise<unknown>((resolve, reject) =>
-        app.listen(w.host, w.port < 0 ? 0 : w.port, (ls) => (ls ? resolve(ls) : reject(new Error(`could not listen on ${w.host}:${w.port} for websocket`)))),
-      );
-      this.wsApp = app;
-      this.wsPort = this.uws!.us_socket_local_port(this.wsListenSocket as Parameters<Uws['us_socket_local_port']>[0]);
-      this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
-    } else if (opts.websocket !== null) {
-      const w = opts.websocket;
-      const wl = net.createServer({ pauseOnConnect: true });
-      await new Promise<void>((resolve, reject) => {
-        wl.once('error', reject);
-        wl.listen({ host: w.host, port: w.port < 0 ? 0 : w.port, backlog: 4096 }, () => {
-          wl.off('error', reject);
-          resolve();
-        });
-      });
-      this.wsListener = wl;
-      this.wsPort = (wl.address() as net.AddressInfo).port;
-      this.identity.wsConnectUrls = [`${w.host === '0.0.0.0' || w.host === '' ? '127.0.0.1' : w.host}:${this.wsPort}`];
-    }
-
     const n = this.inlineMode ? 1 : Math.max(1, opts.shards);
     // JetStream is one more peer on the rings, after the shards; its rings among themselves are unused.
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
@@ -220,74 +186,160 @@ export class Server {
       this.rings[i] = [];
       for (let j = 0; j < peers; j++) if (i !== j && (i < n || j < n)) this.rings[i]![j] = this.newRing();
     }
+    let jsReady: Promise<void> | null = null;
     if (this.jsPeer >= 0) {
-      // Started (streams recovered) before any client can publish, as nats-server enables JetStream first.
+      // Recovered before any client can publish, as nats-server enables JetStream first.
       this.js = new JetStreamHandle(log);
       this.js.onCrash = (code) => this.replaceJetStream(code);
-      await this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
-      log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
+      jsReady = this.js.start(opts, this.identity, this.peerRingsOf(this.jsPeer));
+      jsReady.catch(() => {}); // awaited below; a failure is reported there
     }
+    // The workers boot on their own threads while this one logs and loads what it needs.
+    const senders = this.inlineMode ? [] : await Promise.all(Array.from({ length: n }, () => HandoffSender.create()));
+    const starting = senders.map((sender, i) => this.startShard(i, jsReady ?? undefined, sender));
+    log.info(`Starting tsnats ${TSNATS_VERSION} (nats-server ${NATS_SERVER_COMPAT_VERSION} protocol)`);
+    log.info(`Node.js: ${process.version}`);
+    log.info(`Server name: ${this.identity.serverName}`);
+    log.info(`ID: ${this.identity.serverId}`);
+    const uwsLoading = opts.httpPort !== 0 || opts.websocket !== null ? loadUws(opts.nativeFree) : null;
     if (!this.inlineMode) {
-      this.shards = await Promise.all(Array.from({ length: n }, (_, i) => this.startShard(i)));
+      const [shards] = await Promise.all([Promise.all(starting), jsReady]);
+      this.shards = shards;
+      if (jsReady !== null) log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
       log.info(`Started ${n} shard${n === 1 ? '' : 's'}`);
     } else {
       if (opts.shards !== 0) log.warn('Connection hand-off is not available on this platform: serving on the main thread');
+      const [{ Shard }] = await Promise.all([import('../shard/shard.js'), jsReady]);
+      if (jsReady !== null) log.info(`JetStream enabled, store directory ${jetStreamDir(opts)}`);
       this.inline = new Shard(0, opts, this.identity, log, this.peerRingsOf(0));
-      this.inline.bcrypt = (password, hash, ticket) => {
-        const h = this.bcryptService().compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
-        ticket.cancel = h.cancel;
-        return h.verdict;
-      };
+      this.inline.closedRecords.sink = (records) => this.closed.add(records);
+      this.inline.onDebugGc = () => this.debugGc();
+      this.inline.bcrypt = (password, hash, ticket) =>
+        this.bcryptService().then((svc) => {
+          const h = svc.compare({ password, hash, key: ticket.key, deadline: ticket.deadline });
+          ticket.cancel = h.cancel;
+          return h.verdict;
+        });
       if (this.inline.cluster !== null) this.inline.cluster.post = (m) => queueMicrotask(() => this.cluster?.onShardMessage(0, m));
     }
-    listener.on('connection', (socket) => this.onConnection(socket));
-    if (this.wsListener !== null) {
-      this.wsListener.on('connection', (socket) => this.onConnection(socket, 'ws'));
-      log.info(`Listening for websocket clients on ${opts.websocket!.tls !== null ? 'wss' : 'ws'}://${opts.websocket!.host}:${this.wsPort} (native-free WebSocket transport)`);
+    if (uwsLoading !== null) {
+      const u = await uwsLoading;
+      this.uws = u.mod;
+      log.info(u.mod !== null ? 'HTTP/WebSocket engine: uWS (uws-pack)' : `HTTP/WebSocket engine: native-free (node:http and the pure-Node WebSocket transport): ${u.reason}`);
     }
-    if (this.wsApp !== null) {
-      for (const sh of this.shards) if (sh.uwsDescriptor !== undefined) this.addChild(sh.uwsDescriptor);
-      log.info(`Listening for websocket clients on ws://${opts.websocket!.host}:${this.wsPort} (uWS, one child App per shard)`);
-    }
-    this.mqtt = await bindMqttListener(opts, (socket) => this.onConnection(socket, 'mqtt'));
-    if (this.mqtt !== null) {
-      this.mqtt.server.on('error', (err) => log.error({ err: err.message }, 'MQTT listener error'));
-      log.info(`Listening for MQTT clients on ${mqttListenUrl(opts, this.mqtt.port)}`);
-    }
-    listener.on('error', (err) => log.error({ err: err.message }, 'listener error'));
-    if (opts.httpPort !== 0) {
-      this.http = this.uws !== null ? await startUwsMonitor(this.uws, opts.httpHost, opts.httpPort, this.monitorSource()) : await startMonitor(opts.httpHost, opts.httpPort, this.monitorSource());
-      this.httpPort = this.http.port;
-      log.info(`Starting http monitor on ${opts.httpHost}:${this.httpPort} (${this.uws !== null ? 'uWS' : 'node:http'})`);
-    }
+    if (this.stopping !== null) return;
+    await this.bindListeners();
     if (opts.auth !== null) log.info(`Authorization required: ${opts.auth.users.length} user(s), ${opts.auth.nkeys.length} nkey(s)${opts.auth.token !== null ? ', token' : ''}`);
     log.info(`Listening for client connections on ${opts.host}:${this.port}`);
-    if (this.cluster !== null) await this.cluster.start();
-    if (opts.portsFileDir) this.writePortsFile();
+    if (this.cluster !== null) {
+      await this.cluster.start();
+      this.portsFile.set('cluster', this.cluster.portsFileUrls(listenerHosts));
+    }
+    if (opts.portsFileDir) this.portsFile.write(opts.portsFileDir);
     log.info('Server is ready');
   }
 
-  /** ports_file_dir: `<dir>/nats-server_<pid>.ports`, the name the official clients' harnesses read. */
-  private writePortsFile(): void {
-    const hosts = (h: string): string[] => {
-      if (h !== '0.0.0.0' && h !== '::' && h !== '') return [h.includes(':') ? `[${h}]` : h];
-      const out = ['127.0.0.1'];
-      for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) out.push(i.address);
-      return out;
-    };
-    const ports: Record<string, string[]> = { nats: hosts(this.opts.host).map((h) => `nats://${h}:${this.port}`) };
-    if (this.http !== null) ports['monitoring'] = hosts(this.opts.httpHost).map((h) => `http://${h}:${this.httpPort}`);
-    if (this.wsListener !== null) ports['websocket'] = hosts(this.opts.websocket!.host).map((h) => `${this.opts.websocket!.tls !== null ? 'wss' : 'ws'}://${h}:${this.wsPort}`);
-    if (this.cluster !== null) ports['cluster'] = this.cluster.portsFileUrls(hosts);
-    if (this.mqtt !== null) ports['mqtt'] = mqttPortsUrls(this.opts, this.mqtt.port, hosts);
-    this.portsFile = join(this.opts.portsFileDir, `nats-server_${process.pid}.ports`);
-    writeFileSync(this.portsFile, JSON.stringify(ports));
+  /**
+   * Binds every listener now that the shards serve: handlers are attached as each binds, and what
+   * arrives before the last one is bound (and the real ports are published to the shards for INFO)
+   * waits in the accept gate. uWS's acceptor gets its shards' child Apps before it listens, so it
+   * never accepts a connection it cannot pass on.
+   */
+  private async bindListeners(): Promise<void> {
+    const { log, opts } = this;
+    const w = opts.websocket;
+    this.uwsWsMode = w !== null && w.tls === null && this.uws !== null && this.shards.length > 0 && this.shards.every((sh) => sh.uwsDescriptor !== undefined);
+    try {
+      const binding: Promise<unknown>[] = [
+        listenTcp(opts.host, opts.port, (sock) => this.gate.accept(sock, 'client'), 'client connections').then((l) => {
+          this.listener = l;
+          this.port = boundPort(l);
+          this.identity.port = this.port;
+          l.on('error', (err) => log.error({ err: err.message }, 'listener error'));
+        }),
+      ];
+      if (w !== null && !this.uwsWsMode) {
+        binding.push(
+          listenTcp(w.host, w.port, (sock) => this.gate.accept(sock, 'ws'), 'websocket').then((l) => {
+            this.wsListener = l;
+            this.wsPort = boundPort(l);
+          }),
+        );
+      }
+      if (opts.httpPort !== 0) {
+        binding.push(
+          (this.uws !== null ? startUwsMonitor(this.uws, opts.httpHost, opts.httpPort, this.monitorSource()) : startMonitor(opts.httpHost, opts.httpPort, this.monitorSource())).then((m) => {
+            this.http = m;
+            this.httpPort = m.port;
+            log.info(`Starting http monitor on ${opts.httpHost}:${this.httpPort} (${this.uws !== null ? 'uWS' : 'node:http'})`);
+          }),
+        );
+      }
+      if (opts.mqtt !== null) {
+        binding.push(
+          bindMqttListener(opts, (sock) => this.gate.accept(sock, 'mqtt')).then((m) => {
+            this.mqtt = m;
+            m?.server.on('error', (err) => log.error({ err: err.message }, 'MQTT listener error'));
+          }),
+        );
+      }
+      await Promise.all(binding);
+      if (w !== null && this.uwsWsMode) {
+        // uWS: the acceptor's children first, then listen (its callback runs synchronously, so the
+        // ports below are published before the acceptor can take its first connection).
+        const app = this.uws!.App();
+        this.wsApp = app;
+        for (const sh of this.shards) this.addChild(sh.uwsDescriptor!);
+        app.listen(w.host, w.port < 0 ? 0 : w.port, (ls) => {
+          this.wsListenSocket = ls || null;
+        });
+        if (this.wsListenSocket === null) throw new Error(`could not listen on ${w.host}:${w.port} for websocket`);
+        this.wsPort = this.uws!.us_socket_local_port(this.wsListenSocket as Parameters<Uws['us_socket_local_port']>[0]);
+      }
+    } catch (err) {
+      this.gate.abort();
+      throw err;
+    }
+    if (w !== null) this.identity.wsConnectUrls = [wsConnectUrl(w.host, this.wsPort)];
+    publishPorts(this.ports, this.port, this.wsPort);
+    this.gate.open();
+    this.portsFile.set('nats', listenerUrls(opts.tls !== null ? 'tls' : 'nats', opts.host, this.port));
+    if (this.http !== null) this.portsFile.set('monitoring', listenerUrls('http', opts.httpHost, this.httpPort));
+    if (w !== null) {
+      this.portsFile.set('websocket', listenerUrls(w.tls !== null ? 'wss' : 'ws', w.host, this.wsPort));
+      log.info(`Listening for websocket clients on ${w.tls !== null ? 'wss' : 'ws'}://${w.host}:${this.wsPort} (${this.uwsWsMode ? 'uWS, one child App per shard' : 'native-free WebSocket transport'})`);
+    }
+    if (this.mqtt !== null) {
+      this.portsFile.set('mqtt', mqttPortsUrls(opts, this.mqtt.port, listenerHosts));
+      log.info(`Listening for MQTT clients on ${mqttListenUrl(opts, this.mqtt.port)}`);
+    }
   }
 
-  /** bcrypt: a pool with the cores the shards leave, behind a fair queue (src/auth/bcrypt-pool.ts). */
-  private bcryptService(): BcryptService {
-    this.bcrypt ??= new BcryptService(handoffSupported() ? Math.max(1, this.opts.shards) : 1);
-    return this.bcrypt;
+  /**
+   * A listener of another room (routes, MQTT) joins the ports file: `key` as nats-server's Ports
+   * struct names it. Call it once the listener is bound; a file already written is rewritten.
+   */
+  registerPorts(key: PortsKey, scheme: string, host: string, port: number): void {
+    this.portsFile.set(key, listenerUrls(scheme, host, port));
+  }
+
+  /**
+   * bcrypt: a pool with the cores the shards leave, behind a fair queue (src/auth/bcrypt-pool.ts).
+   * Loaded (piscina with it) on the first check, so start-up pays nothing for it.
+   */
+  private bcryptService(): Promise<BcryptService> {
+    this.bcryptLoading ??= import('../auth/bcrypt-pool.js').then(({ BcryptService }) => {
+      this.bcrypt = new BcryptService(handoffSupported() ? Math.max(1, this.opts.shards) : 1);
+      return this.bcrypt;
+    });
+    return this.bcryptLoading;
+  }
+
+  /** Test hook (TSNATS_DEBUG_HOOKS=1, `$TSNATS.DEBUG.GC`): this thread and every shard collect garbage. */
+  private debugGc(): void {
+    if (process.env['TSNATS_DEBUG_HOOKS'] !== '1') return;
+    void import('./debug-gc.js').then(({ collectGarbage }) => this.log.info(`debug hook: main thread ${collectGarbage()}`));
+    for (const sh of this.shards) sh.worker.postMessage({ type: 'gc' } satisfies ToShard);
   }
 
   /** Every shard's figures (plus the inline shard's). */
@@ -329,8 +381,11 @@ export class Server {
       varz: () => this.varz(),
       connz: async (p) => {
         const q = parseConnzQuery(p);
+        // Shards hand over their closed connections' records before they answer.
         const per = await this.monitorQuery<ConnInfo[]>('connz', { ...q, list: false, test: null });
-        return buildConnz(this.identity, q, p, per.flat());
+        const all = per.flat();
+        if (q.state !== 'open') for (const c of this.closed.infos(q)) all.push(c);
+        return buildConnz(this.identity, q, p, all);
       },
       subsz: async (p) => {
         const subs = p.get('subs');
@@ -448,19 +503,26 @@ export class Server {
     return out;
   }
 
-  private startShard(id: number): Promise<ShardHandle> {
+  private startShard(id: number, gate?: Promise<void>, handoff?: HandoffSender): Promise<ShardHandle> {
     return (async () => {
-      const sender = await HandoffSender.create();
+      const sender = handoff ?? (await HandoffSender.create());
+      const w = this.opts.websocket;
       const workerData: ShardWorkerData = {
         shardId: id,
         opts: this.opts,
         identity: this.identity,
         handoffFd: sender.receiverFd,
         peers: this.peerRingsOf(id),
-        uwsWs: this.uwsWs,
+        // A child App where uWS may serve WebSocket (not with TLS there: native-free serves that).
+        uwsWs: w !== null && w.tls === null && !this.opts.nativeFree,
         cidCounter: this.cidCounter,
+        waitForGo: gate !== undefined,
       };
       const worker = new Worker(new URL('../shard/worker.js', import.meta.url), { workerData });
+      gate?.then(
+        () => worker.postMessage({ type: 'go' } satisfies ToShard),
+        () => {},
+      );
       let onStopped: () => void = () => {};
       const handle: ShardHandle = { id, worker, sender, load: 0, stopped: new Promise((r) => (onStopped = r)) };
       await new Promise<void>((resolve, reject) => {
@@ -472,10 +534,14 @@ export class Server {
           else if (m.type === 'load') handle.load = m.conns;
           // A shard's pipe for moving connections to another (src/shard/migrate.ts): its receiving end.
           else if (m.type === 'migrate-pipe') this.shards.find((s) => s.id === m.to)?.worker.postMessage({ type: 'migrate-pipe', fd: m.fd } satisfies ToShard);
+          else if (m.type === 'closed') this.closed.add(m.records);
+          else if (m.type === 'gc') this.debugGc();
           else if (m.type === 'stopped') onStopped();
           else if (m.type === 'bcrypt') {
-            this.bcryptService().request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>
-              worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+            void this.bcryptService().then((svc) =>
+              svc.request(worker.threadId, m.id, { password: m.password, hash: m.hash, key: m.key, deadline: m.deadline }, (ok) =>
+                worker.postMessage({ type: 'bcrypt-result', id: m.id, ok } satisfies ToShard),
+              ),
             );
           } else if (m.type === 'bcrypt-cancel') {
             this.bcrypt?.cancel(worker.threadId, m.id);
@@ -563,7 +629,7 @@ export class Server {
     }, 100);
   }
 
-  private onConnection(socket: net.Socket, kind: 'client' | 'ws' | 'mqtt' = 'client'): void {
+  private onConnection(socket: net.Socket, kind: 'client' | 'ws' | 'mqtt'): void {
     const cid = Atomics.add(this.cids, 0, 1) + 1;
     if (this.inline !== null) {
       if (kind === 'ws') void this.inline.acceptWs(socket, cid).then(() => socket.resume());
@@ -585,9 +651,9 @@ export class Server {
     let total = 0;
     for (const sh of this.shards) if (sh.load !== Number.MAX_SAFE_INTEGER) total += sh.load;
     const over = this.opts.maxConnections > 0 && total >= this.opts.maxConnections;
-    target.load++;
     const handle = (socket as unknown as { _handle: TcpHandle | null })._handle;
-    if (handle === null) return;
+    if (handle === null) return; // gone while it waited in the accept gate
+    target.load++;
     target.sender.send(handle, `${over ? '!' : ''}${kind === 'ws' ? 'w' : kind === 'mqtt' ? MQTT_TAG : ''}${cid}`, () => {
       // Sent (or the shard is gone): either way main's own copy of the descriptor goes now.
       socket.destroy();
@@ -646,7 +712,7 @@ export class Server {
     this.wsApp?.close();
     if (this.bcrypt !== null) await this.bcrypt.destroy();
     if (this.opts.pidFile) rmSync(this.opts.pidFile, { force: true });
-    if (this.portsFile) rmSync(this.portsFile, { force: true });
+    this.portsFile.remove();
     this.log.info('Server Exiting..');
   }
 }

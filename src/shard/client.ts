@@ -12,7 +12,6 @@ import type { MsgArgs } from './msg.js';
 import type { Account } from './account.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
-import type { SubDetail } from '../monitor/types.js';
 import type { CertIdentity } from '../auth/cert-identity.js';
 import type { BcryptTicket } from '../auth/bcrypt-queue.js';
 import { ForwardStats } from './migrate.js';
@@ -40,6 +39,14 @@ export type CloseReasonText = (typeof CloseReason)[keyof typeof CloseReason];
 
 const MIN_OUT_CHUNK = 1024;
 const MAX_OUT_CHUNK = 256 * 1024;
+/**
+ * Output chunk of a connection backed up past the stall threshold. Above glibc's largest dynamic
+ * mmap threshold (32 MiB), so malloc always maps it on its own: its pages are committed only as
+ * they are written, and all of it goes back to the system when it is freed. Chunks of ordinary
+ * size come from the thread's malloc arena, which keeps what a cut slow consumer held (tens of
+ * MB) resident long after it is freed.
+ */
+const SPILL_CHUNK = 32 * 1024 * 1024 + 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const NO_RESPONDERS_HDR = Buffer.from('NATS/1.0 503\r\n\r\n');
 /** RTT is re-measured by the ping timer after this long (nats-server DEFAULT_RTT_MEASUREMENT_INTERVAL). */
@@ -584,7 +591,9 @@ export class ClientConnection implements ParserHandler {
       // The chunk is still allocated below so the caller's write lands somewhere harmless.
       if (this.outQueued + this.socket.writableLength > this.shard.opts.maxPending) this.slowConsumer();
     }
-    this.out = Buffer.allocUnsafeSlow(Math.max(this.outChunk, need));
+    // Closed (a slow consumer just now): room for the caller's write only, dropped with the connection.
+    const backedUp = !this.closed && this.outQueued + this.socket.writableLength > this.shard.stallThreshold;
+    this.out = Buffer.allocUnsafeSlow(Math.max(this.closed ? 0 : backedUp ? SPILL_CHUNK : this.outChunk, need));
     this.outStart = 0;
     this.outPos = 0;
   }
@@ -632,19 +641,19 @@ export class ClientConnection implements ParserHandler {
       this.outQueued = 0;
     }
     this.outStart = this.outPos;
-    // A nearly full chunk is dropped; the next write starts a fresh one.
-    if (this.out.length - this.outPos < 64) {
+    const backlog = this.socket.writableLength;
+    // A nearly full chunk is dropped; the next write starts a fresh one. So is a spill chunk once
+    // the backlog is down again (freed, and unmapped, when the socket has sent its last slice).
+    if (this.out.length - this.outPos < 64 || (this.out.length >= SPILL_CHUNK && backlog < this.shard.stallThreshold / 2)) {
       this.out = EMPTY;
       this.outStart = this.outPos = 0;
     }
-    const backlog = this.socket.writableLength;
     if (backlog > this.shard.opts.maxPending) this.slowConsumer();
     else if (backlog > this.shard.stallThreshold) this.shard.stall(this);
   }
 
-  /** When the connection closed (ms), 0 while open; and its subscriptions then, for /connz. */
+  /** When the connection closed (ms), 0 while open. */
   closedAt = 0;
-  closedSubs: SubDetail[] | null = null;
 
   /** Output queued since (ms), 0 when drained: the write_deadline clock. */
   stuckSince = 0;
@@ -684,21 +693,28 @@ export class ClientConnection implements ParserHandler {
     }
     this.subs.clear();
     if (abort) {
-      this.outQueue.length = 0;
-      this.outStart = this.outPos;
       this.socket.destroy();
     } else {
-      if (!this.socket.destroyed) {
+      const sock = this.socket;
+      if (!sock.destroyed) {
         const q = this.outQueue;
-        for (let i = 0; i < q.length; i++) this.socket.write(q[i]!);
-        if (this.outPos > this.outStart) this.socket.write(this.out.subarray(this.outStart, this.outPos));
-        q.length = 0;
-        this.outStart = this.outPos;
-        this.socket.end();
+        for (let i = 0; i < q.length; i++) sock.write(q[i]!);
+        if (this.outPos > this.outStart) sock.write(this.out.subarray(this.outStart, this.outPos));
+        sock.end();
       }
-      // Don't wait forever for a peer that does not read.
-      setTimeout(() => this.socket.destroy(), 2000).unref();
+      // Don't wait forever for a peer that does not read (the timer holds the socket, not this).
+      const t = setTimeout(() => sock.destroy(), 2000);
+      t.unref();
+      sock.once('close', () => clearTimeout(t));
     }
+    // Only a small record outlives the connection (DESIGN.md, "Memory"): its output chunks, input
+    // kept while suspended and the parser's split-payload scratch (up to max_payload) go now.
+    this.outQueue.length = 0;
+    this.outQueued = 0;
+    this.out = EMPTY;
+    this.outStart = this.outPos = 0;
+    this.pendingInput = null;
+    this.parser.msgBuf = null;
     this.shard.connectionClosed(this);
   }
 }

@@ -4,54 +4,43 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { ClientConnection } from './client.js';
 import type { Shard } from './shard.js';
-import { goDuration, natsUptime, type ConnInfo, type ConnzQuery, type ShardMetrics, type SubDetail, type SubszShard } from '../monitor/types.js';
+import type { ConnInfo, ConnzQuery, ShardMetrics, SubDetail, SubszShard } from '../monitor/types.js';
+import { connInfoOf, type ConnRecord } from '../monitor/closed.js';
 import { subjectMatches } from '../sublist/subject.js';
 
-/** Closed connections remembered per shard for /connz?state=closed (nats-server keeps 10,000). */
-export const CLOSED_KEEP = 10_000;
-
-export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnInfo {
-  const stop = c.closedAt;
-  const end = stop > 0 ? stop : now;
-  const info: ConnInfo = {
+/** A connection's /connz data as a plain record (monitor/closed.ts). */
+export function connRecord(c: ClientConnection, subs: boolean): ConnRecord {
+  return {
     cid: c.cid,
     kind: 'Client',
     type: c.natsProtocol ? 'nats' : 'mqtt',
     ip: c.ip,
     port: c.port,
-    start: new Date(c.start).toISOString(),
-    last_activity: new Date(c.lastIn).toISOString(),
-    rtt: goDuration(c.rtt),
-    uptime: natsUptime(end - c.start),
-    idle: natsUptime(end - c.lastIn),
-    pending_bytes: stop > 0 ? 0 : c.socket.writableLength,
-    in_msgs: c.inMsgs,
-    out_msgs: c.outMsgs,
-    in_bytes: c.inBytes,
-    out_bytes: c.outBytes,
-    subscriptions: c.subs.size,
-    _start: c.start,
-    _last: c.lastIn,
-    _stop: stop,
+    start: c.start,
+    lastIn: c.lastIn,
+    stop: c.closedAt,
+    reason: c.closeReason ?? '',
+    rtt: c.rtt,
+    pendingBytes: c.closedAt > 0 ? 0 : c.socket.writableLength,
+    inMsgs: c.inMsgs,
+    outMsgs: c.outMsgs,
+    inBytes: c.inBytes,
+    outBytes: c.outBytes,
+    numSubs: c.subs.size,
+    name: c.name,
+    mqttClient: c.mqttClientId,
+    lang: c.lang,
+    version: c.version,
+    user: c.authUser,
+    account: c.acc.name,
+    subs: subs ? [...c.subs.values()].map((s) => subDetail(c, s)) : [],
   };
-  if (stop > 0) {
-    info.stop = new Date(stop).toISOString();
-    info.reason = c.closeReason ?? '';
-  }
+}
+
+export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnInfo {
+  const info = connInfoOf(connRecord(c, q.subs !== 'none'), now, q);
+  // Where it lives (TSNATS_DEBUG_INFO=1 only): tests see a connection move between shards.
   if (c.shard.debugInfo) info.tsnats_shard = c.shard.id;
-  if (c.name) info.name = c.name;
-  if (c.mqttClientId !== '') info.mqtt_client = c.mqttClientId;
-  if (c.lang) info.lang = c.lang;
-  if (c.version) info.version = c.version;
-  if (q.auth) {
-    if (c.authUser) info.authorized_user = c.authUser;
-    info.account = c.acc.name;
-  }
-  if (q.subs !== 'none') {
-    const subs = c.closedSubs ?? [...c.subs.values()].map((s) => subDetail(c, s));
-    if (q.subs === 'detail') info.subscriptions_list_detail = subs;
-    else info.subscriptions_list = subs.map((s) => s.subject);
-  }
   return info;
 }
 
@@ -62,19 +51,53 @@ function subDetail(c: ClientConnection, s: { subject: string; queue: string | nu
   return d;
 }
 
-/** Snapshot of a connection kept after it closed. */
-export function rememberClosed(shard: Shard, c: ClientConnection): void {
-  c.closedSubs = [...c.subs.values()].map((s) => subDetail(c, s));
-  shard.closedConns.push(c);
-  if (shard.closedConns.length > CLOSED_KEEP) shard.closedConns.shift();
+/** Most records a shard holds before handing them over; and how long one waits at most. */
+const CLOSED_BATCH = 256;
+const CLOSED_BATCH_MS = 50;
+
+/**
+ * A shard's closed-connection records on their way to the main thread's ring (the only place they
+ * are kept): handed over in batches, and at once before the shard answers a monitoring request, so
+ * /connz?state=closed sees a connection closed just before it was asked.
+ */
+export class ClosedOutbox {
+  /** Where batches go (the worker's port, or the main thread's ring for the inline shard). */
+  sink: ((records: string[]) => void) | null = null;
+  /** JSON of ConnRecords. */
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  add(r: ConnRecord): void {
+    if (this.sink === null) return;
+    this.pending.push(JSON.stringify(r));
+    if (this.pending.length >= CLOSED_BATCH) this.flush();
+    else if (this.timer === null) {
+      this.timer = setTimeout(() => this.flush(), CLOSED_BATCH_MS);
+      this.timer.unref();
+    }
+  }
+
+  flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0 || this.sink === null) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.sink(batch);
+  }
 }
 
+/** What a closed connection leaves behind: a record, with its subscriptions (saveClosedClient). */
+export function rememberClosed(shard: Shard, c: ClientConnection): void {
+  shard.closedRecords.add(connRecord(c, true));
+}
+
+/** Open connections only: the closed ones are the main thread's (monitor/closed.ts ClosedRing). */
 export function shardConnz(shard: Shard, q: ConnzQuery): ConnInfo[] {
+  shard.closedRecords.flush();
   const now = Date.now();
   const out: ConnInfo[] = [];
-  const want = (c: ClientConnection): boolean => q.cid === 0 || c.cid === q.cid;
-  if (q.state !== 'closed') for (const c of shard.conns.values()) if (want(c)) out.push(connInfo(c, now, q));
-  if (q.state !== 'open') for (const c of shard.closedConns) if (want(c)) out.push(connInfo(c, now, q));
+  if (q.state !== 'closed') for (const c of shard.conns.values()) if (q.cid === 0 || c.cid === q.cid) out.push(connInfo(c, now, q));
   return out;
 }
 

@@ -19,7 +19,8 @@ import { subjectMatches } from '../sublist/subject.js';
 import { Account, buildAccounts, type Interest } from './account.js';
 import { Authenticator } from '../auth/authenticator.js';
 import type { BcryptTicket, BcryptVerdict } from '../auth/bcrypt-queue.js';
-import { rememberClosed } from './monitor-data.js';
+import { ClosedOutbox, rememberClosed } from './monitor-data.js';
+import { applyPorts, portsGeneration } from '../server/listeners.js';
 import { acceptWebSocket, type WsConnection } from '../../native-free/ws-server.js';
 import { WsTransport } from './ws-transport.js';
 import { UwsTransport, type UwsUserData } from './uws-transport.js';
@@ -61,6 +62,8 @@ export interface ServerIdentity {
   port: number;
   /** host:port of the WebSocket listener, when there is one (INFO ws_connect_urls). */
   wsConnectUrls: string[];
+  /** The listeners' real ports, published by main once bound (server/listeners.ts PortSlot). */
+  ports?: SharedArrayBuffer;
   /** The cluster's name when clustering is on (INFO `cluster`). */
   cluster?: string;
 }
@@ -154,8 +157,8 @@ export class Shard implements RingHost {
   totalConnections = 0;
   /** Counters of connections already closed (live ones are summed on demand: nothing per message). */
   closedIn = { msgs: 0, bytes: 0 };
-  /** Recently closed connections, for /connz?state=closed (bounded). */
-  readonly closedConns: ClientConnection[] = [];
+  /** Records of closed connections on their way to the main thread's ring (/connz?state=closed). */
+  readonly closedRecords = new ClosedOutbox();
   closedOut = { msgs: 0, bytes: 0 };
   private readonly dirty: OutConn[] = [];
   private flushScheduled = false;
@@ -164,6 +167,8 @@ export class Shard implements RingHost {
   /** One read buffer for every socket of the shard: reads are parsed before the next one lands. */
   private readonly readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_SIZE);
   private readonly infoBase: Record<string, unknown>;
+  /** Generation of the published ports that infoBase reflects (listeners bind after shards start). */
+  private infoPortsGen = -1;
   closing = false;
   /** -V / trace: log every protocol op (one boolean check per op when off). */
   tracing: boolean;
@@ -485,6 +490,8 @@ export class Shard implements RingHost {
    * plaintext, then the TLS handshake (nats-server createClient), and reads come from the TLS socket.
    */
   addConnection(socket: net.Socket | WsTransport | UwsTransport, cid: number, mode: 'onread' | 'data' | 'tls' | 'ws' = 'data', overLimit = false): ClientConnection | null {
+    const ports = this.identity.ports;
+    if (ports !== undefined && portsGeneration(ports) !== this.infoPortsGen) this.infoPortsGen = applyPorts(this.infoBase, ports, this.opts.websocket?.host ?? null);
     const conn = new ClientConnection(this, socket, cid, mode === 'tls');
     this.totalConnections++;
     const info: Record<string, unknown> = { ...this.infoBase, client_id: cid, client_ip: conn.ip };
@@ -1101,11 +1108,16 @@ export class Shard implements RingHost {
     this.checkPongs();
   }
 
+  /** Test hook: every thread of the server collects its garbage (set by the worker entry / the server). */
+  onDebugGc: () => void = () => {};
+
   debugHook(m: MsgArgs): void {
-    if (m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd) === '$TSNATS.DEBUG.SHARD_EXIT') {
+    const subject = m.paBuf.toString('latin1', m.paSubjectStart, m.paSubjectEnd);
+    if (subject === '$TSNATS.DEBUG.SHARD_EXIT') {
       this.log.error('debug hook: shard exiting on request');
       process.exit(1); // in a worker thread this ends the thread only, like a crash would
     }
+    if (subject === '$TSNATS.DEBUG.GC') this.onDebugGc();
   }
 
   /** Figures for /varz and friends, as plain data. */

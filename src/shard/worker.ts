@@ -29,9 +29,16 @@ export interface ShardWorkerData {
   uwsWs: boolean;
   /** Server-wide connection id counter (Int32 at index 0), shared by every thread. */
   cidCounter: SharedArrayBuffer;
+  /**
+   * Load the code, then wait for main's 'go' before taking the rings: the JetStream worker boots
+   * alongside, and its interest is in the rings by then (a shard drains them as it starts).
+   */
+  waitForGo?: boolean;
 }
 
 export type ToShard =
+  | { type: 'go' }
+  | { type: 'gc' }
   | { type: 'shutdown' }
   | { type: 'peer-reset'; rings: PeerRings }
   | { type: 'bcrypt-result'; id: number; ok: boolean | null }
@@ -44,6 +51,9 @@ export type ToShard =
   /** The receiving end of a connection-moving pipe from another shard (src/shard/migrate.ts). */
   | { type: 'migrate-pipe'; fd: number };
 export type FromShard =
+  | { type: 'gc' }
+  /** JSON of closed connections' ConnRecords (monitor/closed.ts). */
+  | { type: 'closed'; records: string[] }
   | { type: 'ready'; uwsDescriptor?: number }
   | { type: 'load'; conns: number }
   | { type: 'stopped' }
@@ -57,10 +67,19 @@ export type FromShard =
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
+// uWS loads while the gate is closed (it is the slowest import).
+const uwsLoading = data.uwsWs ? loadUws(false) : null;
+if (data.waitForGo === true) {
+  const first = await new Promise<ToShard>((resolve) => port.once('message', resolve));
+  if (first.type !== 'go') process.exit(0); // stopped before it started: nothing to close yet
+}
 const log = createLogger({ debug: data.opts.debug, trace: data.opts.trace, logtime: data.opts.logtime, name: `shard ${data.shardId}`, file: data.opts.logFile, channel: data.opts.workerLog });
 // TSNATS_HOPTRACE=<dir>: per-hop latency histograms (bench/README.md); off, nothing is patched.
 if (hopTraceDir() !== null) installShardHopTrace(hopTraceDir()!, data.shardId, data.peers, data.opts.jetstream.enabled);
 const shard = new Shard(data.shardId, data.opts, data.identity, log, data.peers);
+shard.closedRecords.sink = (records) => port.postMessage({ type: 'closed', records } satisfies FromShard);
+// Test hook ($TSNATS.DEBUG.GC with TSNATS_DEBUG_HOOKS=1): main has every thread collect its garbage.
+shard.onDebugGc = () => port.postMessage({ type: 'gc' } satisfies FromShard);
 
 // bcrypt runs on the main thread's piscina pool, never on this event loop; a connection that goes
 // away (or times out) cancels its waiting check there.
@@ -130,6 +149,10 @@ shard.loadChanged = reportLoad;
 if (shard.migrator !== null) shard.migrator.postPipe = (to, fd) => port.postMessage({ type: 'migrate-pipe', to, fd } satisfies FromShard);
 
 port.on('message', (m: ToShard) => {
+  if (m.type === 'gc') {
+    if (shard.debugHooks) void import('../server/debug-gc.js').then(({ collectGarbage }) => log.info(`debug hook: ${collectGarbage()}`));
+    return;
+  }
   if (m.type === 'bcrypt-result') {
     const f = bcryptWaiting.get(m.id);
     bcryptWaiting.delete(m.id);
@@ -170,8 +193,8 @@ port.on('message', (m: ToShard) => {
 });
 
 let uwsDescriptor: number | undefined;
-if (data.uwsWs) {
-  const u = await loadUws(false);
+if (uwsLoading !== null) {
+  const u = await uwsLoading;
   const counter = new Int32Array(data.cidCounter);
   if (u.mod !== null) uwsDescriptor = shard.startUwsApp(u.mod, () => Atomics.add(counter, 0, 1) + 1);
 }

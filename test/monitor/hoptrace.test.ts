@@ -76,6 +76,8 @@ test('TSNATS_HOPTRACE records the hops of JetStream publishes and of a cross-sha
     // Dumps are written every second (and at exit): wait for the JetStream worker's to show the publishes.
     await waitFor(() => count(readHops(hopDir), /^jetstream: Stream\.process/) >= 20, 'the JetStream worker hop dump', 15_000);
     await waitFor(() => count(readHops(hopDir), /^ring shard→shard: publish → drain/) >= 20, 'the shards hop dumps', 15_000);
+    // Each thread dumps once a second on its own clock: wait for every shard's latest dump too.
+    await waitFor(() => count(readHops(hopDir), /^shard \d: ring drain → socket write/) >= 40 && count(readHops(hopDir), /^shard \d: socket read → ring publish/) >= 40, 'every shard\'s hop dump', 15_000);
     const hops = readHops(hopDir);
     const names = [...hops.keys()].join('\n');
     assert.ok(count(hops, /^jetstream: store append of one message/) >= 20, names);

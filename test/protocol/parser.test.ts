@@ -199,3 +199,21 @@ test('requireConnect: anything but CONNECT first is an auth error', () => {
   r.parser.parse(Buffer.from('PING\r\n'));
   assert.deepEqual(r.events, [`ERR ${ParseError.AUTH}`]);
 });
+
+test('a large payload split into many reads arrives whole; an announced payload costs what was sent', () => {
+  const payload = Buffer.alloc(1_000_000);
+  for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+  const frame = Buffer.concat([Buffer.from(`PUB big ${payload.length}\r\n`), payload, Buffer.from('\r\nPING\r\n')]);
+  const cuts: number[] = [];
+  for (let c = 777; c < frame.length; c += 1500 + (c % 3000)) cuts.push(c);
+  const events = feed(frame, cuts);
+  assert.equal(events.length, 2);
+  assert.equal(events[0], `MSG big - -1 ${payload.length} ${payload.toString('latin1')}`);
+  assert.equal(events[1], 'PING');
+  // Announced 1,000,000 bytes, sent 4 KB: the scratch holds about that, not a megabyte.
+  const r = new Recorder();
+  r.parser.parse(Buffer.concat([Buffer.from('PUB big 1000000\r\n'), Buffer.alloc(4096, 0x61)]));
+  assert.ok(r.parser.msgBuf !== null && r.parser.msgBuf.length <= 64 * 1024, `scratch ${r.parser.msgBuf?.length}`);
+  r.parser.parse(Buffer.alloc(200_000, 0x61));
+  assert.ok(r.parser.msgBuf!.length < 1_000_002 && r.parser.msgBuf!.length >= 204_096);
+});

@@ -10,6 +10,7 @@ import { SubjectTransform, TransformError, validateMappingDestination } from '..
 import { rfc3339ToNs } from '../types.js';
 import type { ApiErrorBody, ExternalStreamConfig, RePublishConfig, StreamConfig, StreamSourceConfig, SubjectTransformConfig } from '../types.js';
 import { SourceErr } from './errors.js';
+import { subjectsCollide as collide } from '../stream-config.js';
 
 /** Looks up another stream's config in the same account (undefined when there is none). */
 export type StreamLookup = (name: string) => StreamConfig | undefined;
@@ -118,21 +119,6 @@ export function decodeSourcing(raw: Record<string, unknown>): DecodedSourcing | 
 /** nats-server's isValidName (stream names): not empty, none of ` \t\r\n\f.*>`. */
 function validName(name: string): boolean {
   return name !== '' && !/[ \t\r\n\f.*>]/.test(name);
-}
-
-/** SubjectsCollide: some literal subject matches both. */
-function collide(a: string, b: string): boolean {
-  if (a === b) return true;
-  const at = a.split('.');
-  const bt = b.split('.');
-  const n = Math.min(at.length, bt.length);
-  for (let i = 0; i < n; i++) {
-    const x = at[i]!;
-    const y = bt[i]!;
-    if (x === '>' || y === '>') return true;
-    if (x !== y && x !== '*' && y !== '*') return false;
-  }
-  return at.length === bt.length;
 }
 
 /** composeIName: `<name>[:<hash(api)>] <filters> <destinations>` (the source's index name). */
