@@ -139,7 +139,6 @@ test('publishes through every node are acked in sequence with a nats-server stre
 
 test('an R3 durable pull consumer: fetch and ack with its leader on either kind; the ack floor is replicated', { skip: mixedSkip, timeout: 300_000 }, async () => {
   const nc = await client(TS);
-  const jsm = await nc.jetstreamManager();
   // Created through the nats-server node on stream TA (300 messages).
   const nsm = await (await client(NS)).jetstreamManager();
   const ci = await retry(() => nsm.consumers.add('TA', { durable_name: 'PROC', ack_policy: AckPolicy.Explicit }), 'create PROC', 60_000, 1000);
@@ -194,7 +193,6 @@ test('an R3 durable pull consumer: fetch and ack with its leader on either kind;
     assert.equal(x.ack_floor.stream_seq, 300);
     assert.equal((x.cluster as ClusterBlock).replicas?.length, 2);
   }
-  void jsm;
 });
 
 for (const [writer, reader, bucket] of [[TS, NS, 'FROMTS'], [NS, TS2, 'FROMNS']] as const) {
@@ -229,7 +227,6 @@ for (const [writer, reader, bucket] of [[TS, NS, 'FROMTS'], [NS, TS2, 'FROMNS']]
       const x = await kva.get('size');
       if (x === null || sc.decode(x.value) !== 'XL') throw new Error(`size ${x === null ? null : sc.decode(x.value)}`);
     }, `the reader's write through node ${writer}`, 20_000);
-    await delay(0);
   });
 }
 
