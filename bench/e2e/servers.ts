@@ -148,7 +148,10 @@ export async function startServer(spec: TargetSpec, opts: StartOptions = {}): Pr
     argv = [...nodeFlags, tsnatsMain, ...args];
   }
   const env =
-    spec.kind === 'tsnats' ? { ...process.env, ...(spec.placement !== undefined ? { TSNATS_DEBUG_INFO: '1' } : {}), ...(opts.env ?? {}) } : process.env;
+    spec.kind === 'tsnats'
+      ? // Placement rows measure a connection where the harness put it: no moving to the subscribers' shard.
+        { ...process.env, ...(spec.placement !== undefined ? { TSNATS_DEBUG_INFO: '1', TSNATS_MIGRATE: '0' } : {}), ...(opts.env ?? {}) }
+      : process.env;
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(proc);
   let out = '';

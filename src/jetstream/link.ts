@@ -14,6 +14,8 @@ import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFram
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
 import type { CrossAccount } from './cross-account.js';
+import type { RingConsumer } from '../ring/ring.js';
+import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
@@ -22,7 +24,12 @@ const PUBLISH_EVERY = 64;
 /** Most account boundaries one message crosses (import chains). */
 const MAX_CROSSINGS = 4;
 
-const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+/**
+ * Longest time (µs) the worker keeps turning its event loop after the last ring frame before it
+ * sleeps (src/ring/waiter.ts; the window adapts): a synchronous publisher's next message then
+ * finds it awake.
+ */
+const JS_POLL_US = 200;
 
 /** A subscription of the engine as the shards know it (reference-counted). */
 interface OwnEntry {
@@ -70,7 +77,7 @@ class OwnInterest {
   }
 }
 
-export class JsLink implements JsHost {
+export class JsLink implements JsHost, RingHost {
   readonly log: Logger;
   /** Where received messages go (set by the worker once the engine exists). */
   onMessage: (m: JsInbound) => void = () => {};
@@ -99,6 +106,8 @@ export class JsLink implements JsHost {
   private loopQueue: JsInbound[] = [];
   private loopScheduled = false;
   private readonly drainLoopBound = (): void => this.drainLoop();
+  private ringIns: RingConsumer[] = [];
+  private waiter: RingWaiter | null = null;
 
   constructor(peers: PeerRings[], accounts: number, log: Logger) {
     this.log = log;
@@ -111,6 +120,12 @@ export class JsLink implements JsHost {
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
     }
+    this.ringIns = this.peerList.map((p) => p.in);
+    if (peers.length > 0) {
+      const bell = peers[0]!.ownBell;
+      if (bell === undefined) throw new Error('jetstream: peer rings without a bell');
+      this.waiter = new RingWaiter(this, bell, pollOptions(JS_POLL_US, 0, 'JS'));
+    }
   }
 
   /** A reply token made here for a request into another account's service: the shards learn it. */
@@ -120,12 +135,13 @@ export class JsLink implements JsHost {
 
   /** Starts draining every inbound ring. */
   start(): void {
-    for (const peer of this.peerList) void this.pump(peer);
+    this.waiter?.kick();
   }
 
   close(): void {
     this.closing = true;
     for (const peer of this.peerList) peer.in.close();
+    this.waiter?.close();
     if (this.overflowTimer !== null) clearTimeout(this.overflowTimer);
   }
 
@@ -309,9 +325,11 @@ export class JsLink implements JsHost {
     for (const ri of peer.interest.values()) this.sublists[ri.acc]?.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
-    for (const e of this.subs.values()) this.enqueue(peer, interestFrame(e.acc, e.subject, e.queue, e.n, e.flags));
+    this.ringIns = this.peerList.map((p) => p.in);
+    // Weight 1 per entry, as subscribe() told the shards (only the first and the last count change it).
+    for (const e of this.subs.values()) this.enqueue(peer, interestFrame(e.acc, e.subject, e.queue, 1, e.flags));
     this.schedulePublish();
-    void this.pump(peer);
+    this.waiter?.kick();
   }
 
   /** Picks the shards a message goes to (plain interest, and one member per queue group). */
@@ -364,20 +382,35 @@ export class JsLink implements JsHost {
     peer.enqueued = (peer.enqueued + 1) | 0;
   }
 
+  /**
+   * Runs before any frame becomes visible to the shards: the file stores write their queued records
+   * there (src/jetstream/store/filestore.ts), so a pub ack never leaves before its record is written.
+   */
+  beforePublish: () => void = () => {};
+
+  private publishAll(): void {
+    this.beforePublish();
+    for (const peer of this.peerList) peer.out.publish();
+  }
+
   /** Frames become visible once per event-loop turn (one doorbell per batch, as in a shard). */
   private schedulePublish(): void {
     // A long batch (a pull request for hundreds of messages) becomes visible in slices, so the
     // shard starts writing to the client while the rest is still being read from the store.
+    // Only to shards that are awake: waking a sleeping one costs this thread a doorbell (a system
+    // call, an IPI on a VM: 13-30 µs, the largest frame of this thread's profile on async publish
+    // and fetch), so a sleeping shard gets the whole batch at the end of the turn, with one.
     if (++this.unpublished >= PUBLISH_EVERY) {
       this.unpublished = 0;
-      for (const peer of this.peerList) peer.out.publish();
+      this.beforePublish();
+      for (const peer of this.peerList) if (!peer.out.consumerAsleep()) peer.out.publish();
     }
     if (this.publishPending) return;
     this.publishPending = true;
     queueMicrotask(() => {
       this.publishPending = false;
       this.unpublished = 0;
-      for (const peer of this.peerList) peer.out.publish();
+      this.publishAll();
     });
   }
 
@@ -389,29 +422,32 @@ export class JsLink implements JsHost {
   private relieve(): void {
     this.overflowTimer = null;
     let done = true;
+    this.beforePublish();
     for (const peer of this.peerList) if (peer.overflow.length > 0 && !peer.drainOverflow()) done = false;
     if (!done && !this.closing) this.overflowTimer = setTimeout(() => this.relieve(), 1);
   }
 
   // ---- inbound -----------------------------------------------------------------------------------
 
-  private async pump(peer: Peer): Promise<void> {
-    const generation = peer.generation;
-    while (!this.closing && peer.generation === generation) {
+  /** RingHost: one slice of every inbound ring. */
+  drainRings(): number {
+    if (this.closing) return -1;
+    let n = 0;
+    const peers = this.peerList;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[i]!;
       this.currentPeer = peer;
-      const consumer = peer.in;
       try {
-        consumer.drain(this.onFrameBound, DRAIN_SLICE);
+        n += peer.in.drain(this.onFrameBound, DRAIN_SLICE);
       } finally {
         this.currentPeer = null;
       }
-      if (consumer.hasData()) {
-        await nextTurn();
-        continue;
-      }
-      const w = consumer.wait();
-      if (w !== null) await w;
     }
+    return n;
+  }
+
+  ringConsumers(): readonly RingConsumer[] {
+    return this.ringIns;
   }
 
   private onFrame(buf: Buffer, s: number, len: number): void {

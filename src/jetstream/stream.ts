@@ -314,11 +314,12 @@ export class Stream implements StreamLike {
       if (ss !== undefined) rpLast = ss.last;
     }
 
-    // The store keeps what it is given: the views passed in are only valid during this call.
+    // The views passed in are only valid during this call: the store copies what it keeps (the
+    // file store encodes them into its record, the memory store into one buffer).
     let seq: number;
     let ts: number;
     try {
-      const r = this.store.storeMsg(subject, hdr === null || hdr.length === 0 ? null : Buffer.from(hdr), Buffer.from(data), tsIn);
+      const r = this.store.storeMsg(subject, hdr === null || hdr.length === 0 ? null : hdr, data, tsIn);
       seq = r.seq;
       ts = r.ts;
     } catch (err) {

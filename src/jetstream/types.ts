@@ -177,6 +177,7 @@ export interface StreamStore {
    * Appends a message and returns its sequence. Enforces max_msg_size and, under discard new,
    * max_msgs/max_bytes/max_msgs_per_subject by throwing StoreError; under discard old it removes the
    * oldest messages (per subject for max_msgs_per_subject) to make room. `ts` defaults to nowNs().
+   * `hdr` and `data` may be views of memory that is reused after the call: copy what is kept.
    */
   storeMsg(subject: string, hdr: Buffer | null, data: Buffer, ts?: number): { seq: number; ts: number };
   /** The message at seq, or null when it never existed or was removed. */

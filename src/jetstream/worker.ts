@@ -7,6 +7,7 @@ import { createLogger } from '../log.js';
 import { jetStreamDir, type ServerOptions } from '../server/options.js';
 import type { PeerRings } from '../shard/peer.js';
 import { JsLink } from './link.js';
+import { flushPendingWrites } from './store/filestore.js';
 import { JetStream } from './engine.js';
 import { createConsumerPlugin } from './consumer/plugin.js';
 import { jszAccountDetails } from './jsz-detail.js';
@@ -61,6 +62,7 @@ const log = createLogger({ debug: o.debug, trace: o.trace, logtime: o.logtime, n
 // TSNATS_HOPTRACE=<dir>: per-hop latency histograms (bench/README.md); off, nothing is patched.
 if (hopTraceDir() !== null) installJsHopTrace(hopTraceDir()!, data.peers);
 const link = new JsLink(data.peers, data.accounts.length, log);
+link.beforePublish = flushPendingWrites;
 const js = new JetStream(
   link,
   {

@@ -41,6 +41,8 @@ export interface ConnInfo {
   account?: string;
   subscriptions_list?: string[];
   subscriptions_list_detail?: SubDetail[];
+  /** The shard that holds it (TSNATS_DEBUG_INFO=1 only; tests see where a connection is). */
+  tsnats_shard?: number;
   /** Milliseconds, for sorting; removed before serving. */
   _start: number;
   _last: number;

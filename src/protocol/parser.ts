@@ -116,6 +116,11 @@ export class ClientParser {
     this.handler = handler;
   }
 
+  /** True between frames: nothing of a split op is held (a connection may change hands here). */
+  atFrameBoundary(): boolean {
+    return this.state === S.OP_START && this.argLen === 0 && this.msgLen < 0;
+  }
+
   /**
    * Parses one read. The buffer may be reused by the caller after this returns. Returns how many
    * bytes were consumed: all of them, unless the handler stopped the parser (then the index just

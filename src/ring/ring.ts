@@ -20,6 +20,14 @@
 // Publishing: the producer writes frames (reserve + commit) and makes them visible once per batch
 // (publish). Doorbell: publish notifies only when the consumer said it was sleeping, i.e. only on an
 // empty -> non-empty transition; an idle consumer costs nothing, a busy one is never notified.
+//
+// The consumer thread's bell (optional, src/ring/waiter.ts): a thread that drains several rings
+// sleeps on one Int32 word of its own instead of one per ring. It arms each ring (SLEEPING = 1),
+// checks every HEAD, and waits on the bell; a producer that finds SLEEPING = 1 takes it back to 0
+// (so it notifies at most once per sleep), sets the bell to 1 and notifies the bell. HEAD is
+// stored before SLEEPING is read and SLEEPING before HEAD is read (sequentially consistent
+// Atomics), so one side always sees the other: no lost wake-up. Without a bell, publish notifies
+// the ring's own HEAD word (RingConsumer.wait).
 
 export const RING_HEADER_BYTES = 128;
 const HEAD = 0; // i32 index
@@ -53,9 +61,12 @@ export class RingProducer {
   committed: number;
   private publishedHead: number;
   private reservedAt = -1;
+  /** The consumer thread's bell (word 0), or null: it waits on this ring's HEAD. */
+  private readonly bell: Int32Array | null;
 
-  constructor(sab: SharedArrayBuffer) {
+  constructor(sab: SharedArrayBuffer, bell: SharedArrayBuffer | null = null) {
     this.ctl = new Int32Array(sab, 0, RING_HEADER_BYTES / 4);
+    this.bell = bell === null ? null : new Int32Array(bell, 0, 1);
     this.capacity = sab.byteLength - RING_HEADER_BYTES;
     this.data = Buffer.from(sab, RING_HEADER_BYTES, this.capacity);
     this.maxBody = maxFrameBody(sab);
@@ -110,7 +121,25 @@ export class RingProducer {
     this.publishedHead = this.head;
     Atomics.store(this.ctl, PUBLISHED, this.committed);
     Atomics.store(this.ctl, HEAD, this.head);
-    if (Atomics.load(this.ctl, SLEEPING) === 1) Atomics.notify(this.ctl, HEAD);
+    if (Atomics.load(this.ctl, SLEEPING) === 1) this.ring();
+  }
+
+  /** The doorbell: the consumer said it sleeps. */
+  private ring(): void {
+    const bell = this.bell;
+    if (bell === null) {
+      Atomics.notify(this.ctl, HEAD);
+      return;
+    }
+    // Once per sleep: another publish before the consumer wakes finds SLEEPING at 0.
+    if (Atomics.compareExchange(this.ctl, SLEEPING, 1, 0) !== 1) return;
+    Atomics.store(bell, 0, 1);
+    Atomics.notify(bell, 0);
+  }
+
+  /** True while the consumer sleeps (a publish would ring its doorbell). */
+  consumerAsleep(): boolean {
+    return Atomics.load(this.ctl, SLEEPING) === 1;
   }
 
   /** Frames the consumer has processed (compare with `(consumed - target) | 0 >= 0`). */
@@ -201,6 +230,20 @@ export class RingConsumer {
     return r.value.then(() => {
       Atomics.store(this.ctl, SLEEPING, 0);
     });
+  }
+
+  /**
+   * Says this consumer is about to sleep on its thread's bell (src/ring/waiter.ts); true when
+   * frames are already waiting (then do not sleep: call disarm() and drain).
+   */
+  arm(): boolean {
+    Atomics.store(this.ctl, SLEEPING, 1);
+    return Atomics.load(this.ctl, HEAD) !== this.tail;
+  }
+
+  /** Awake again: producers need not ring. */
+  disarm(): void {
+    Atomics.store(this.ctl, SLEEPING, 0);
   }
 
   /** Wakes a pending wait() so a closing consumer can stop. */

@@ -89,6 +89,8 @@ export class Server {
   private readonly portsFile = new PortsFile();
   /** rings[i][j]: the ring peer i produces into and peer j consumes (peers: shards, then JetStream). */
   private rings: SharedArrayBuffer[][] = [];
+  /** bells[i]: the word peer i sleeps on when its inbound rings are empty (src/ring/waiter.ts). */
+  private bells: SharedArrayBuffer[] = [];
   /** The JetStream worker (its peer id is `jsPeer`), when JetStream is enabled. */
   private js: JetStreamHandle | null = null;
   private jsPeer = -1;
@@ -180,6 +182,7 @@ export class Server {
     const peers = n + (opts.jetstream.enabled ? 1 : 0);
     if (opts.jetstream.enabled) this.jsPeer = n;
     for (let i = 0; i < peers; i++) {
+      this.bells[i] = new SharedArrayBuffer(64);
       this.rings[i] = [];
       for (let j = 0; j < peers; j++) if (i !== j && (i < n || j < n)) this.rings[i]![j] = this.newRing();
     }
@@ -480,6 +483,7 @@ export class Server {
 
   /** New rings between peer `id` and every peer it talks to: a replaced peer starts from empty rings. */
   private renewRings(id: number): void {
+    this.bells[id] = new SharedArrayBuffer(64);
     for (let j = 0; j < this.rings.length; j++) {
       if (j === id || this.rings[id]![j] === undefined) continue;
       this.rings[id]![j] = this.newRing();
@@ -489,7 +493,7 @@ export class Server {
 
   /** The rings between `peer` and `id`, as `peer` sees them. */
   private ringsTo(peer: number, id: number): PeerRings {
-    return { id, out: this.rings[peer]![id]!, in: this.rings[id]![peer]! };
+    return { id, out: this.rings[peer]![id]!, in: this.rings[id]![peer]!, bell: this.bells[id]!, ownBell: this.bells[peer]! };
   }
 
   private peerRingsOf(id: number): PeerRings[] {
@@ -497,7 +501,7 @@ export class Server {
     for (let j = 0; j < this.rings.length; j++) {
       const o = this.rings[id]![j];
       const i = this.rings[j]![id];
-      if (j !== id && o !== undefined && i !== undefined) out.push({ id: j, out: o, in: i });
+      if (j !== id && o !== undefined && i !== undefined) out.push({ id: j, out: o, in: i, bell: this.bells[j]!, ownBell: this.bells[id]! });
     }
     return out;
   }
@@ -531,6 +535,8 @@ export class Server {
             resolve();
           }
           else if (m.type === 'load') handle.load = m.conns;
+          // A shard's pipe for moving connections to another (src/shard/migrate.ts): its receiving end.
+          else if (m.type === 'migrate-pipe') this.shards.find((s) => s.id === m.to)?.worker.postMessage({ type: 'migrate-pipe', fd: m.fd } satisfies ToShard);
           else if (m.type === 'closed') this.closed.add(m.records);
           else if (m.type === 'gc') this.debugGc();
           else if (m.type === 'stopped') onStopped();

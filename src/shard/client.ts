@@ -14,6 +14,7 @@ import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
 import type { CertIdentity } from '../auth/cert-identity.js';
 import type { BcryptTicket } from '../auth/bcrypt-queue.js';
+import { ForwardStats } from './migrate.js';
 
 /** Why a connection closed (nats-server's ClosedState names, as /connz reports them). */
 export const CloseReason = {
@@ -67,7 +68,8 @@ export class ClientConnection implements ParserHandler {
   readonly parser: ClientParser;
   readonly ip: string;
   readonly port: number;
-  readonly start: number;
+  /** When it connected (ms); carried over when the connection moves between shards (src/shard/migrate.ts). */
+  start: number;
   stopped = false;
   closed = false;
   closeReason: CloseReasonText | null = null;
@@ -141,6 +143,18 @@ export class ClientConnection implements ParserHandler {
   /** PONGs waiting for peers (answered in order). */
   pongsDeferred = 0;
 
+  // Moving to the shard this connection publishes to (src/shard/migrate.ts).
+  /** A plain TCP socket read into the shard's buffer (the kind of connection that can move). */
+  plainTcp = false;
+  /** Where this window's published messages went (updated by Shard.routeIn). */
+  readonly fwd = new ForwardStats();
+  /** The shard it is to move to, -1 when not moving. */
+  migrateTo = -1;
+  /** Its socket is paused for the move (from Migrator.begin until it leaves or the move is called off). */
+  moving = false;
+  /** When it last moved or tried to (ms). */
+  migratedAt = 0;
+
   /** `deferAuthTimer`: TLS comes first; the accept path arms the timer after the handshake (as nats-server). */
   constructor(shard: Shard, socket: ClientTransport, cid: number, deferAuthTimer = false) {
     this.shard = shard;
@@ -193,6 +207,7 @@ export class ClientConnection implements ParserHandler {
       this.seenInMsgs = this.inMsgs;
       this.lastIn = this.shard.now;
     }
+    if (this.migrateTo >= 0 && !this.suspended && !this.closed && this.parser.atFrameBoundary()) this.shard.migrator?.begin(this);
   }
 
   /** Stops parsing after the current op until resume(); further reads are kept, not parsed. */

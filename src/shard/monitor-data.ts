@@ -38,7 +38,10 @@ export function connRecord(c: ClientConnection, subs: boolean): ConnRecord {
 }
 
 export function connInfo(c: ClientConnection, now: number, q: ConnzQuery): ConnInfo {
-  return connInfoOf(connRecord(c, q.subs !== 'none'), now, q);
+  const info = connInfoOf(connRecord(c, q.subs !== 'none'), now, q);
+  // Where it lives (TSNATS_DEBUG_INFO=1 only): tests see a connection move between shards.
+  if (c.shard.debugInfo) info.tsnats_shard = c.shard.id;
+  return info;
 }
 
 function subDetail(c: ClientConnection, s: { subject: string; queue: string | null; sid: string; delivered: number; max: number }): SubDetail {

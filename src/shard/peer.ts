@@ -96,6 +96,10 @@ export interface PeerRings {
   out: SharedArrayBuffer;
   /** Ring this side consumes. */
   in: SharedArrayBuffer;
+  /** The bell of peer `id`, the consumer of `out` (src/ring/waiter.ts); absent: ring-word doorbell. */
+  bell?: SharedArrayBuffer;
+  /** This side's own bell (the same in every entry of one thread). */
+  ownBell?: SharedArrayBuffer;
 }
 
 export class Peer {
@@ -119,14 +123,14 @@ export class Peer {
 
   constructor(rings: PeerRings) {
     this.id = rings.id;
-    this.out = new RingProducer(rings.out);
+    this.out = new RingProducer(rings.out, rings.bell ?? null);
     this.in = new RingConsumer(rings.in);
   }
 
   /** Replaces both rings (the peer restarted); the old inbound consumer is told to stop waiting. */
   reset(rings: PeerRings): void {
     this.in.close();
-    this.out = new RingProducer(rings.out);
+    this.out = new RingProducer(rings.out, rings.bell ?? null);
     this.in = new RingConsumer(rings.in);
     this.overflow.length = 0;
     this.enqueued = this.out.committed;

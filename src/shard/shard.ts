@@ -11,6 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { isMainThread } from 'node:worker_threads';
 import type { Logger } from '../log.js';
 import { Errors } from '../protocol/wire.js';
 import type { Sublist, SublistResult } from '../sublist/sublist.js';
@@ -30,6 +31,9 @@ import { ClientConnection, CloseReason } from './client.js';
 import { acceptTls } from './tls-accept.js';
 import type { Subscription } from './subscription.js';
 import { RingMsg, type MsgArgs } from './msg.js';
+import type { RingConsumer } from '../ring/ring.js';
+import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
+import { Migrator, migrationEnabled, restore, type MigratedState } from './migrate.js';
 import { ShardCluster } from '../cluster/shard-cluster.js';
 import { mqttOf, mqttShutdown, isMqttPath } from '../mqtt/shard-mqtt.js';
 import {
@@ -120,7 +124,15 @@ const STALL_MAX_MS = 100;
 /** Most bytes of one inbound ring handled per event-loop turn before sockets get a turn. */
 const DRAIN_SLICE = 1 << 20;
 
-export class Shard {
+/**
+ * Longest time (µs) a shard thread keeps turning its event loop after the last ring frame before
+ * it sleeps (src/ring/waiter.ts); the window adapts, 0 on the main thread (library, `shards: 0`).
+ */
+const SHARD_POLL_US = 200;
+/** How long a shard stays awake for the answer to a request it forwarded to a peer, µs. */
+const SHARD_EXPECT_US = 100;
+
+export class Shard implements RingHost {
   readonly id: number;
   opts: ServerOptions;
   readonly log: Logger;
@@ -164,12 +176,29 @@ export class Shard {
   readonly cluster: ShardCluster | null;
   // Peer traffic.
   ringsPending = false;
+  /** A message with a reply subject went to the JetStream worker since the rings were last published. */
+  private expectReply = false;
+  /** The JetStream worker's peer (the highest peer id when JetStream is on: src/server/server.ts). */
+  private jsPeer: Peer | null = null;
   /** Targets (peers, routes) of the message being routed; see ForwardTarget. */
   readonly touched: ForwardTarget[] = [];
   private readonly ringMsg = new RingMsg();
   private readonly sublistOfBound = (acc: number): Sublist<Interest> | undefined => this.accounts[acc]?.sublist;
   private readonly onFrameBound: (buf: Buffer, start: number, len: number) => void;
   private currentPeer: Peer | null = null;
+  /** The inbound rings' consumers, one per peer (renewed when a peer is replaced). */
+  private ringIns: RingConsumer[] = [];
+  /** Drains the inbound rings and sleeps on this thread's bell when they are empty. */
+  private waiter: RingWaiter | null = null;
+  private unstallKickQueued = false;
+  /** Moves publishers to the shard they publish to (src/shard/migrate.ts); null: off, or one shard. */
+  readonly migrator: Migrator | null = null;
+  /** The number of this shard's connections changed other than by a socket closing (a move). */
+  loadChanged: () => void = () => {};
+  private readonly unstallKickBound = (): void => {
+    this.unstallKickQueued = false;
+    this.waiter?.kick();
+  };
   private pendingPongs: PendingPong[] = [];
   private pongCheckScheduled = false;
   private pongSpins = 0;
@@ -182,7 +211,7 @@ export class Shard {
   private stallTimer: NodeJS.Timeout | null = null;
   private stallStarted = 0;
   private unstallWaiters: (() => void)[] = [];
-  private readonly debugInfo = process.env['TSNATS_DEBUG_INFO'] === '1';
+  readonly debugInfo = process.env['TSNATS_DEBUG_INFO'] === '1';
   /** Test hooks (TSNATS_DEBUG_HOOKS=1): a PUB to $TSNATS.DEBUG.SHARD_EXIT ends this shard's thread. */
   readonly debugHooks = process.env['TSNATS_DEBUG_HOOKS'] === '1';
   /** Socket backlog past which a subscriber stalls publishers: a quarter of max_pending. */
@@ -227,7 +256,16 @@ export class Shard {
       const peer = new Peer(rings);
       this.peers[rings.id] = peer;
       this.peerList.push(peer);
-      void this.pump(peer);
+    }
+    if (peers.length > 0) {
+      if (opts.jetstream.enabled) this.jsPeer = this.peers[Math.max(...peers.map((p) => p.id))] ?? null;
+      const bell = peers[0]!.ownBell;
+      if (bell === undefined) throw new Error('shard: peer rings without a bell');
+      this.ringIns = this.peerList.map((p) => p.in);
+      this.waiter = new RingWaiter(this, bell, pollOptions(isMainThread ? 0 : SHARD_POLL_US, isMainThread ? 0 : SHARD_EXPECT_US, 'SHARD'));
+      this.waiter.kick();
+      const shardPeers = this.peerList.filter((p) => p !== this.jsPeer).map((p) => p.id);
+      if (!isMainThread && shardPeers.length > 0 && migrationEnabled()) this.migrator = new Migrator(this, shardPeers);
     }
     const tick = Math.max(10, Math.min(1000, Math.floor(Math.min(opts.pingIntervalMs, opts.writeDeadlineMs > 0 ? opts.writeDeadlineMs : Infinity) / 4)));
     this.timer = setInterval(() => this.onTick(), tick);
@@ -255,7 +293,67 @@ export class Shard {
         },
       },
     } as net.SocketConstructorOpts);
-    return (conn = this.addConnection(socket, cid, 'onread', overLimit));
+    conn = this.addConnection(socket, cid, 'onread', overLimit);
+    if (conn !== null) conn.plainTcp = true;
+    return conn;
+  }
+
+  /** A connection that moved here from another shard (src/shard/migrate.ts), or came back after a failed move. */
+  adoptMigrated(handle: unknown, state: MigratedState): void {
+    let conn: ClientConnection | null = null;
+    const socket = new net.Socket({
+      handle,
+      readable: true,
+      writable: true,
+      onread: {
+        buffer: this.readBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          if (conn !== null) {
+            conn.onRead((buf as Buffer).subarray(0, n));
+            this.afterRead();
+          }
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts);
+    socket.setNoDelay(true);
+    const c = new ClientConnection(this, socket, state.cid, true);
+    restore(c, state, this);
+    c.plainTcp = true;
+    this.attachSocket(c, socket, false);
+    socket.once('close', () => this.loadChanged());
+    this.conns.set(c.cid, c);
+    if (this.readPauses > 0) socket.pause();
+    conn = c;
+    this.log.debug({ cid: c.cid }, 'Client connection moved here');
+    this.loadChanged();
+  }
+
+  /** A connection that moved away: off this shard's books, neither closed nor counted as closed. */
+  forgetMigrated(conn: ClientConnection): void {
+    conn.closed = true;
+    conn.stopped = true;
+    this.conns.delete(conn.cid);
+    this.loadChanged();
+  }
+
+  /** Frames enqueued towards each peer so far (with the peer's generation), for barrierPassed. */
+  barrierTargets(): number[] {
+    const t: number[] = [];
+    for (const peer of this.peerList) {
+      t[peer.id * 2] = peer.enqueued;
+      t[peer.id * 2 + 1] = peer.generation;
+    }
+    return t;
+  }
+
+  /** Every peer has consumed the frames counted by barrierTargets (a restarted peer counts as done). */
+  barrierPassed(t: number[]): boolean {
+    for (const peer of this.peerList) {
+      if (t[peer.id * 2 + 1] !== peer.generation) continue;
+      if (((peer.out.consumed() - t[peer.id * 2]!) | 0) < 0) return false;
+    }
+    return true;
   }
 
   /**
@@ -608,6 +706,18 @@ export class Shard {
         }
       }
     }
+    // Where this publisher's messages go (src/shard/migrate.ts): to one peer shard only, or not.
+    if (pub !== null) {
+      const f = pub.fwd;
+      if (n === 0 && nt === 1 && this.touched[0]!.peer !== null) {
+        const id = this.touched[0]!.peer!.id;
+        if (f.peer === id) f.same++;
+        else if (f.same === 0) {
+          f.peer = id;
+          f.same = 1;
+        } else f.other++;
+      } else if (n + nt > 0) f.other++;
+    }
     if (nt > 0) {
       let rang = false;
       for (let i = 0; i < nt; i++) {
@@ -680,6 +790,7 @@ export class Shard {
     }
     peer.enqueued = (peer.enqueued + 1) | 0;
     this.ringsPending = true;
+    if (peer === this.jsPeer && m.paReplyStart >= 0) this.expectReply = true;
   }
 
   /** A frame from a peer's ring. */
@@ -800,30 +911,49 @@ export class Shard {
     return nt;
   }
 
-  /** Drains one peer's inbound ring for as long as the shard lives. */
-  private async pump(peer: Peer): Promise<void> {
-    const generation = peer.generation;
-    while (!this.closing && peer.generation === generation) {
-      // While a local subscriber is stalled, take the peer's frames in slower: its ring fills and
-      // the peer holds its publishers back. Bounded, so inbound rings are still always drained.
-      if (this.stalled.size > 0) await this.unstalled();
-      this.currentPeer = peer;
-      const consumer = peer.in;
-      consumer.drain(this.onFrameBound, DRAIN_SLICE);
-      this.currentPeer = null;
-      if (consumer.hasData()) {
-        await nextTurn();
-        continue;
+  /**
+   * RingHost: one slice of every inbound ring. While a local subscriber is stalled, peers' frames
+   * are taken in slower (not at all until it drains or the stall expires): their rings fill and
+   * they hold their publishers back. Bounded, so inbound rings are still always drained.
+   */
+  drainRings(): number {
+    if (this.closing) return -1;
+    if (this.stalled.size > 0) {
+      if (!this.unstallKickQueued) {
+        this.unstallKickQueued = true;
+        this.unstallWaiters.push(this.unstallKickBound);
       }
-      const w = consumer.wait();
-      if (w !== null) await w;
+      return -1;
     }
+    let n = 0;
+    const peers = this.peerList;
+    for (let i = 0; i < peers.length; i++) {
+      const peer = peers[i]!;
+      this.currentPeer = peer;
+      n += peer.in.drain(this.onFrameBound, DRAIN_SLICE);
+    }
+    this.currentPeer = null;
+    // Replies and deliveries leave now, not at the next check phase (one writev per connection
+    // per drain still): a pub ack or a cross-shard reply saves an event-loop turn.
+    if (n > 0) {
+      if (this.dirty.length > 0) this.flushAll();
+      else if (this.ringsPending) this.publishRings();
+    }
+    return n;
+  }
+
+  ringConsumers(): readonly RingConsumer[] {
+    return this.ringIns;
   }
 
   // ---- ring publishing, back-pressure, PONG barrier ------------------------------------------
 
   publishRings(): void {
     this.ringsPending = false;
+    if (this.expectReply) {
+      this.expectReply = false;
+      this.waiter?.expect();
+    }
     for (const peer of this.peerList) peer.out.publish();
     if (this.pendingPongs.length > 0) this.schedulePongCheck();
   }
@@ -862,7 +992,8 @@ export class Shard {
 
   private resumeReading(): void {
     if (--this.readPauses === 0) {
-      for (const c of this.conns.values()) if (!c.closed) c.socket.resume();
+      // A connection on its way to another shard stays paused (src/shard/migrate.ts).
+      for (const c of this.conns.values()) if (!c.closed && !c.moving) c.socket.resume();
       this.cluster?.resumeReading();
     }
   }
@@ -903,11 +1034,6 @@ export class Shard {
       this.unstallWaiters = [];
       for (const f of w) f();
     } else if (expired) this.stallStarted = Date.now();
-  }
-
-  /** Resolves once no local subscriber is stalled (at most STALL_MAX_MS away: stalls expire). */
-  private unstalled(): Promise<void> {
-    return new Promise((resolve) => this.unstallWaiters.push(resolve));
   }
 
   get isStalled(): boolean {
@@ -969,6 +1095,8 @@ export class Shard {
     for (const ri of peer.interest.values()) this.accounts[ri.acc]!.sublist.remove(ri);
     peer.interest.clear();
     peer.reset(rings);
+    this.migrator?.peerReset(peer.id);
+    this.ringIns = this.peerList.map((p) => p.in);
     for (const acc of this.accounts) {
       for (const sub of acc.sublist.all()) {
         if (sub.conn !== null) this.enqueueFrame(peer, interestFrame(acc.idx, sub.subject, sub.queue, 1));
@@ -976,7 +1104,7 @@ export class Shard {
     }
     if (this.cluster !== null) for (const f of this.cluster.routeInterestFrames()) this.enqueueFrame(peer, f);
     this.publishRings();
-    void this.pump(peer);
+    this.waiter?.kick();
     this.checkPongs();
   }
 
@@ -1141,6 +1269,8 @@ export class Shard {
     this.closing = true;
     clearInterval(this.timer);
     for (const peer of this.peerList) peer.in.close();
+    this.waiter?.close();
+    this.migrator?.close();
     this.flushAll();
     this.cluster?.shutdown();
     const waits: Promise<void>[] = [];

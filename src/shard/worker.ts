@@ -16,6 +16,7 @@ import { mqttOf } from '../mqtt/shard-mqtt.js';
 import { MQTT_TAG } from '../mqtt/listener.js';
 import { hopTraceDir } from '../monitor/hoptrace.js';
 import { installShardHopTrace } from '../monitor/hoptrace-shard.js';
+import { MIGRATE_TAG, decodeState } from './migrate.js';
 
 export interface ShardWorkerData {
   shardId: number;
@@ -46,7 +47,9 @@ export type ToShard =
   | { type: 'ldm'; durationMs: number; graceMs: number }
   | { type: 'stats'; id: number }
   | { type: 'monitor'; id: number; kind: 'connz' | 'subsz' | 'metrics'; query: ConnzQuery & { list: boolean; test: string | null } }
-  | { type: 'cluster'; m: ToShardCluster };
+  | { type: 'cluster'; m: ToShardCluster }
+  /** The receiving end of a connection-moving pipe from another shard (src/shard/migrate.ts). */
+  | { type: 'migrate-pipe'; fd: number };
 export type FromShard =
   | { type: 'gc' }
   /** JSON of closed connections' ConnRecords (monitor/closed.ts). */
@@ -58,7 +61,9 @@ export type FromShard =
   | { type: 'bcrypt-cancel'; id: number }
   | { type: 'stats'; id: number; stats: ShardStats }
   | { type: 'monitor'; id: number; data: unknown }
-  | { type: 'cluster'; m: FromShardCluster };
+  | { type: 'cluster'; m: FromShardCluster }
+  /** Give shard `to` the receiving end (fd) of this shard's connection-moving pipe to it. */
+  | { type: 'migrate-pipe'; to: number; fd: number };
 
 const data = workerData as ShardWorkerData;
 const port = parentPort!;
@@ -103,7 +108,12 @@ const reportLoad = (): void => {
 
 if (shard.cluster !== null) shard.cluster.post = (m) => port.postMessage({ type: 'cluster', m } satisfies FromShard);
 
-const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
+const onHandle = (handle: unknown, tag: string): void => {
+  // Tag: m<base64 json>: a connection moved here from another shard (src/shard/migrate.ts).
+  if (tag.startsWith(MIGRATE_TAG)) {
+    shard.adoptMigrated(handle, decodeState(tag));
+    return;
+  }
   // Tag: r<cid>: a cluster route accepted on the cluster port.
   if (tag.startsWith('r')) {
     shard.cluster?.adoptAccepted(handle, Number(tag.slice(1)));
@@ -131,7 +141,12 @@ const receiver = new HandoffReceiver(data.handoffFd, (handle, tag) => {
   const conn = shard.adopt(handle, cid, over);
   conn?.socket.once('close', reportLoad);
   reportLoad();
-});
+};
+const receiver = new HandoffReceiver(data.handoffFd, onHandle);
+/** Pipes other shards move connections here through. */
+const migrateReceivers: HandoffReceiver[] = [];
+shard.loadChanged = reportLoad;
+if (shard.migrator !== null) shard.migrator.postPipe = (to, fd) => port.postMessage({ type: 'migrate-pipe', to, fd } satisfies FromShard);
 
 port.on('message', (m: ToShard) => {
   if (m.type === 'gc') {
@@ -162,11 +177,14 @@ port.on('message', (m: ToShard) => {
         shard.closeUwsApp();
         port.postMessage({ type: 'stopped' } satisfies FromShard);
       });
+  } else if (m.type === 'migrate-pipe') {
+    migrateReceivers.push(new HandoffReceiver(m.fd, onHandle));
   } else if (m.type === 'peer-reset') {
     log.warn({ peer: m.rings.id }, 'peer shard restarted: resynchronising interest');
     shard.resetPeer(m.rings);
   } else if (m.type === 'shutdown') {
     receiver.close();
+    for (const r of migrateReceivers) r.close();
     void shard.shutdown().then(() => {
       shard.closeUwsApp();
       port.postMessage({ type: 'stopped' } satisfies FromShard);

@@ -27,6 +27,8 @@ test('matchBytes agrees with match, hits the cache, and sees inserts and removes
   sl.insert(a);
   const buf = Buffer.from('xxa.byy');
   assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.b']);
+  // Admitted to the cache on the second miss, a hit from the third.
+  assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.b']);
   const hits = sl.cacheHits;
   assert.deepEqual(ids(sl.matchBytes(buf, 2, 5)), ['a.b']);
   assert.equal(sl.cacheHits, hits + 1);
@@ -67,8 +69,26 @@ test('queue groups come back grouped', () => {
 test('the cache stays bounded', () => {
   const sl = new Sublist<S>();
   sl.insert(sub('>'));
-  for (let i = 0; i < 5000; i++) sl.match(`s.${i}`);
-  assert.ok(sl.cacheSize() <= 1024);
+  for (let i = 0; i < 5000; i++) for (let k = 0; k < 2; k++) sl.match(`s.${i}`);
+  assert.ok(sl.cacheSize() > 0 && sl.cacheSize() <= 1024);
+});
+
+test('subjects seen once never enter the cache; repeated ones do, and hit', () => {
+  const sl = new Sublist<S>();
+  sl.insert(sub('$JS.ACK.>'));
+  sl.insert(sub('lit.x'));
+  for (let i = 0; i < 3000; i++) assert.deepEqual(ids(sl.match(`$JS.ACK.S.C.1.${i}.${i}.0.0`)), ['$JS.ACK.>']);
+  assert.equal(sl.cacheSize(), 0);
+  const buf = Buffer.from('lit.x');
+  sl.matchBytes(buf, 0, 5);
+  sl.matchBytes(buf, 0, 5);
+  assert.equal(sl.cacheSize(), 1);
+  const hits = sl.cacheHits;
+  for (let i = 0; i < 10; i++) assert.deepEqual(ids(sl.matchBytes(buf, 0, 5)), ['lit.x']);
+  assert.equal(sl.cacheHits, hits + 10);
+  // An insert still invalidates what was cached.
+  sl.insert(sub('lit.*'));
+  assert.deepEqual(ids(sl.matchBytes(buf, 0, 5)), ['lit.*', 'lit.x']);
 });
 
 test('subject validation', () => {

@@ -3,6 +3,13 @@
 // Used by the file store to check each record; `crc32Update` continues a running value so a record
 // can be checked in pieces (the delete flag byte is fed with its flag bit masked off).
 
+import zlib from 'node:zlib';
+
+/** zlib's native crc32 (Node >= 20.15 / 22.2): ~3x faster than the table past a few hundred bytes. */
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+/** Below this many bytes the table loop wins (the native call and its subarray cost ~200 ns). */
+const NATIVE_MIN = 384;
+
 const T0 = new Int32Array(256);
 const T1 = new Int32Array(256);
 const T2 = new Int32Array(256);
@@ -27,6 +34,7 @@ for (let n = 0; n < 256; n++) {
  * an unsigned 32-bit number.
  */
 export function crc32Update(crc: number, buf: Uint8Array, start: number, end: number): number {
+  if (native !== undefined && end - start >= NATIVE_MIN) return native(buf.subarray(start, end), crc) >>> 0;
   let c = ~crc;
   let i = start;
   const end4 = end - 3;

@@ -30,9 +30,14 @@
 // sequence into a fresh block before unlinking the old ones, so sequences never go back after a
 // restart; a store created with first_seq > 1 writes such a marker for first_seq - 1.
 //
-// Writes: each record is written with one positioned writeSync before storeMsg returns (the publish
-// ack follows), fsync every syncIntervalMs (default 2 minutes, nats-server's sync_interval) or after
-// every write with syncAlways. Reads: recent records from a small in-memory ring, older ones with one
+// Writes: storeMsg encodes the record and queues it; the queued records of every store go to their
+// files with one positioned writev per store (flushPendingWrites) before the JetStream worker makes
+// anything visible to the shards (its ring publish, src/jetstream/link.ts), at the latest in a
+// microtask after the call, and before any other access to the file (a read that misses the cache,
+// a delete mark, a marker, a sync, a block roll). So a pub ack still leaves only after its record
+// is written (to the page cache), but one drain's publishes cost one system call instead of one each.
+// fsync every syncIntervalMs (default 2 minutes, nats-server's sync_interval) or, with syncAlways,
+// after each write (each flush: one fsync per batch of publishes). Reads: recent records from a small in-memory ring, older ones with one
 // positioned readSync and a crc check.
 //
 // Recovery: `msgs/index.bin` (written by stop(), removed again at open so it is never trusted twice)
@@ -55,6 +60,7 @@ import {
   statSync,
   unlinkSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
@@ -77,6 +83,21 @@ const SLAB = 256 * 1024;
 const READ_AHEAD = 256 * 1024;
 const MAX_OPEN = 32;
 const INDEX_MAGIC = 'TSNIDX01';
+/** At most this many queued records (IOV_MAX is 1024) or bytes go in one writev. */
+const WQ_MAX_RECORDS = 1024;
+const WQ_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Stores with queued records, flushed together (see "Writes" above). */
+const pendingStores = new Set<FileStore>();
+let flushQueued = false;
+
+/** Writes the queued records of every file store: call before making their pub acks visible. */
+export function flushPendingWrites(): void {
+  flushQueued = false;
+  if (pendingStores.size === 0) return;
+  for (const fs of pendingStores) fs.flushWrites();
+  pendingStores.clear();
+}
 const INDEX_ENTRY = 32;
 
 export interface FileStoreOptions {
@@ -160,6 +181,13 @@ export class FileStore extends StoreCore {
   private raOff = 0;
   private raLen = 0;
   private raBuf: Buffer | null = null;
+  /** Queued records (not yet written) for block wqBlock, from file offset wqPos on. */
+  private readonly wq: Buffer[] = [];
+  private wqBlock: Block | null = null;
+  private wqPos = 0;
+  private wqBytes = 0;
+  /** Set by a failed write: every later store fails with it. */
+  private writeError: Error | null = null;
 
   private constructor(dir: string, limits: StoreLimits, opts: FileStoreOptions) {
     super(KIND_FILE, limits, 1);
@@ -223,12 +251,14 @@ export class FileStore extends StoreCore {
   }
 
   private writeAt(blk: Block, buf: Buffer, len: number, pos: number): void {
+    if (this.wqBlock !== null) this.flushWrites();
     let done = 0;
     while (done < len) done += writeSync(blk.fd, buf, done, len - done, pos + done);
     blk.dirty = true;
   }
 
   protected putBody(seq: number, subject: string, subjBytes: number, hdr: Buffer | null, data: Buffer, ts: number, size: number, c: SeqChunk, i: number): void {
+    if (this.writeError !== null) throw this.writeError;
     let t = this.tail;
     let prev: Block | null = null;
     if (t.size > 0 && t.size + size > this.blockSize) {
@@ -236,8 +266,7 @@ export class FileStore extends StoreCore {
       t = this.newBlock();
     }
     const rec = this.encode(seq, subject, subjBytes, hdr, data, ts, size);
-    this.writeAt(t, rec, size, t.size);
-    if (this.syncAlways) this.sync(t);
+    this.queueWrite(t, rec, t.size);
     c.blk![i] = t.id;
     c.off![i] = t.size;
     t.size += size;
@@ -253,6 +282,69 @@ export class FileStore extends StoreCore {
     }
   }
 
+  /** Queues a record for block b at file offset pos (always right after what is queued). */
+  private queueWrite(b: Block, rec: Buffer, pos: number): void {
+    if (this.wqBlock !== b) {
+      if (this.wqBlock !== null) this.flushWrites();
+      this.wqBlock = b;
+      this.wqPos = pos;
+    }
+    this.wq.push(rec);
+    this.wqBytes += rec.length;
+    if (this.wq.length >= WQ_MAX_RECORDS || this.wqBytes >= WQ_MAX_BYTES) {
+      this.flushWrites();
+      return;
+    }
+    if (this.wq.length === 1) {
+      pendingStores.add(this);
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flushPendingWrites);
+      }
+    }
+  }
+
+  /**
+   * Writes the queued records (one writev), then fsyncs with syncAlways. A failing write is logged
+   * and fails every later store (their publishes get an error ack); the records of the failed batch
+   * are lost although their acks may already be queued in a ring.
+   */
+  flushWrites(): void {
+    const b = this.wqBlock;
+    if (b === null) return;
+    const q = this.wq;
+    const total = this.wqBytes;
+    const pos = this.wqPos;
+    this.wqBlock = null;
+    this.wqBytes = 0;
+    try {
+      let done = q.length === 1 ? writeSync(b.fd, q[0]!, 0, total, pos) : writevSync(b.fd, q, pos);
+      if (done < total) {
+        // A short write: the rest record by record.
+        let off = 0;
+        for (const rec of q) {
+          const end = off + rec.length;
+          if (end > done) {
+            let from = Math.max(0, done - off);
+            while (from < rec.length) {
+              const n = writeSync(b.fd, rec, from, rec.length - from, pos + off + from);
+              from += n;
+              done += n;
+            }
+          }
+          off = end;
+        }
+      }
+      b.dirty = true;
+      if (this.syncAlways) this.sync(b);
+    } catch (err) {
+      this.writeError = err instanceof Error ? err : new Error(String(err));
+      this.log.error({ err, block: b.id, offset: pos, records: q.length }, 'filestore: write failed');
+    } finally {
+      q.length = 0;
+    }
+  }
+
   protected getBody(seq: number, subject: string, c: SeqChunk, i: number): StoredMsg | null {
     const size = c.size[i]!;
     const k = seq % CACHE;
@@ -262,6 +354,7 @@ export class FileStore extends StoreCore {
     } else {
       const b = this.blockById.get(c.blk![i]!);
       if (b === undefined) return null;
+      if (this.wqBlock === b) this.flushWrites();
       const off = c.off![i]!;
       let got = 0;
       try {
@@ -420,6 +513,7 @@ export class FileStore extends StoreCore {
   }
 
   private closeBlock(b: Block): void {
+    if (this.wqBlock === b) this.flushWrites();
     if (b.fd < 0) return;
     try {
       if (b.dirty) fsyncSync(b.fd);
@@ -433,6 +527,7 @@ export class FileStore extends StoreCore {
   }
 
   private unlinkBlock(b: Block): void {
+    if (this.wqBlock === b) this.flushWrites();
     if (this.raBlock === b.id) this.raBlock = -1;
     if (b.fd >= 0) {
       closeSync(b.fd);
@@ -450,6 +545,7 @@ export class FileStore extends StoreCore {
   }
 
   private sync(b: Block): void {
+    if (this.wqBlock === b) this.flushWrites();
     if (b.fd >= 0 && b.dirty) {
       fsyncSync(b.fd);
       b.dirty = false;
@@ -721,6 +817,10 @@ export class FileStore extends StoreCore {
 
   async destroy(): Promise<void> {
     this.stopTimers();
+    this.wq.length = 0;
+    this.wqBlock = null;
+    this.wqBytes = 0;
+    pendingStores.delete(this);
     if (this.syncTimer !== null) clearInterval(this.syncTimer);
     this.syncTimer = null;
     for (const b of this.blocks) {
