@@ -30,6 +30,12 @@ export class InternalSubs {
   private readonly prefixes: { acc: number; prefix: string; handler: InternalHandler }[] = [];
   /** Number of internal subscriptions (0: onMessage skips the lookup). */
   size = 0;
+  /**
+   * Clustered JetStream: the routes hear of these subscriptions (InterestFlags.ANNOUNCE), as they hear
+   * of nats-server's internal subscriptions, so a mirror's or source's consumer led by another server
+   * delivers here. Set once, before any subscription, by cluster/setup.ts.
+   */
+  flags = 0;
 
   constructor(host: JsHost) {
     this.host = host;
@@ -43,7 +49,7 @@ export class InternalSubs {
     }
     if (!m.has(subject)) {
       this.size++;
-      this.host.subscribe(acc, subject);
+      this.host.subscribe(acc, subject, this.flags);
     }
     m.set(subject, handler);
   }
@@ -52,14 +58,14 @@ export class InternalSubs {
     const m = this.byAcc.get(acc);
     if (m === undefined || !m.delete(subject)) return;
     this.size--;
-    this.host.unsubscribe(acc, subject);
+    this.host.unsubscribe(acc, subject, this.flags);
   }
 
   /** Everything below `prefix` (subscribed as `<prefix>.>`). */
   subscribePrefix(acc: number, prefix: string, handler: InternalHandler): void {
     this.prefixes.push({ acc, prefix: `${prefix}.`, handler });
     this.size++;
-    this.host.subscribe(acc, `${prefix}.>`);
+    this.host.subscribe(acc, `${prefix}.>`, this.flags);
   }
 
   unsubscribePrefix(acc: number, prefix: string): void {
@@ -67,7 +73,7 @@ export class InternalSubs {
     if (i < 0) return;
     this.prefixes.splice(i, 1);
     this.size--;
-    this.host.unsubscribe(acc, `${prefix}.>`);
+    this.host.unsubscribe(acc, `${prefix}.>`, this.flags);
   }
 
   has(acc: number, subject: string): boolean {

@@ -326,7 +326,8 @@ export class JsLink implements JsHost, RingHost {
     peer.interest.clear();
     peer.reset(rings);
     this.ringIns = this.peerList.map((p) => p.in);
-    for (const e of this.subs.values()) this.enqueue(peer, interestFrame(e.acc, e.subject, e.queue, e.n, e.flags));
+    // Weight 1 per entry, as subscribe() told the shards (only the first and the last count change it).
+    for (const e of this.subs.values()) this.enqueue(peer, interestFrame(e.acc, e.subject, e.queue, 1, e.flags));
     this.schedulePublish();
     this.waiter?.kick();
   }
@@ -467,6 +468,16 @@ export class JsLink implements JsHost, RingHost {
     const hdrLen = buf.readInt32LE(s + 8);
     const subjStart = s + MSG_HEADER;
     let pos = subjStart + subjLen + replyLen;
+    // DELIVER: a JetStream delivery that came in over a route (a mirror's or source's consumer led by
+    // another server): addressed to the route subject after the reply (the deliver subject), shown
+    // with the stream message's own subject. Without it, the engine took the delivery for a publish
+    // to that subject.
+    let to: string | null = null;
+    if ((flags & MsgFlags.DELIVER) !== 0) {
+      const routeLen = buf.readUInt16LE(s + 18);
+      to = buf.toString('latin1', pos, pos + routeLen);
+      pos += routeLen;
+    }
     for (let g = 0; g < ngroups; g++) pos += 2 + buf.readUInt16LE(pos);
     const end = s + len;
     const m = this.inbound;
@@ -475,6 +486,7 @@ export class JsLink implements JsHost, RingHost {
     m.reply = replyLen > 0 ? buf.toString('latin1', subjStart + subjLen, subjStart + subjLen + replyLen) : null;
     m.hdr = hdrLen >= 0 ? buf.subarray(pos, pos + hdrLen) : null;
     m.data = buf.subarray(pos + Math.max(0, hdrLen), end);
+    m.to = to;
     m.fromRoute = (flags & MsgFlags.FROM_ROUTE) !== 0;
     m.queued = ngroups > 0;
     try {

@@ -7,6 +7,7 @@ import { jetStreamDir, type ServerOptions } from '../../server/options.js';
 import { NATS_SERVER_COMPAT_VERSION } from '../../version.js';
 import type { JetStream } from '../engine.js';
 import { JsCluster } from './js-cluster.js';
+import { InterestFlags } from '../../shard/peer.js';
 import type { RaftTiming } from '../raft/types.js';
 
 export interface ClusterWorkerData {
@@ -54,6 +55,8 @@ export function clusteredJetStream(js: JetStream, o: ServerOptions, data: Cluste
     timing: raftTiming(),
   });
   js.cluster = cl;
+  // Internal subscriptions (a mirror's deliver subject...) are heard of by the routes.
+  js.internal.flags = InterestFlags.ANNOUNCE;
   js.log.info(`JetStream cluster enabled: cluster ${c.name}, server ${data.serverName}`);
   return cl;
 }

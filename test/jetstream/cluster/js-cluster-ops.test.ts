@@ -245,7 +245,9 @@ test('an R1 mirror runs on its server in a cluster', { timeout: 60_000 }, async 
   await retry(() => jsm.streams.add({ name: 'ORIGIN', subjects: ['origin.>'], num_replicas: 3 }), 'create ORIGIN');
   const js = nc.jetstream();
   for (let i = 0; i < 5; i++) await retry(() => js.publish('origin.x', sc.encode(`o${i}`)), 'publish');
-  await retry(() => jsm.streams.add({ name: 'COPY', mirror: { name: 'ORIGIN' }, num_replicas: 1 }), 'create COPY');
-  await retry(async () => assert.equal((await jsm.streams.info('COPY')).state.messages, 5), 'the mirror has the messages', 30_000);
+  // Three mirrors: each one's consumer on ORIGIN is an R1 ephemeral placed on one of ORIGIN's three
+  // servers, so most of them deliver across a route (the mirror's deliver subject must be announced).
+  for (let i = 0; i < 3; i++) await retry(() => jsm.streams.add({ name: `COPY${i}`, mirror: { name: 'ORIGIN' }, num_replicas: 1 }), `create COPY${i}`);
+  for (let i = 0; i < 3; i++) await retry(async () => assert.equal((await jsm.streams.info(`COPY${i}`)).state.messages, 5), `mirror COPY${i} has the messages`, 30_000);
   await assert.rejects(() => jsm.streams.add({ name: 'COPY3', mirror: { name: 'ORIGIN' }, num_replicas: 3 }), /not supported/);
 });
