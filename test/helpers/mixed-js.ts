@@ -123,6 +123,11 @@ export async function forceConsumerLeader(h: JsClusterHarness, nc: NatsConnectio
     last = c.leader;
     if (kindOf(h, c.leader) === kind) return c.leader;
     if (r === rounds) break;
+    // Let the followers learn the commit of the last acks first (the next append entry or heartbeat
+    // carries it; hbInterval is 1 s): a nats-server 2.9 follower that becomes consumer leader reads its
+    // ack floor from its store once, when it takes over, so acks that commit only after the transfer
+    // are stored but not shown (its info keeps the older floor until the next ack).
+    await delay(2500);
     await nc.request(`$JS.API.CONSUMER.LEADER.STEPDOWN.${stream}.${consumer}`, '', { timeout: 10_000 }).catch(() => undefined);
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
