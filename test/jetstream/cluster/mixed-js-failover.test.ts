@@ -121,7 +121,7 @@ async function killLeader(stream: string, kind: NodeKind): Promise<void> {
   assert.ok(resumedAt > 0, `publishing resumed after the ${kind} leader was killed (${failures} failed attempts)`);
   assert.equal(acked.length, 150, 'publishing carried on');
   // A new leader of the surviving two.
-  const jsm = await nc.jetstreamManager();
+  const jsm = await retry(() => nc.jetstreamManager(), "JetStream manager after the failover", 30_000, 500);
   const c = await retry(async () => {
     const x = await streamCluster(jsm, stream);
     if (x.leader === undefined || x.leader === leader) throw new Error(`leader ${x.leader}`);
@@ -160,7 +160,7 @@ async function killLeader(stream: string, kind: NodeKind): Promise<void> {
   const ack = await retry(() => backJs.publish(subj, sc.encode('through the restarted node'), { msgID: `back-${stream}`, timeout: 5000 }), 'publish through the restarted node', 60_000, 500);
   assert.equal(ack.seq, last + 1);
   bodies.set(ack.seq, 'through the restarted node');
-  const bjsm = await back.jetstreamManager();
+  const bjsm = await retry(() => back.jetstreamManager(), "JetStream manager on the restarted node", 30_000, 500);
   for (const seq of [1, 50, 51, last]) {
     const sm = await retry(() => bjsm.streams.getMessage(stream, { seq }), `message ${seq} through the restarted node`, 30_000, 500);
     assert.equal(sc.decode(sm.data), bodies.get(seq));
