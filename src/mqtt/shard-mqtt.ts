@@ -13,6 +13,7 @@ import { CloseReason } from '../shard/client.js';
 import { Authenticator } from '../auth/authenticator.js';
 import type { ServerOptions } from '../server/options.js';
 import { MqttConnection } from './connection.js';
+import { onreadSocket } from '../transport/onread-socket.js';
 import { AccountSessionManager } from './account-manager.js';
 import type { JsaClient } from './jsa.js';
 import { mqttAuthOptions } from './config.js';
@@ -127,21 +128,7 @@ export class MqttShard {
       return this.adoptSocket(raw, cid, overLimit);
     }
     let conn: MqttConnection | null = null;
-    const socket = new net.Socket({
-      handle,
-      readable: true,
-      writable: true,
-      onread: {
-        buffer: this.readBuffer,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          if (conn !== null) {
-            conn.onRead((buf as Buffer).subarray(0, n));
-            this.shard.afterRead();
-          }
-          return true;
-        },
-      },
-    } as net.SocketConstructorOpts);
+    const socket = onreadSocket(handle, this.readBuffer, () => conn, this.shard.afterReadBound);
     return (conn = this.attach(socket, cid, overLimit, true));
   }
 

@@ -26,6 +26,7 @@ import { WsTransport } from './ws-transport.js';
 import { UwsTransport, type UwsUserData } from './uws-transport.js';
 import type { TemplatedApp } from 'uws-pack';
 import type { Uws } from '../transport/uws.js';
+import { onreadSocket } from '../transport/onread-socket.js';
 import type { ServerOptions } from '../server/options.js';
 import { ClientConnection, CloseReason } from './client.js';
 import { acceptTls } from './tls-accept.js';
@@ -185,6 +186,8 @@ export class Shard implements RingHost {
   private readonly ringMsg = new RingMsg();
   private readonly sublistOfBound = (acc: number): Sublist<Interest> | undefined => this.accounts[acc]?.sublist;
   private readonly onFrameBound: (buf: Buffer, start: number, len: number) => void;
+  /** afterRead bound once, for the sockets' onread callbacks (src/transport/onread-socket.ts). */
+  readonly afterReadBound = (): void => this.afterRead();
   private currentPeer: Peer | null = null;
   /** The inbound rings' consumers, one per peer (renewed when a peer is replaced). */
   private ringIns: RingConsumer[] = [];
@@ -278,21 +281,7 @@ export class Shard implements RingHost {
   adopt(handle: unknown, cid: number, overLimit = false): ClientConnection | null {
     if (this.opts.tls !== null) return this.addConnection(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), cid, 'tls', overLimit);
     let conn: ClientConnection | null = null;
-    const socket = new net.Socket({
-      handle,
-      readable: true,
-      writable: true,
-      onread: {
-        buffer: this.readBuffer,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          if (conn !== null) {
-            conn.onRead((buf as Buffer).subarray(0, n));
-            this.afterRead();
-          }
-          return true;
-        },
-      },
-    } as net.SocketConstructorOpts);
+    const socket = onreadSocket(handle, this.readBuffer, () => conn, this.afterReadBound);
     conn = this.addConnection(socket, cid, 'onread', overLimit);
     if (conn !== null) conn.plainTcp = true;
     return conn;
@@ -301,21 +290,7 @@ export class Shard implements RingHost {
   /** A connection that moved here from another shard (src/shard/migrate.ts), or came back after a failed move. */
   adoptMigrated(handle: unknown, state: MigratedState): void {
     let conn: ClientConnection | null = null;
-    const socket = new net.Socket({
-      handle,
-      readable: true,
-      writable: true,
-      onread: {
-        buffer: this.readBuffer,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          if (conn !== null) {
-            conn.onRead((buf as Buffer).subarray(0, n));
-            this.afterRead();
-          }
-          return true;
-        },
-      },
-    } as net.SocketConstructorOpts);
+    const socket = onreadSocket(handle, this.readBuffer, () => conn, this.afterReadBound);
     socket.setNoDelay(true);
     const c = new ClientConnection(this, socket, state.cid, true);
     restore(c, state, this);
