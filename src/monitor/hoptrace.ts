@@ -25,7 +25,7 @@
 // `<dir>/hops-<pid>-<threadId>.json` every second and when it exits; `npm run bench -- --hops`
 // (bench/e2e/hops.ts) merges the files of a run and prints the table.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
@@ -228,7 +228,9 @@ export function installHopTrace(dir: string, thread: string, ringLabels: Map<Sha
       mkdirSync(dir, { recursive: true });
       const out: Record<string, unknown> = {};
       for (const [k, h] of hists) out[k] = h.toJSON();
-      writeFileSync(file, JSON.stringify({ pid: process.pid, threadId, thread, written: Date.now(), hops: out }));
+      // Written aside and renamed: a reader (the bench, a test) never sees half a file.
+      writeFileSync(`${file}.tmp`, JSON.stringify({ pid: process.pid, threadId, thread, written: Date.now(), hops: out }));
+      renameSync(`${file}.tmp`, file);
     } catch {
       /* a dump that cannot be written is not worth failing the server for */
     }
