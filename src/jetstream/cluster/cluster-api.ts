@@ -17,8 +17,9 @@ import { JsErr } from '../errors.js';
 import { ConsumerErr } from '../consumer/errors.js';
 import { checkConfigUpdate, checkCreateOnly, checkStreamConfig, decodeConfig, sameConfig, subjectsCollide } from '../stream-config.js';
 import { checkMaxBytes, checkNewStream, maxAckPendingLimit, maxConsumersLimit, selectLimits, type LimitedStream } from '../account-limits.js';
-import { checkConfigUpdate as checkConsumerUpdate, checkConsumerConfig, decodeConsumerConfig, renderConfig, sameConsumerConfig, setConsumerConfigDefaults, type ConsumerConfig } from '../consumer/config.js';
+import { checkConfigUpdate as checkConsumerUpdate, checkConsumerConfig, renderConfig, sameConsumerConfig, setConsumerConfigDefaults, type ConsumerConfig } from '../consumer/config.js';
 import { checkLimits, ephemeralDefault, limitDefaults, maxConsumers } from '../consumer/limits.js';
+import { checkCreateRequest, type CreateKind } from '../consumer/api.js';
 import { accountInfo } from '../api/account-api.js';
 import { streamApi } from '../api/stream-api.js';
 import { directGet, directGetLastBySubject, msgGet } from '../api/msg-api.js';
@@ -542,7 +543,7 @@ export class ClusterApi {
   // ---- meta leader: consumers -------------------------------------------------------------------------
 
   /** jsConsumerCreateRequest → jsClusteredConsumerRequest. */
-  private consumerCreate(r: Req, streamName: string, consumerName: string, filtered: string, kind: 'legacy-ephemeral' | 'legacy-durable' | 'new'): void {
+  private consumerCreate(r: Req, streamName: string, consumerName: string, filtered: string, kind: CreateKind): void {
     const fail = (e: ApiErrorBody): void => this.error(r, CONSUMER_CREATE, e);
     let req: Record<string, unknown>;
     const text = r.data.toString('utf8').trim();
@@ -552,23 +553,9 @@ export class ClusterApi {
       return fail(ConsumerErr.invalidJson((e as Error).message));
     }
     if (req === null || typeof req !== 'object' || Array.isArray(req)) return fail(ConsumerErr.invalidJson('cannot unmarshal request'));
-    if ((req['stream_name'] ?? '') !== streamName) return fail(ConsumerErr.streamMismatch());
-    if (consumerName !== '' && /[\\/]/.test(consumerName)) return fail(ConsumerErr.nameHasPathSeparators());
-    const action = req['action'] ?? '';
-    if (action !== '' && action !== 'create' && action !== 'update') return fail(ConsumerErr.invalidJson(`unknown consumer action: ${JSON.stringify(action)}`));
-    const dec = decodeConsumerConfig(req['config']);
-    if (!dec.ok) return fail(dec.error);
-    const cfg = dec.config;
-    if (kind === 'legacy-durable') {
-      if (cfg.durable_name === undefined) return fail(ConsumerErr.durableNotSet());
-      if (consumerName !== cfg.durable_name) return fail(ConsumerErr.durableNotMatchSubject());
-      cfg.name = consumerName;
-    } else if (kind === 'new') {
-      if (cfg.durable_name !== undefined && consumerName !== cfg.durable_name) return fail(ConsumerErr.durableNotMatchSubject());
-      cfg.name = consumerName;
-    } else if (cfg.durable_name !== undefined) return fail(ConsumerErr.ephemeralWithDurable());
-    if (filtered !== '' && cfg.filter_subjects !== undefined) return fail(ConsumerErr.multipleFiltersNotAllowed());
-    if (filtered !== '' && cfg.filter_subject !== filtered) return fail(ConsumerErr.filterMismatch());
+    const checked = checkCreateRequest(req, streamName, consumerName, filtered, kind);
+    if (!checked.ok) return fail(checked.error);
+    const { cfg, action } = checked;
     const sa = this.cl.meta.state.stream(r.a.name, streamName);
     if (sa === undefined) return fail(ConsumerErr.streamNotFound());
     const sc = checkStreamConfig(sa.stream);

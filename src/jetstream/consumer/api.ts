@@ -41,7 +41,7 @@ export interface ConsumerRegistry {
   remove(c: Consumer): Promise<void>;
 }
 
-type Action = 'create' | 'update' | '';
+export type Action = 'create' | 'update' | '';
 
 export function consumerApi(reg: ConsumerRegistry, js: EngineLike, acc: number, t: string[], m: JsInbound): void {
   switch (t[0]) {
@@ -83,17 +83,19 @@ function parseBody(m: JsInbound): { ok: true; v: unknown } | { ok: false; why: s
   }
 }
 
-function create(reg: ConsumerRegistry, js: EngineLike, acc: number, m: JsInbound, streamName: string, consumerName: string, filtered: string, kind: 'legacy-ephemeral' | 'legacy-durable' | 'new'): void {
-  const fail = (err: ApiErrorBody): void => js.replyError(acc, m.reply, T.create, err);
-  const body = parseBody(m);
-  if (!body.ok) return fail(ConsumerErr.invalidJson(body.why));
-  const req = (body.v ?? {}) as Record<string, unknown>;
-  if (typeof req !== 'object' || Array.isArray(req)) return fail(ConsumerErr.invalidJson('cannot unmarshal request'));
-  if ((req.stream_name ?? '') !== streamName) return fail(ConsumerErr.streamMismatch());
+export type CreateKind = 'legacy-ephemeral' | 'legacy-durable' | 'new';
+
+/**
+ * jsConsumerCreateRequest's checks of a parsed create request against its subject (stream name,
+ * consumer name, filter) and its config, the same on a single server and on a cluster's meta leader.
+ */
+export function checkCreateRequest(req: Record<string, unknown>, streamName: string, consumerName: string, filtered: string, kind: CreateKind): { ok: true; cfg: ConsumerConfig; action: Action } | { ok: false; error: ApiErrorBody } {
+  const fail = (error: ApiErrorBody): { ok: false; error: ApiErrorBody } => ({ ok: false, error });
+  if ((req['stream_name'] ?? '') !== streamName) return fail(ConsumerErr.streamMismatch());
   if (consumerName !== '' && /[\\/]/.test(consumerName)) return fail(ConsumerErr.nameHasPathSeparators());
-  const action = req.action ?? '';
+  const action = req['action'] ?? '';
   if (action !== '' && action !== 'create' && action !== 'update') return fail(ConsumerErr.invalidJson(`unknown consumer action: ${JSON.stringify(action)}`));
-  const dec = decodeConsumerConfig(req.config);
+  const dec = decodeConsumerConfig(req['config']);
   if (!dec.ok) return fail(dec.error);
   const cfg = dec.config;
   if (kind === 'legacy-durable') {
@@ -108,11 +110,23 @@ function create(reg: ConsumerRegistry, js: EngineLike, acc: number, m: JsInbound
   }
   if (filtered !== '' && cfg.filter_subjects !== undefined) return fail(ConsumerErr.multipleFiltersNotAllowed());
   if (filtered !== '' && cfg.filter_subject !== filtered) return fail(ConsumerErr.filterMismatch());
+  return { ok: true, cfg, action };
+}
+
+function create(reg: ConsumerRegistry, js: EngineLike, acc: number, m: JsInbound, streamName: string, consumerName: string, filtered: string, kind: CreateKind): void {
+  const fail = (err: ApiErrorBody): void => js.replyError(acc, m.reply, T.create, err);
+  const body = parseBody(m);
+  if (!body.ok) return fail(ConsumerErr.invalidJson(body.why));
+  const req = (body.v ?? {}) as Record<string, unknown>;
+  if (typeof req !== 'object' || Array.isArray(req)) return fail(ConsumerErr.invalidJson('cannot unmarshal request'));
+  const checked = checkCreateRequest(req, streamName, consumerName, filtered, kind);
+  if (!checked.ok) return fail(checked.error);
+  const { cfg, action } = checked;
   // A stand-alone server: no replicated consumers (jsConsumerCreateRequest).
   if (cfg.num_replicas > 1) return fail(JsErr.replicasNotSupported());
   const stream = js.stream(acc, streamName);
   if (stream === undefined) return fail(ConsumerErr.streamNotFound());
-  const r = addConsumer(reg, js, stream, cfg, action as Action);
+  const r = addConsumer(reg, js, stream, cfg, action);
   if ('error' in r) return fail(r.error);
   js.reply(acc, m.reply, { type: T.create, ...r.consumer.info() });
 }
