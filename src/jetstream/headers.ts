@@ -13,9 +13,80 @@ const PREAMBLE = 'NATS/1.0';
 
 /** Offset of the first header line (just past the status line's CRLF), or -1 when malformed. */
 function firstLine(buf: Buffer): number {
-  if (buf.length < 10 || buf.toString('latin1', 0, 8) !== PREAMBLE) return -1;
+  if (buf.length < 10 || !keyEquals(buf, 0, PREAMBLE)) return -1;
   const i = buf.indexOf(LF, 8);
   return i < 0 ? -1 : i + 1;
+}
+
+/**
+ * The headers a JetStream publish is checked against (stream.go processJetStreamMsg), each the first
+ * occurrence's value (blanks trimmed) or null. Filled by one pass over the block (scanPublishHeaders)
+ * where six getHeader calls walked it six times on every publish with headers.
+ */
+export interface PublishHeaders {
+  msgId: string | null;
+  expectedStream: string | null;
+  expectedLastSeq: string | null;
+  expectedLastSubjSeq: string | null;
+  expectedLastSubjSeqSubj: string | null;
+  expectedLastMsgId: string | null;
+  rollup: string | null;
+}
+
+export function newPublishHeaders(): PublishHeaders {
+  return { msgId: null, expectedStream: null, expectedLastSeq: null, expectedLastSubjSeq: null, expectedLastSubjSeqSubj: null, expectedLastMsgId: null, rollup: null };
+}
+
+const NATS_DASH = 'Nats-';
+
+/** Fills `out` from `buf` (all null when the block is malformed); same lookups as getHeader's. */
+export function scanPublishHeaders(buf: Buffer, out: PublishHeaders): void {
+  out.msgId = out.expectedStream = out.expectedLastSeq = out.expectedLastSubjSeq = null;
+  out.expectedLastSubjSeqSubj = out.expectedLastMsgId = out.rollup = null;
+  let pos = firstLine(buf);
+  if (pos < 0) return;
+  const n = buf.length;
+  while (pos < n) {
+    let eol = buf.indexOf(LF, pos);
+    if (eol < 0) eol = n;
+    let end = eol;
+    if (end > pos && buf[end - 1] === CR) end--;
+    if (end === pos) return; // blank line: end of the block
+    // Every key looked for starts with "Nats-"; other lines cost one byte compare.
+    if (end - pos > 6 && buf[pos] === 78 /* N */ && keyEquals(buf, pos, NATS_DASH)) {
+      const colon = buf.indexOf(COLON, pos + 5);
+      if (colon > 0 && colon < end) {
+        const klen = colon - pos;
+        let vs = colon + 1;
+        while (vs < end && (buf[vs] === SPACE || buf[vs] === TAB)) vs++;
+        let ve = end;
+        while (ve > vs && (buf[ve - 1] === SPACE || buf[ve - 1] === TAB)) ve--;
+        // Dispatch on the key's length first: the names below all differ in it but two.
+        switch (klen) {
+          case 11: // Nats-Msg-Id, Nats-Rollup
+            if (out.msgId === null && keyEquals(buf, pos, 'Nats-Msg-Id')) out.msgId = buf.toString('utf8', vs, ve);
+            else if (out.rollup === null && keyEquals(buf, pos, 'Nats-Rollup')) out.rollup = buf.toString('utf8', vs, ve);
+            break;
+          case 20:
+            if (out.expectedStream === null && keyEquals(buf, pos, 'Nats-Expected-Stream')) out.expectedStream = buf.toString('utf8', vs, ve);
+            break;
+          case 27:
+            if (out.expectedLastSeq === null && keyEquals(buf, pos, 'Nats-Expected-Last-Sequence')) out.expectedLastSeq = buf.toString('utf8', vs, ve);
+            break;
+          case 25:
+            if (out.expectedLastMsgId === null && keyEquals(buf, pos, 'Nats-Expected-Last-Msg-Id')) out.expectedLastMsgId = buf.toString('utf8', vs, ve);
+            break;
+          case 35:
+            if (out.expectedLastSubjSeq === null && keyEquals(buf, pos, 'Nats-Expected-Last-Subject-Sequence')) out.expectedLastSubjSeq = buf.toString('utf8', vs, ve);
+            break;
+          case 43:
+            if (out.expectedLastSubjSeqSubj === null && keyEquals(buf, pos, 'Nats-Expected-Last-Subject-Sequence-Subject')) out.expectedLastSubjSeqSubj = buf.toString('utf8', vs, ve);
+            break;
+        }
+      }
+    }
+    pos = eol + 1;
+  }
 }
 
 /**

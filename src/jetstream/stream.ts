@@ -4,7 +4,7 @@
 // storing (sealed, expected-* headers, rollups, max_msg_size) and the pub acks, byte for byte.
 
 import { JsErr } from './errors.js';
-import { getHeader } from './headers.js';
+import { getHeader, newPublishHeaders, scanPublishHeaders } from './headers.js';
 import { storeLimits } from './stream-config.js';
 import { SubjectTransform } from './transform.js';
 import { Republisher } from './republish.js';
@@ -15,11 +15,6 @@ import type { ApiErrorBody, ConsumerLike, JsHost, JsInbound, PurgeRequest, Strea
 
 // Headers nats-server reads on publish (server/stream.go constants).
 const MSG_ID = 'Nats-Msg-Id';
-const EXPECTED_STREAM = 'Nats-Expected-Stream';
-const EXPECTED_LAST_SEQ = 'Nats-Expected-Last-Sequence';
-const EXPECTED_LAST_SUBJ_SEQ = 'Nats-Expected-Last-Subject-Sequence';
-const EXPECTED_LAST_SUBJ_SEQ_SUBJ = 'Nats-Expected-Last-Subject-Sequence-Subject';
-const EXPECTED_LAST_MSG_ID = 'Nats-Expected-Last-Msg-Id';
 const ROLLUP = 'Nats-Rollup';
 /** Header blocks are stored with a 16-bit length in nats-server's file store. */
 const MAX_HDR = 0xffff;
@@ -44,11 +39,13 @@ interface DedupEntry {
 }
 
 /** Parses a header value as nats-server's getExpectedLastSeq does (uint64; absent or bad = none). */
-function headerSeq(hdr: Buffer, name: string): number | null {
-  const v = getHeader(hdr, name);
+function headerSeq(v: string | null): number | null {
   if (v === null || !/^\d+$/.test(v)) return null;
   return Number(v);
 }
+
+/** One publish's headers at a time (this thread handles one publish at a time). */
+const ph = newPublishHeaders();
 
 export class Stream implements StreamLike {
   readonly acc: number;
@@ -131,7 +128,8 @@ export class Stream implements StreamLike {
     let rollup = '';
     if (hdr !== null && hdr.length > 0) {
       if (hdr.length > MAX_HDR) return this.ackError(reply, JsErr.streamHeaderExceedsMaximum());
-      msgId = getHeader(hdr, MSG_ID) ?? '';
+      scanPublishHeaders(hdr, ph);
+      msgId = ph.msgId ?? '';
       if (msgId !== '') {
         const dde = this.checkMsgId(msgId);
         if (dde !== null) {
@@ -139,20 +137,20 @@ export class Stream implements StreamLike {
           return;
         }
       }
-      const expStream = getHeader(hdr, EXPECTED_STREAM);
+      const expStream = ph.expectedStream;
       if (expStream !== null && expStream !== '' && expStream !== this.name) return this.ackError(reply, JsErr.streamMismatch());
-      const expSeq = headerSeq(hdr, EXPECTED_LAST_SEQ);
+      const expSeq = headerSeq(ph.expectedLastSeq);
       if (expSeq !== null && expSeq !== this.lastSeq) return this.ackError(reply, JsErr.wrongLastSequence(this.lastSeq));
-      const expSubjSeq = headerSeq(hdr, EXPECTED_LAST_SUBJ_SEQ);
+      const expSubjSeq = headerSeq(ph.expectedLastSubjSeq);
       if (expSubjSeq !== null) {
-        const onSubject = getHeader(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJ) || subject;
+        const onSubject = ph.expectedLastSubjSeqSubj || subject;
         const last = this.store.loadLastMsg(onSubject);
         const fseq = last === null ? 0 : last.seq;
         if (fseq !== expSubjSeq) return this.ackError(reply, JsErr.wrongLastSequence(fseq));
       }
-      const expMsgId = getHeader(hdr, EXPECTED_LAST_MSG_ID);
+      const expMsgId = ph.expectedLastMsgId;
       if (expMsgId !== null && expMsgId !== '' && expMsgId !== this.lastMsgId) return this.ackError(reply, JsErr.wrongLastMsgId(this.lastMsgId));
-      rollup = getHeader(hdr, ROLLUP) ?? '';
+      rollup = ph.rollup ?? '';
       if (rollup !== '') {
         if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return this.ackError(reply, JsErr.streamRollupFailed('rollup not permitted'));
         if (rollup !== 'sub' && rollup !== 'all') return this.ackError(reply, JsErr.streamRollupFailed(`rollup value invalid: ${JSON.stringify(rollup)}`));
@@ -230,7 +228,8 @@ export class Stream implements StreamLike {
     let rollup = '';
     if (hdr !== null && hdr.length > 0) {
       if (hdr.length > MAX_HDR) return fail(JsErr.streamHeaderExceedsMaximum());
-      msgId = getHeader(hdr, MSG_ID) ?? '';
+      scanPublishHeaders(hdr, ph);
+      msgId = ph.msgId ?? '';
       if (msgId !== '') {
         const dde = this.checkMsgId(msgId);
         if (dde !== null) {
@@ -239,18 +238,18 @@ export class Stream implements StreamLike {
           return ApplyResult.FAILED;
         }
       }
-      const expSubjSeq = headerSeq(hdr, EXPECTED_LAST_SUBJ_SEQ);
+      const expSubjSeq = headerSeq(ph.expectedLastSubjSeq);
       if (expSubjSeq !== null) {
-        const onSubject = getHeader(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJ) || subject;
+        const onSubject = ph.expectedLastSubjSeqSubj || subject;
         const last = this.store.loadLastMsg(onSubject);
         const fseq = last === null ? 0 : last.seq;
         if (fseq !== expSubjSeq) return fail(JsErr.wrongLastSequence(fseq));
       }
-      const expSeq = headerSeq(hdr, EXPECTED_LAST_SEQ);
+      const expSeq = headerSeq(ph.expectedLastSeq);
       if (expSeq !== null && expSeq !== this.lastSeq) return fail(JsErr.wrongLastSequence(this.lastSeq));
-      const expMsgId = getHeader(hdr, EXPECTED_LAST_MSG_ID);
+      const expMsgId = ph.expectedLastMsgId;
       if (expMsgId !== null && expMsgId !== '' && expMsgId !== this.lastMsgId) return fail(JsErr.wrongLastMsgId(this.lastMsgId));
-      rollup = getHeader(hdr, ROLLUP) ?? '';
+      rollup = ph.rollup ?? '';
       if (rollup !== '') {
         if (!cfg.allow_rollup_hdrs || cfg.deny_purge) return fail(JsErr.streamRollupFailed('rollup not permitted'));
         if (rollup !== 'sub' && rollup !== 'all') return fail(null);
@@ -395,14 +394,24 @@ export class Stream implements StreamLike {
   }
 
   private storeMsgId(id: string, seq: number, ts: number): void {
-    this.dedup.delete(id); // keep the Map in time order
+    // Keep the Map in time order: an id already in it (past its window, or stored again by a
+    // catch-up) moves to the end. A publish only gets here after checkMsgId found nothing.
+    this.dedup.delete(id);
     this.dedup.set(id, { seq, ts });
-    this.expireMsgIds(ts);
+    // checkMsgId ignores ids past the window, so the Map's front is swept now and then, not per
+    // message (an iterator per publish was the largest self time of Msg-Id publishing); nats-server
+    // purges its ddmap on a timer too (stream.go purgeMsgIds).
+    if (ts >= this.dedupSweepAt) this.expireMsgIds(ts);
   }
+
+  /** Next time (ns) the duplicate window's front is swept. */
+  private dedupSweepAt = 0;
 
   /** Drops ids older than the window; the Map is in time order, so only its front is looked at. */
   private expireMsgIds(now: number): void {
-    const cutoff = now - this.config.duplicate_window;
+    const window = this.config.duplicate_window;
+    this.dedupSweepAt = now + Math.min(Math.max(window / 16, 1_000_000), 1_000_000_000);
+    const cutoff = now - window;
     for (const [id, e] of this.dedup) {
       if (e.ts >= cutoff) break;
       this.dedup.delete(id);
