@@ -4,6 +4,7 @@
 // storing (sealed, expected-* headers, rollups, max_msg_size) and the pub acks, byte for byte.
 
 import { JsErr } from './errors.js';
+import { writeUint } from '../protocol/wire.js';
 import { getHeader, newPublishHeaders, scanPublishHeaders } from './headers.js';
 import { storeLimits } from './stream-config.js';
 import { SubjectTransform } from './transform.js';
@@ -44,6 +45,9 @@ function headerSeq(v: string | null): number | null {
   return Number(v);
 }
 
+/** One pub ack at a time (sendPubAck): a stream name is at most 255 bytes, a domain too. */
+const ackScratch = Buffer.allocUnsafeSlow(1024);
+
 /** One publish's headers at a time (this thread handles one publish at a time). */
 const ph = newPublishHeaders();
 
@@ -66,6 +70,7 @@ export class Stream implements StreamLike {
   private readonly dedup = new Map<string, DedupEntry>();
   /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
   private ackPrefix: string;
+  private ackPrefixBytes: Buffer;
   private closed = false;
   /** The server's and the account's limits (set by the engine when it registers the stream). */
   resources: PublishLimits | null = null;
@@ -90,6 +95,7 @@ export class Stream implements StreamLike {
     this.created = created;
     this.lastSeq = store.state().last_seq;
     this.ackPrefix = `{"stream":${JSON.stringify(config.name)}, "seq":`;
+    this.ackPrefixBytes = Buffer.from(this.ackPrefix, 'utf8');
     store.onRemove = (seq) => {
       for (const c of this.consumers.values()) c.onRemoved(seq);
     };
@@ -345,7 +351,7 @@ export class Stream implements StreamLike {
       const rh = this.republisher!.headers(this.name, subject, seq, ts, rpLast, hdr === null || hdr.length === 0 ? null : hdr, data.length);
       this.host.publish(this.acc, rpSubject, null, rh, this.republisher!.headersOnly ? null : data);
     }
-    if (reply !== null) this.sendAck(reply, `${this.ackPrefix}${seq}}`);
+    if (reply !== null) this.sendPubAck(reply, seq);
     if (noInterest) return true;
 
     if (this.consumers.size > 0) {
@@ -371,9 +377,22 @@ export class Stream implements StreamLike {
     this.host.publish(this.acc, reply, null, null, Buffer.from(body));
   }
 
+  /**
+   * The ordinary pub ack, written straight into a scratch buffer (no string built and encoded per
+   * publish): the link copies it into its ring frames before publish returns.
+   */
+  private sendPubAck(reply: string, seq: number): void {
+    const b = ackScratch;
+    let p = this.ackPrefixBytes.copy(b, 0);
+    p = writeUint(b, p, seq);
+    b[p++] = 0x7d; // }
+    this.host.publish(this.acc, reply, null, null, b.subarray(0, p));
+  }
+
   /** `jetstream { domain }`: pub acks carry it (mset.pubAck: `{"stream":..., "domain":..., "seq":`). */
   setDomain(domain: string): void {
     this.ackPrefix = `{"stream":${JSON.stringify(this.name)}, "domain":${JSON.stringify(domain)}, "seq":`;
+    this.ackPrefixBytes = Buffer.from(this.ackPrefix, 'utf8');
   }
 
   // ---- de-duplication (nats-server's ddmap / ddarr) ---------------------------------------------
