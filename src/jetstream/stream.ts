@@ -5,6 +5,7 @@
 
 import { JsErr } from './errors.js';
 import { writeUint } from '../protocol/wire.js';
+import { MsgIdWindow } from './msgid-window.js';
 import { getHeader, newPublishHeaders, scanPublishHeaders } from './headers.js';
 import { storeLimits } from './stream-config.js';
 import { SubjectTransform } from './transform.js';
@@ -34,11 +35,6 @@ export interface StreamReplication {
 /** What applying a replicated message did (jetstream_cluster.go applyStreamEntries). */
 export const ApplyResult = { STORED: 0, FAILED: 1, MISMATCH: 2 } as const;
 
-interface DedupEntry {
-  seq: number;
-  ts: number;
-}
-
 /** Parses a header value as nats-server's getExpectedLastSeq does (uint64; absent or bad = none). */
 function headerSeq(v: string | null): number | null {
   if (v === null || !/^\d+$/.test(v)) return null;
@@ -67,7 +63,7 @@ export class Stream implements StreamLike {
   /** Msg-Id of the last stored message (mset.lmsgId), '' when it had none. */
   private lastMsgId = '';
   /** Msg-Id → stored sequence and time, in insertion (= time) order, so expiry trims the front. */
-  private readonly dedup = new Map<string, DedupEntry>();
+  private readonly dedup = new MsgIdWindow();
   /** `{"stream":"X", "seq":` as nats-server's mset.pubAck template. */
   private ackPrefix: string;
   private ackPrefixBytes: Buffer;
@@ -137,9 +133,9 @@ export class Stream implements StreamLike {
       scanPublishHeaders(hdr, ph);
       msgId = ph.msgId ?? '';
       if (msgId !== '') {
-        const dde = this.checkMsgId(msgId);
-        if (dde !== null) {
-          if (reply !== null) this.sendAck(reply, `${this.ackPrefix}${dde.seq},"duplicate": true}`);
+        const dseq = this.checkMsgId(msgId);
+        if (dseq >= 0) {
+          if (reply !== null) this.sendAck(reply, `${this.ackPrefix}${dseq},"duplicate": true}`);
           return;
         }
       }
@@ -237,10 +233,10 @@ export class Stream implements StreamLike {
       scanPublishHeaders(hdr, ph);
       msgId = ph.msgId ?? '';
       if (msgId !== '') {
-        const dde = this.checkMsgId(msgId);
-        if (dde !== null) {
+        const dseq = this.checkMsgId(msgId);
+        if (dseq >= 0) {
           this.clfs++;
-          if (respond !== null) this.sendAck(respond, `${this.ackPrefix}${dde.seq},"duplicate": true}`);
+          if (respond !== null) this.sendAck(respond, `${this.ackPrefix}${dseq},"duplicate": true}`);
           return ApplyResult.FAILED;
         }
       }
@@ -399,42 +395,29 @@ export class Stream implements StreamLike {
 
   /** True while a message with this Nats-Msg-Id is inside the duplicate window. */
   hasMsgId(id: string): boolean {
-    return this.checkMsgId(id) !== null;
+    return this.checkMsgId(id) >= 0;
   }
 
-  private checkMsgId(id: string): DedupEntry | null {
-    const e = this.dedup.get(id);
-    if (e === undefined) return null;
-    if (e.ts < nowNs() - this.config.duplicate_window) {
-      this.dedup.delete(id);
-      return null;
-    }
-    return e;
+  /** The sequence of the message stored with this Msg-Id inside the duplicate window, else -1. */
+  private checkMsgId(id: string): number {
+    return this.dedup.find(id, nowNs() - this.config.duplicate_window);
   }
 
   private storeMsgId(id: string, seq: number, ts: number): void {
-    // Keep the Map in time order: an id already in it (past its window, or stored again by a
-    // catch-up) moves to the end. A publish only gets here after checkMsgId found nothing.
-    this.dedup.delete(id);
-    this.dedup.set(id, { seq, ts });
-    // checkMsgId ignores ids past the window, so the Map's front is swept now and then, not per
-    // message (an iterator per publish was the largest self time of Msg-Id publishing); nats-server
-    // purges its ddmap on a timer too (stream.go purgeMsgIds).
+    this.dedup.store(id, seq, ts);
+    // checkMsgId ignores ids past the window, so the window's front is swept now and then, not per
+    // message; nats-server purges its ddmap on a timer too (stream.go purgeMsgIds).
     if (ts >= this.dedupSweepAt) this.expireMsgIds(ts);
   }
 
   /** Next time (ns) the duplicate window's front is swept. */
   private dedupSweepAt = 0;
 
-  /** Drops ids older than the window; the Map is in time order, so only its front is looked at. */
+  /** Drops ids older than the window. */
   private expireMsgIds(now: number): void {
     const window = this.config.duplicate_window;
     this.dedupSweepAt = now + Math.min(Math.max(window / 16, 1_000_000), 1_000_000_000);
-    const cutoff = now - window;
-    for (const [id, e] of this.dedup) {
-      if (e.ts >= cutoff) break;
-      this.dedup.delete(id);
-    }
+    this.dedup.expire(now - window);
   }
 
   /** After a restart: ids of messages still inside the window (nats-server's rebuildDedupe). */
@@ -442,19 +425,18 @@ export class Stream implements StreamLike {
     const st = this.store.state();
     if (st.messages === 0) return;
     const cutoff = nowNs() - this.config.duplicate_window;
-    const found: [string, DedupEntry][] = [];
+    const found: { id: string; seq: number; ts: number }[] = [];
     for (let seq = st.last_seq; seq >= st.first_seq && seq > 0; seq--) {
       const sm = this.store.loadMsg(seq);
       if (sm === null) continue;
       if (sm.ts < cutoff) break;
       const id = getHeader(sm.hdr, MSG_ID);
-      if (id) found.push([id, { seq: sm.seq, ts: sm.ts }]);
+      if (id) found.push({ id, seq: sm.seq, ts: sm.ts });
       if (seq === st.last_seq) this.lastMsgId = id ?? '';
     }
     for (let i = found.length - 1; i >= 0; i--) {
-      const [id, e] = found[i]!;
-      this.dedup.delete(id);
-      this.dedup.set(id, e);
+      const e = found[i]!;
+      this.dedup.store(e.id, e.seq, e.ts);
     }
   }
 
