@@ -5,11 +5,12 @@ import type { ClientTransport } from './transport.js';
 import { ClientParser, ParseError, type ParseErrorCode, type ParserHandler, parseSize } from '../protocol/parser.js';
 import { Errors, OK, PING, PONG, errLine, writeUint, copyBytes, MSG_PREFIX, HMSG_PREFIX } from '../protocol/wire.js';
 import { subjectMatches } from '../sublist/subject.js';
+import { LastMatch } from '../sublist/sublist.js';
 import { goQuote, isInsertableSubject, isLiteralSubject, splitArg } from '../protocol/args.js';
 import { Subscription } from './subscription.js';
 import type { Shard } from './shard.js';
 import type { MsgArgs } from './msg.js';
-import type { Account } from './account.js';
+import type { Account, Interest } from './account.js';
 import { ConnPermissions } from '../auth/permissions.js';
 import { newNonce } from '../auth/nkey.js';
 import type { CertIdentity } from '../auth/cert-identity.js';
@@ -148,6 +149,8 @@ export class ClientConnection implements ParserHandler {
   plainTcp = false;
   /** Where this window's published messages went (updated by Shard.routeIn). */
   readonly fwd = new ForwardStats();
+  /** This publisher's last subject and its match (src/sublist/sublist.ts LastMatch). */
+  readonly lastMatch = new LastMatch<Interest>();
   /** The shard it is to move to, -1 when not moving. */
   migrateTo = -1;
   /** Its socket is paused for the move (from Migrator.begin until it leaves or the move is called off). */

@@ -628,7 +628,7 @@ export class Shard implements RingHost {
   }
 
   private routeIn(acc: Account, pub: ClientConnection | null, m: MsgArgs, buf: Buffer, start: number, end: number): number {
-    const r = acc.sublist.matchBytes(m.paBuf, m.paSubjectStart, m.paSubjectEnd);
+    const r = pub !== null && pub.acc === acc ? pub.lastMatch.match(acc.sublist, m.paBuf, m.paSubjectStart, m.paSubjectEnd) : acc.sublist.matchBytes(m.paBuf, m.paSubjectStart, m.paSubjectEnd);
     let n = 0;
     let nt = 0;
     const noEcho = pub !== null && !pub.echo;

@@ -303,3 +303,54 @@ function bytesEqual(a: Buffer, b: Buffer, start: number, end: number): boolean {
   for (let i = 0; i < n; i++) if (a[i] !== b[start + i]) return false;
   return true;
 }
+
+/**
+ * One publisher's last subject and its match (nats-server keeps a per-client results cache,
+ * client.go c.in.results): a publisher that repeats its subject skips the hash and the shared
+ * cache's lookup. Valid while the sublist's genid is unchanged.
+ */
+export class LastMatch<T extends SublistSub> {
+  private key: Buffer = Buffer.alloc(0);
+  private len = -1;
+  private genid = -1;
+  private sublist: Sublist<T> | null = null;
+  private result: SublistResult<T> | null = null;
+
+  /** Misses in a row; a publisher that keeps changing subjects stops being remembered for a while. */
+  private misses = 0;
+  private skip = 0;
+
+  match(sl: Sublist<T>, buf: Buffer, start: number, end: number): SublistResult<T> {
+    if (this.skip > 0) {
+      this.skip--;
+      return sl.matchBytes(buf, start, end);
+    }
+    const n = end - start;
+    if (n === this.len && sl === this.sublist && sl.genid === this.genid) {
+      const k = this.key;
+      let i = 0;
+      while (i < n && k[i] === buf[start + i]) i++;
+      if (i === n) {
+        this.misses = 0;
+        return this.result!;
+      }
+    }
+    const r = sl.matchBytes(buf, start, end);
+    if (++this.misses >= 16) {
+      this.misses = 0;
+      this.skip = 1024;
+      this.len = -1;
+      return r;
+    }
+    if (n <= 256) {
+      if (this.key.length < n) this.key = Buffer.allocUnsafe(Math.max(32, n));
+      buf.copy(this.key, 0, start, end);
+      this.len = n;
+      this.genid = sl.genid;
+      this.sublist = sl;
+      this.result = r;
+    } else this.len = -1;
+    return r;
+  }
+}
+

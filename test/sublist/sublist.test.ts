@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sublist } from '../../src/sublist/sublist.js';
+import { LastMatch, Sublist } from '../../src/sublist/sublist.js';
 import { isValidSubject, isValidLiteralSubject, subjectMatches, subjectCovers } from '../../src/sublist/subject.js';
 
 interface S {
@@ -106,4 +106,32 @@ test('subject validation', () => {
   assert.ok(subjectCovers('foo.*', 'foo.bar'));
   assert.ok(!subjectCovers('foo.*', 'foo.>'));
   assert.ok(!subjectCovers('foo.bar', 'foo.*'));
+});
+
+test('LastMatch answers a repeated subject from memory and sees inserts, removes and other subjects', () => {
+  const sl = new Sublist<S>();
+  const lm = new LastMatch<S>();
+  const buf = Buffer.from('xx foo.bar foo.baz');
+  const m = (s: number, e: number): string[] => lm.match(sl, buf, s, e).psubs.map((x) => x.subject).sort();
+  assert.deepEqual(m(3, 10), []);
+  assert.deepEqual(m(3, 10), []);
+  const a = sub('foo.bar');
+  sl.insert(a);
+  assert.deepEqual(m(3, 10), ['foo.bar'], 'an insert after the memo was made');
+  sl.insert(sub('foo.*'));
+  assert.deepEqual(m(3, 10), ['foo.*', 'foo.bar']);
+  assert.deepEqual(m(11, 18), ['foo.*'], 'another subject of the same length');
+  assert.deepEqual(m(3, 10), ['foo.*', 'foo.bar']);
+  sl.remove(a);
+  assert.deepEqual(m(3, 10), ['foo.*'], 'a remove after the memo was made');
+  // Another sublist (the connection changed accounts) is not answered from this one's memo.
+  const other = new Sublist<S>();
+  assert.deepEqual(lm.match(other, buf, 3, 10).psubs, []);
+  // A publisher cycling through subjects keeps getting right answers while the memo backs off.
+  for (let i = 0; i < 3000; i++) {
+    const s = i % 2 === 0 ? 3 : 11;
+    assert.deepEqual(m(s, s + 7), ['foo.*']);
+  }
+  sl.insert(sub('foo.baz'));
+  assert.deepEqual(m(11, 18), ['foo.*', 'foo.baz']);
 });
