@@ -135,3 +135,19 @@ test('LastMatch answers a repeated subject from memory and sees inserts, removes
   sl.insert(sub('foo.baz'));
   assert.deepEqual(m(11, 18), ['foo.*', 'foo.baz']);
 });
+
+test('a cycle of 1,000 subjects that repeat is admitted to the match cache (second-miss admission)', () => {
+  const sl = new Sublist<S>();
+  for (const s of ['bench.*', 'bench.>', '*.*', 'bench.500']) sl.insert(sub(s));
+  const bufs = Array.from({ length: 1000 }, (_, i) => Buffer.from(`bench.${i}`));
+  for (let r = 0; r < 3; r++) for (const b of bufs) sl.matchBytes(b, 0, b.length);
+  const hits0 = sl.cacheHits;
+  for (const b of bufs) assert.equal(sl.matchBytes(b, 0, b.length).psubs.length, b.toString() === 'bench.500' ? 4 : 3);
+  // Subjects sharing both admission slots may stay out; before the two-slot table 72% did.
+  assert.ok(sl.cacheHits - hits0 >= 950, `hits in the fourth cycle: ${sl.cacheHits - hits0} of 1000`);
+  // Subjects seen once each (reply inboxes, ack subjects) do not push the repeating ones out.
+  for (let i = 0; i < 5000; i++) sl.match(`_INBOX.once.${i}`);
+  const hits1 = sl.cacheHits;
+  for (const b of bufs) sl.matchBytes(b, 0, b.length);
+  assert.ok(sl.cacheHits - hits1 >= 950, `hits after 5,000 one-off subjects: ${sl.cacheHits - hits1} of 1000`);
+});
