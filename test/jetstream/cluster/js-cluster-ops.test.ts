@@ -147,7 +147,8 @@ test('a follower behind the leader\'s compacted log is caught up by snapshot and
   await retry(() => jsm.streams.add({ name: 'SNAP', subjects: ['snap.>'], num_replicas: 3 }), 'create SNAP');
   const js0 = nc0.jetstream();
   await retry(() => js0.publish('snap.x', sc.encode('first')), 'first publish');
-  const c = (await jsm.streams.info('SNAP')).cluster as ClusterBlock;
+  // API requests below are retried: under a full suite's load one waited out the client's 5 s once.
+  const c = (await retry(() => jsm.streams.info('SNAP'), 'SNAP info')).cluster as ClusterBlock;
   const follower = h.indexOf(c.replicas![0]!.name);
   const leader = h.indexOf(c.leader!);
   await h.nodes[follower]!.node!.stop('SIGTERM');
@@ -166,7 +167,7 @@ test('a follower behind the leader\'s compacted log is caught up by snapshot and
   // Its copy is the leader's: the same last message, and de-duplication knows the ids.
   const back = await client(follower);
   const bm = await back.jetstreamManager();
-  assert.equal(sc.decode((await bm.streams.getMessage('SNAP', { seq: 301 })).data), 's299');
+  assert.equal(sc.decode((await retry(() => bm.streams.getMessage('SNAP', { seq: 301 }), 'get message 301')).data), 's299');
   const dup = await retry(() => back.jetstream().publish('snap.x', sc.encode('again'), { msgID: 's299' }), 'duplicate publish');
   assert.equal(dup.duplicate, true);
 });
