@@ -449,6 +449,31 @@ export class JsLink implements JsHost, RingHost {
     return this.ringIns;
   }
 
+  /** The last subject read from a frame, as bytes and as the string handed on. */
+  private lastSubjBytes = Buffer.alloc(256);
+  private lastSubjLen = -1;
+  private lastSubj = '';
+
+  /**
+   * The frame's subject as a string: the previous one when the bytes are the same (a publisher
+   * repeats its subject; this saves a string per message on the worker's busiest path).
+   */
+  private subjectString(buf: Buffer, at: number, n: number): string {
+    if (n === this.lastSubjLen) {
+      const k = this.lastSubjBytes;
+      let i = 0;
+      while (i < n && k[i] === buf[at + i]) i++;
+      if (i === n) return this.lastSubj;
+    }
+    const str = buf.toString('latin1', at, at + n);
+    if (n <= this.lastSubjBytes.length) {
+      buf.copy(this.lastSubjBytes, 0, at, at + n);
+      this.lastSubjLen = n;
+      this.lastSubj = str;
+    } else this.lastSubjLen = -1;
+    return str;
+  }
+
   private onFrame(buf: Buffer, s: number, len: number): void {
     const kind = buf[s];
     if (kind === FrameKind.INTEREST) return applyInterestFrame(this.currentPeer!, buf, s, this.sublistOfBound);
@@ -481,7 +506,7 @@ export class JsLink implements JsHost, RingHost {
     const end = s + len;
     const m = this.inbound;
     m.acc = acc;
-    m.subject = buf.toString('latin1', subjStart, subjStart + subjLen);
+    m.subject = this.subjectString(buf, subjStart, subjLen);
     m.reply = replyLen > 0 ? buf.toString('latin1', subjStart + subjLen, subjStart + subjLen + replyLen) : null;
     m.hdr = hdrLen >= 0 ? buf.subarray(pos, pos + hdrLen) : null;
     m.data = buf.subarray(pos + Math.max(0, hdrLen), end);
