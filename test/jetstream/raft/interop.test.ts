@@ -46,6 +46,19 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Runs fn again while it fails with a 503 (no responders: the request reached nobody), up to 10 s. */
+async function retry503<T>(fn: () => Promise<T>, what: string): Promise<T> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '503' || Date.now() > until) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 async function retry<T>(fn: () => Promise<T>, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -305,7 +318,9 @@ test('a tsnats RAFT node joins, follows, leads and leaves a nats-server meta gro
   }, 5);
   try {
     for (let i = 1; i <= 10; i++) {
-      const a = await js.publish(`led.${i}`, sc.encode(`l${i}`), { timeout: 5000 });
+      // The publisher's server may not have heard of pubConn's interest over its route yet: a 503
+      // (no responders, nothing delivered) is tried again; anything else fails the test.
+      const a = await retry503(() => js.publish(`led.${i}`, sc.encode(`l${i}`), { timeout: 5000 }), `publish led.${i}`);
       assert.equal(a.seq, i);
     }
   } finally {
