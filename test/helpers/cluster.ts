@@ -3,7 +3,6 @@
 // log lines both servers print. Every node is stopped by its pid (stopAll in a finally).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { mainJs } from './server.js';
@@ -67,16 +66,7 @@ export function natsServerBin(): string | null {
 }
 
 /** A port nobody listens on right now. */
-export async function sparePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+export { sparePort } from './ports.js';
 
 const started = new Set<ClusterNode>();
 

@@ -4,9 +4,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { sparePort } from './ports.js';
 
 /** nats-server on $NATS_SERVER_BIN or $PATH, or null. */
 export function natsServerBin(): string | null {
@@ -21,17 +21,6 @@ export function natsServerBin(): string | null {
     }
   }
   return null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
 }
 
 export interface NatsNode {
@@ -56,8 +45,8 @@ export class NatsCluster {
   static async create(names: string[], bin: string): Promise<NatsCluster> {
     const c = new NatsCluster(bin);
     for (const name of names) {
-      const clientPort = await freePort();
-      c.nodes.push({ name, clientPort, clusterPort: await freePort(), httpPort: await freePort(), url: `nats://127.0.0.1:${clientPort}`, proc: null, log: '' });
+      const clientPort = await sparePort();
+      c.nodes.push({ name, clientPort, clusterPort: await sparePort(), httpPort: await sparePort(), url: `nats://127.0.0.1:${clientPort}`, proc: null, log: '' });
     }
     return c;
   }

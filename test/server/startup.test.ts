@@ -15,26 +15,13 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { mainJs, usingNatsServer } from '../helpers/server.js';
 import { connectRaw } from '../helpers/wire.js';
+import { spareNPorts } from '../helpers/ports.js';
 
 const HOST = '127.0.0.1';
 const CLIENTS = 6;
 /** An accepted connection that has not had INFO by then is orphaned (nats clients time out at 2 s). */
 const INFO_TIMEOUT_MS = 5000;
 const START_DEADLINE_MS = 20_000;
-
-/** Ports that were free a moment ago (bound together on :0, then released). */
-async function sparePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, HOST, () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -174,7 +161,7 @@ interface StartCase {
 /** One fresh start with every client polling from the spawn; retried on a port taken meanwhile. */
 async function startAndConnect(c: StartCase): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const [port, wsPort, httpPort] = await sparePorts(3);
+    const [port, wsPort, httpPort] = await spareNPorts(3);
     const dir = mkdtempSync(join(tmpdir(), 'tsnats-startup-'));
     const args = ['-a', HOST, '-p', String(port!)];
     if (c.ports) {
