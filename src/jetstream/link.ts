@@ -9,7 +9,7 @@
 // Like a shard, it never stops draining its inbound rings; frames that do not fit an outbound ring
 // wait in order in the peer's overflow list and are moved in as the shard drains.
 
-import { Sublist, type SublistResult } from '../sublist/sublist.js';
+import { Sublist, headEquals, type SublistResult } from '../sublist/sublist.js';
 import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
 import type { JsHost, JsInbound } from './types.js';
@@ -459,12 +459,7 @@ export class JsLink implements JsHost, RingHost {
    * repeats its subject; this saves a string per message on the worker's busiest path).
    */
   private subjectString(buf: Buffer, at: number, n: number): string {
-    if (n === this.lastSubjLen) {
-      const k = this.lastSubjBytes;
-      let i = 0;
-      while (i < n && k[i] === buf[at + i]) i++;
-      if (i === n) return this.lastSubj;
-    }
+    if (n === this.lastSubjLen && headEquals(this.lastSubjBytes, buf, at, n)) return this.lastSubj;
     const str = buf.toString('latin1', at, at + n);
     if (n <= this.lastSubjBytes.length) {
       buf.copy(this.lastSubjBytes, 0, at, at + n);

@@ -308,11 +308,15 @@ export function hashLatin1(s: string): number {
   return h >>> 0;
 }
 
+/** True when key[0, n) holds the same bytes as buf[start, start + n) (key may be longer). */
+export function headEquals(key: Buffer, buf: Buffer, start: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (key[i] !== buf[start + i]) return false;
+  return true;
+}
+
 function bytesEqual(a: Buffer, b: Buffer, start: number, end: number): boolean {
   const n = end - start;
-  if (a.length !== n) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[start + i]) return false;
-  return true;
+  return a.length === n && headEquals(a, b, start, n);
 }
 
 /**
@@ -337,14 +341,9 @@ export class LastMatch<T extends SublistSub> {
       return sl.matchBytes(buf, start, end);
     }
     const n = end - start;
-    if (n === this.len && sl === this.sublist && sl.genid === this.genid) {
-      const k = this.key;
-      let i = 0;
-      while (i < n && k[i] === buf[start + i]) i++;
-      if (i === n) {
-        this.misses = 0;
-        return this.result!;
-      }
+    if (n === this.len && sl === this.sublist && sl.genid === this.genid && headEquals(this.key, buf, start, n)) {
+      this.misses = 0;
+      return this.result!;
     }
     const r = sl.matchBytes(buf, start, end);
     if (++this.misses >= 16) {
