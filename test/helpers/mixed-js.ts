@@ -3,14 +3,44 @@
 // account), $JS.API.STREAM.LEADER.STEPDOWN and $JS.API.CONSUMER.LEADER.STEPDOWN, repeated (bounded)
 // until the wanted kind of server leads; nats-server 2.9 takes no preferred server in a stepdown.
 
+import { before, after } from 'node:test';
 import { connect, type NatsConnection, type JetStreamManager } from 'nats';
-import type { JsClusterHarness } from './js-cluster.js';
+import { JsClusterHarness } from './js-cluster.js';
 import type { NodeKind } from './cluster.js';
 import { natsServerBin } from './cluster.js';
 import { delay } from './wait.js';
 
 /** Skip reason for node:test when nats-server is missing (CI installs it; .ci/run too). */
 export const mixedSkip: string | false = natsServerBin() === null ? 'nats-server is not installed (apt-get install nats-server, or set NATS_SERVER_BIN)' : false;
+
+/**
+ * The cluster a mixed-JS test file runs against: two tsnats nodes and a nats-server (n1-c1, n2-c1
+ * tsnats; n3-c1 nats-server), started in a node:test `before` hook once the meta group has a leader,
+ * and stopped in an `after` hook with every client opened through `client` (or pushed to `conns`).
+ * Construct it at a test file's top level.
+ */
+export class MixedJsCluster {
+  h: JsClusterHarness | null = null;
+  readonly conns: NatsConnection[] = [];
+
+  constructor() {
+    before(async () => {
+      if (mixedSkip !== false) return;
+      this.h = await JsClusterHarness.start(['tsnats', 'tsnats', 'nats-server']);
+      await this.h.waitMetaLeader(90_000);
+    });
+    after(async () => {
+      for (const nc of this.conns) await nc.close().catch(() => {});
+      await this.h?.stop();
+    });
+  }
+
+  async client(i: number): Promise<NatsConnection> {
+    const nc = await connect({ servers: this.h!.url(i), maxReconnectAttempts: 0 });
+    this.conns.push(nc);
+    return nc;
+  }
+}
 
 export interface ClusterBlock {
   name: string;

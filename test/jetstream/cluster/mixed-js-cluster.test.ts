@@ -6,12 +6,13 @@
 // replicated while its leader is either kind; R3 KV buckets written on one kind and read, history
 // included, on the other. Skipped only when nats-server is not installed.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StringCodec, AckPolicy, type NatsConnection } from 'nats';
-import { JsClusterHarness, retry } from '../../helpers/js-cluster.js';
+import { retry } from '../../helpers/js-cluster.js';
 import { delay } from '../../helpers/wait.js';
 import {
+  MixedJsCluster,
   mixedSkip, kindOf, forceMetaLeader, forceStreamLeader, forceConsumerLeader, waitStreamHealthy, localStreamState, type ClusterBlock,
 } from '../../helpers/mixed-js.js';
 
@@ -20,24 +21,9 @@ const sc = StringCodec();
 const TS = 0;
 const TS2 = 1;
 const NS = 2;
-let h: JsClusterHarness | null = null;
-const conns: NatsConnection[] = [];
-
-before(async () => {
-  if (mixedSkip !== false) return;
-  h = await JsClusterHarness.start(['tsnats', 'tsnats', 'nats-server']);
-  await h.waitMetaLeader(90_000);
-});
-after(async () => {
-  for (const nc of conns) await nc.close().catch(() => {});
-  await h?.stop();
-});
-
-async function client(i: number): Promise<NatsConnection> {
-  const nc = await connect({ servers: h!.url(i), maxReconnectAttempts: 0 });
-  conns.push(nc);
-  return nc;
-}
+// Two tsnats nodes and a nats-server, started before the tests and stopped after them.
+const fx = new MixedJsCluster();
+const client = (i: number): Promise<NatsConnection> => fx.client(i);
 
 /** Creates an R3 stream through node `via` and checks, through every node, that it spans all three servers. */
 async function createAndCheck(via: number, name: string): Promise<ClusterBlock> {
@@ -55,21 +41,21 @@ async function createAndCheck(via: number, name: string): Promise<ClusterBlock> 
   // Every server holds its own replica (nats-server's /jsz and ours).
   for (let i = 0; i < 3; i++) {
     await retry(async () => {
-      if ((await localStreamState(h!, i, name)) === undefined) throw new Error(`no local replica of ${name}`);
+      if ((await localStreamState(fx.h!, i, name)) === undefined) throw new Error(`no local replica of ${name}`);
     }, `${name} replica on node ${i}`, 30_000);
   }
   return block!;
 }
 
 test('a tsnats meta leader: R3 streams created through a tsnats node and through the nats-server node span both kinds', { skip: mixedSkip, timeout: 240_000 }, async () => {
-  const leader = await forceMetaLeader(h!, 'tsnats');
-  assert.equal(kindOf(h!, leader), 'tsnats');
+  const leader = await forceMetaLeader(fx.h!, 'tsnats');
+  assert.equal(kindOf(fx.h!, leader), 'tsnats');
   await createAndCheck(TS, 'TA');
   await createAndCheck(NS, 'TB');
 });
 
 test('a nats-server meta leader: R3 streams created through the nats-server node and through a tsnats node span both kinds', { skip: mixedSkip, timeout: 240_000 }, async () => {
-  const leader = await forceMetaLeader(h!, 'nats-server');
+  const leader = await forceMetaLeader(fx.h!, 'nats-server');
   assert.equal(leader, 'n3-c1');
   await createAndCheck(NS, 'NA');
   await createAndCheck(TS2, 'NB');
@@ -105,7 +91,7 @@ async function publishRoundRobin(stream: string, n: number): Promise<void> {
   const local = [];
   for (let i = 0; i < 3; i++) {
     local.push(await retry(async () => {
-      const s = await localStreamState(h!, i, stream);
+      const s = await localStreamState(fx.h!, i, stream);
       if (s?.last_seq !== n) throw new Error(`node ${i} replica at ${JSON.stringify(s)}`);
       return s;
     }, `${stream} replica on node ${i}`, 30_000));
@@ -127,13 +113,13 @@ async function publishRoundRobin(stream: string, n: number): Promise<void> {
 
 test('publishes through every node are acked in sequence with a tsnats stream leader; state identical through every node', { skip: mixedSkip, timeout: 240_000 }, async () => {
   const nc = await client(NS);
-  await forceStreamLeader(h!, nc, 'TA', 'tsnats');
+  await forceStreamLeader(fx.h!, nc, 'TA', 'tsnats');
   await publishRoundRobin('TA', 300);
 });
 
 test('publishes through every node are acked in sequence with a nats-server stream leader; state identical through every node', { skip: mixedSkip, timeout: 240_000 }, async () => {
   const nc = await client(TS);
-  await forceStreamLeader(h!, nc, 'NA', 'nats-server');
+  await forceStreamLeader(fx.h!, nc, 'NA', 'nats-server');
   await publishRoundRobin('NA', 300);
 });
 
@@ -173,16 +159,16 @@ test('an R3 durable pull consumer: fetch and ack with its leader on either kind;
   };
 
   // Leader tsnats: fetch and ack 100, then hand the consumer to nats-server, which has the floor.
-  const l1 = await forceConsumerLeader(h!, nc, 'TA', 'PROC', 'tsnats');
+  const l1 = await forceConsumerLeader(fx.h!, nc, 'TA', 'PROC', 'tsnats');
   await fetchAck(100);
   await checkFloor(100, NS);
-  const l2 = await forceConsumerLeader(h!, nc, 'TA', 'PROC', 'nats-server');
+  const l2 = await forceConsumerLeader(fx.h!, nc, 'TA', 'PROC', 'nats-server');
   assert.notEqual(l2, l1);
   await checkFloor(100, TS2);
   // Leader nats-server: 100 more, fetched and acked through a tsnats node; back to a tsnats leader.
   await fetchAck(100);
   await checkFloor(200, TS);
-  await forceConsumerLeader(h!, nc, 'TA', 'PROC', 'tsnats');
+  await forceConsumerLeader(fx.h!, nc, 'TA', 'PROC', 'tsnats');
   await checkFloor(200, NS);
   await fetchAck(100);
   await checkFloor(300, TS2);
@@ -232,8 +218,8 @@ for (const [writer, reader, bucket] of [[TS, NS, 'FROMTS'], [NS, TS2, 'FROMNS']]
 
 test('$SYS.REQ.SERVER.PING.STATSZ through either kind is answered by all three servers, each with its JetStream stats', { skip: mixedSkip, timeout: 60_000 }, async () => {
   for (const via of [NS, TS]) {
-    const nc = await connect({ servers: h!.url(via), user: 'admin', pass: 'admin', maxReconnectAttempts: 0 });
-    conns.push(nc);
+    const nc = await connect({ servers: fx.h!.url(via), user: 'admin', pass: 'admin', maxReconnectAttempts: 0 });
+    fx.conns.push(nc);
     await retry(async () => {
       const names = new Map<string, Record<string, unknown>>();
       const inbox = nc.subscribe('_INBOX.statsz.>');

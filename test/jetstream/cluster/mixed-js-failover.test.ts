@@ -5,33 +5,18 @@
 // its store catches up (its own /jsz replica has every message) and serves the stream again with both
 // replicas current. Skipped only when nats-server is not installed.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StringCodec, type NatsConnection, type JetStreamClient } from 'nats';
 import type { NodeKind } from '../../helpers/cluster.js';
-import { JsClusterHarness, retry } from '../../helpers/js-cluster.js';
+import { retry } from '../../helpers/js-cluster.js';
 import { delay } from '../../helpers/wait.js';
-import { mixedSkip, kindOf, forceStreamLeader, waitStreamHealthy, localStreamState, streamCluster, restartNode } from '../../helpers/mixed-js.js';
+import { MixedJsCluster, mixedSkip, kindOf, forceStreamLeader, waitStreamHealthy, localStreamState, streamCluster, restartNode } from '../../helpers/mixed-js.js';
 
 const sc = StringCodec();
-let h: JsClusterHarness | null = null;
-const conns: NatsConnection[] = [];
-
-before(async () => {
-  if (mixedSkip !== false) return;
-  h = await JsClusterHarness.start(['tsnats', 'tsnats', 'nats-server']);
-  await h.waitMetaLeader(90_000);
-});
-after(async () => {
-  for (const nc of conns) await nc.close().catch(() => {});
-  await h?.stop();
-});
-
-async function client(i: number): Promise<NatsConnection> {
-  const nc = await connect({ servers: h!.url(i), maxReconnectAttempts: 0 });
-  conns.push(nc);
-  return nc;
-}
+// Two tsnats nodes and a nats-server, started before the tests and stopped after them.
+const fx = new MixedJsCluster();
+const client = (i: number): Promise<NatsConnection> => fx.client(i);
 
 const t0 = Date.now();
 function step(what: string): void {
@@ -41,9 +26,9 @@ function step(what: string): void {
 async function diagnose(): Promise<string> {
   const out: string[] = [];
   for (let i = 0; i < 3; i++) {
-    if (h!.nodes[i]!.node === null) continue;
+    if (fx.h!.nodes[i]!.node === null) continue;
     try {
-      const j = await h!.jsz(i, '?accounts=true&streams=true&consumers=true');
+      const j = await fx.h!.jsz(i, '?accounts=true&streams=true&consumers=true');
       const sd = ((j['account_details'] as { stream_detail?: { name: string; consumer_detail?: { name: string; cluster?: unknown; delivered?: unknown; num_pending?: number }[] }[] }[] | undefined) ?? []).flatMap((a) => a.stream_detail ?? []);
       out.push(`node ${i} meta ${JSON.stringify(j['meta_cluster'])} consumers ${JSON.stringify(sd.map((s) => [s.name, (s.consumer_detail ?? []).map((c) => [c.name, c.cluster, c.delivered, c.num_pending])]))}`);
     } catch (err) {
@@ -75,7 +60,7 @@ async function readBack(js: JetStreamClient, stream: string, count: number, bodi
 }
 
 async function killLeader(stream: string, kind: NodeKind): Promise<void> {
-  const cluster = h!;
+  const cluster = fx.h!;
   const subj = `${stream.toLowerCase()}.k`;
   // Create through a node of the other kind than the one whose leader will die.
   const via = kind === 'tsnats' ? 2 : 0;
