@@ -16,6 +16,7 @@ import type { JsHost, JsInbound } from './types.js';
 import type { CrossAccount } from './cross-account.js';
 import type { RingConsumer } from '../ring/ring.js';
 import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
+import { writeLatin1 } from '../protocol/wire.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
@@ -262,9 +263,10 @@ export class JsLink implements JsHost, RingHost {
     if (r.psubs.length === 0 && r.qsubs.length === 0) return;
     const picks = this.choosePeers(r);
     if (picks === 0) return;
-    const subjLen = Buffer.byteLength(subject, 'latin1');
-    const replyLen = reply === null ? 0 : Buffer.byteLength(reply, 'latin1');
-    const toLen = to === null ? 0 : Buffer.byteLength(to, 'latin1');
+    // latin1: one byte per char code.
+    const subjLen = subject.length;
+    const replyLen = reply === null ? 0 : reply.length;
+    const toLen = to === null ? 0 : to.length;
     const hdrLen = hdr === null ? 0 : hdr.length;
     const dataLen = data === null ? 0 : data.length;
     for (let i = 0; i < picks; i++) {
@@ -290,9 +292,9 @@ export class JsLink implements JsHost, RingHost {
       o.writeUInt16LE(acc, at + 16);
       o.writeUInt16LE(toLen, at + 18);
       let pos = at + MSG_HEADER;
-      pos += o.write(subject, pos, 'latin1');
-      if (reply !== null) pos += o.write(reply, pos, 'latin1');
-      if (to !== null) pos += o.write(to, pos, 'latin1');
+      pos = writeLatin1(o, pos, subject);
+      if (reply !== null) pos = writeLatin1(o, pos, reply);
+      if (to !== null) pos = writeLatin1(o, pos, to);
       for (let g = 0; g < peer.ngroups; g++) {
         const q = peer.groups[g]!;
         o.writeUInt16LE(q.length, pos);

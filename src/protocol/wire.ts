@@ -47,6 +47,20 @@ export function writeUint(buf: Buffer, pos: number, n: number): number {
   return pos + digits;
 }
 
+/**
+ * Writes a string's latin1 bytes at dst[pos] (each char code's low byte, as Buffer.write(…, 'latin1'));
+ * returns the new position. A loop for short strings: subjects and replies, where the native call's
+ * overhead cost more than the copy (the JetStream worker writes three per delivery).
+ */
+export function writeLatin1(dst: Buffer, pos: number, s: string): number {
+  const n = s.length;
+  if (n < 64) {
+    for (let i = 0; i < n; i++) dst[pos + i] = s.charCodeAt(i) & 0xff;
+    return pos + n;
+  }
+  return pos + dst.write(s, pos, 'latin1');
+}
+
 /** Copies src[s, e) to dst[pos]; a byte loop beats Buffer.copy's call overhead for short runs. */
 export function copyBytes(dst: Buffer, pos: number, src: Buffer, s: number, e: number): number {
   const n = e - s;

@@ -30,6 +30,14 @@ describe('ack subjects and bodies', () => {
     assert.equal(parseAckSubject('$JS.ACK.ORDERS.c1.1.5.6.123'), null);
     assert.equal(parseAckSubject('$JS.ACK.ORDERS.c1.x.5.6.123.0'), null);
     assert.equal(parseAckSubject('$JS.NAK.ORDERS.c1.1.5.6.123.0'), null);
+    // Token counts other than 9 and 12, empty tokens, and numbers that are not digits.
+    assert.equal(parseAckSubject('$JS.ACK.ORDERS.c1.1.5.6.123.0.x'), null, '10 tokens');
+    assert.equal(parseAckSubject('$JS.ACK.d.H.ORDERS.c1.1.5.6.123.0.x.y'), null, '13 tokens');
+    assert.equal(parseAckSubject('$JS.ACK..c1.1.5.6.123.0'), null, 'empty stream');
+    assert.equal(parseAckSubject('$JS.ACK.ORDERS.c1.1..6.123.0'), null, 'empty sequence');
+    assert.equal(parseAckSubject('$JS.ACK.ORDERS.c1.1.-5.6.123.0'), null);
+    assert.equal(parseAckSubject('$JS.ACKS.ORDERS.c1.1.5.6.123.0'), null);
+    assert.deepEqual(parseAckSubject('$JS.ACK.S.C.12345678901234.1.2.3.4'), { stream: 'S', consumer: 'C', dc: 12345678901234, sseq: 1, dseq: 2 });
   });
 
   test('bodies: empty/+ACK/+OK ack, -NAK with delay, +WPI, +NXT with request, +TERM with reason', () => {
@@ -142,6 +150,34 @@ describe('ack bookkeeping (AckState)', () => {
     a.ack(5, 5, 6, 6);
     assert.equal(a.pending.size, 0);
     assert.equal(a.asflr, 5);
+  });
+
+  test('in-order acks of a batch move the floors one by one without walking every pending entry', () => {
+    const a = new AckState('explicit');
+    const n = 256;
+    for (let i = 1; i <= n; i++) a.track(i, i, 0);
+    // Count walks over the pending entries (the floor search's fallback branch).
+    let walks = 0;
+    const keys = a.pending.keys.bind(a.pending);
+    a.pending.keys = () => {
+      walks++;
+      return keys();
+    };
+    for (let i = 1; i <= n; i++) {
+      assert.deepEqual(a.ack(i, i, n + 1, n + 1), [i]);
+      assert.equal(a.asflr, i);
+      assert.equal(a.adflr, i);
+    }
+    assert.equal(a.pending.size, 0);
+    assert.equal(walks, 0, 'each in-order ack finds the next pending sequence at once');
+    // Out of order with a gap wider than the pending set still finds the lowest entry.
+    const b = new AckState('explicit');
+    b.track(1, 1, 0);
+    b.track(100, 2, 0);
+    b.track(1000, 3, 0);
+    b.ack(1, 1, 4, 1001);
+    assert.equal(b.asflr, 99);
+    assert.equal(b.adflr, 1);
   });
 
   test('ack all acknowledges everything up to the sequence', () => {

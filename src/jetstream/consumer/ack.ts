@@ -34,26 +34,43 @@ export function ackPrefix(stream: string, consumer: string): string {
   return `$JS.ACK.${stream}.${consumer}`;
 }
 
-/** ackReplyInfo: null when the subject is not an ack reply (wrong token count or prefix). */
+/**
+ * ackReplyInfo: null when the subject is not an ack reply (wrong token count or prefix). One scan of
+ * the dots (no split: this runs for every ack, and a split made nine strings of which two were kept).
+ */
 export function parseAckSubject(subject: string): AckReplyInfo | null {
-  const t = subject.split('.');
-  if (t[0] !== '$JS' || t[1] !== 'ACK') return null;
+  if (!subject.startsWith('$JS.ACK.')) return null;
+  // Dot positions after `$JS.ACK`: 9 tokens have 7 more dots after index 7, 12 tokens have 10.
+  const dots = DOTS;
+  let n = 0;
+  for (let i = 8; i < subject.length; i++) {
+    if (subject.charCodeAt(i) !== 46 /* . */) continue;
+    if (n === 10) return null;
+    dots[n++] = i;
+  }
+  // Token k (k >= 2) spans (dots[k-3], dots[k-2]); token 2 starts at 8.
   let o: number;
-  if (t.length === 9) o = 2;
-  else if (t.length === 12) o = 4;
+  if (n === 6) o = 0;
+  else if (n === 9) o = 2; // `$JS.ACK.<domain>.<account hash>.<stream>…`
   else return null;
-  const dc = num(t[o + 2]!);
-  const sseq = num(t[o + 3]!);
-  const dseq = num(t[o + 4]!);
-  if (dc < 0 || sseq < 0 || dseq < 0) return null;
-  return { stream: t[o]!, consumer: t[o + 1]!, dc, sseq, dseq };
+  const streamStart = o === 0 ? 8 : dots[o - 1]! + 1;
+  const stream = subject.slice(streamStart, dots[o]!);
+  const consumer = subject.slice(dots[o]! + 1, dots[o + 1]!);
+  const dc = num(subject, dots[o + 1]! + 1, dots[o + 2]!);
+  const sseq = num(subject, dots[o + 2]! + 1, dots[o + 3]!);
+  const dseq = num(subject, dots[o + 3]! + 1, dots[o + 4]!);
+  if (dc < 0 || sseq < 0 || dseq < 0 || stream.length === 0 || consumer.length === 0) return null;
+  return { stream, consumer, dc, sseq, dseq };
 }
 
-/** parseAckReplyNum: digits only, else -1. */
-function num(s: string): number {
-  if (s.length === 0 || s.length > 16) return -1;
+const DOTS = new Int32Array(10);
+
+/** parseAckReplyNum over subject[from, to): digits only, else -1. */
+function num(s: string, from: number, to: number): number {
+  const len = to - from;
+  if (len <= 0 || len > 16) return -1;
   let n = 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i) - 48;
     if (c < 0 || c > 9) return -1;
     n = n * 10 + c;
@@ -67,6 +84,9 @@ export interface AckBody {
   arg: string;
 }
 
+/** Shared by every plain ack (nothing writes to a parsed body). */
+const PLAIN_ACK: AckBody = Object.freeze({ kind: AckKind.ACK, arg: '' });
+
 const startsWith = (b: Buffer, s: string): boolean => b.length >= s.length && b.toString('latin1', 0, s.length) === s;
 
 /**
@@ -74,7 +94,9 @@ const startsWith = (b: Buffer, s: string): boolean => b.length >= s.length && b.
  * and `+TERM` the others. Anything else is ignored by nats-server (null here).
  */
 export function parseAckBody(data: Buffer): AckBody | null {
-  if (data.length === 0) return { kind: AckKind.ACK, arg: '' };
+  // The common cases first, without a string: an empty body and `+ACK`.
+  if (data.length === 0) return PLAIN_ACK;
+  if (data.length === 4 && data[0] === 43 && data[1] === 65 && data[2] === 67 && data[3] === 75) return PLAIN_ACK;
   if (startsWith(data, '+ACK') || startsWith(data, '+OK')) {
     return data.length === 4 || (data.length === 3 && startsWith(data, '+OK')) ? { kind: AckKind.ACK, arg: '' } : null;
   }

@@ -160,7 +160,10 @@ export class AckState {
    */
   private floorToLowestPending(sseq: number, nextS: number): void {
     let low = -1;
-    if (nextS - sseq <= this.pending.size) {
+    // Walk the sequences above when there are not many more of them than pending entries: in-order
+    // acks find the next one at once. (This compared the gap plus one with the size, so acks in order
+    // always took the other branch and walked every pending entry: quadratic in a fetch batch.)
+    if (nextS - sseq - 1 <= 4 * this.pending.size) {
       for (let s = sseq + 1; s < nextS; s++) {
         if (this.pending.has(s)) {
           low = s;
