@@ -134,6 +134,16 @@ export class CrossAccount {
     return answered;
   }
 
+  /**
+   * False when forward() would do nothing for any message in `acc` (no service or stream imports
+   * out of it, no reply tokens awaiting an answer in it): the link then skips building its callback.
+   */
+  touches(acc: number): boolean {
+    if (this.serviceImports[acc] !== undefined || this.streamImports[acc] !== undefined) return true;
+    const m = this.responses[acc];
+    return m !== undefined && m.size > 0;
+  }
+
   /** Whether someone in another account receives what is published on `subject` in `acc`. */
   hasInterest(acc: number, subject: string, local: (acc: number, subject: string) => boolean): boolean {
     const m = this.responses[acc];

@@ -12,11 +12,11 @@
 import { Sublist, headEquals, type SublistResult } from '../sublist/sublist.js';
 import { FrameKind, MSG_HEADER, MsgFlags, Peer, applyInterestFrame, interestFrame, responseFrame, type PeerRings, type RemoteInterest } from '../shard/peer.js';
 import type { Logger } from '../log.js';
-import type { JsHost, JsInbound } from './types.js';
+import type { AckReplyPrefix, JsHost, JsInbound } from './types.js';
 import type { CrossAccount } from './cross-account.js';
 import type { RingConsumer } from '../ring/ring.js';
 import { RingWaiter, pollOptions, type RingHost } from '../ring/waiter.js';
-import { writeLatin1 } from '../protocol/wire.js';
+import { copyBytes, uintLen, writeLatin1, writeUint, writeUintAny } from '../protocol/wire.js';
 
 /** Most bytes of one inbound ring handled per event-loop turn. */
 const DRAIN_SLICE = 256 * 1024;
@@ -219,12 +219,45 @@ export class JsLink implements JsHost, RingHost {
     else this.send(acc, subject, to, reply, hdr, data);
   }
 
+  /**
+   * deliver() with a consumer's ack reply given as its parts: written into the ring frame as digits.
+   * Only when no engine subscription and no other account can want the message (else the reply is
+   * needed as a string: the general path).
+   */
+  deliverAck(acc: number, to: string, subject: string, prefix: AckReplyPrefix, dc: number, sseq: number, dseq: number, tsNs: number, pending: number, hdr: Buffer | null, data: Buffer | null): void {
+    const route = to === subject ? null : to;
+    const own = this.own[acc];
+    if ((own !== undefined && own.matches(to)) || (this.cross !== null && this.cross.touches(acc))) {
+      const b = Buffer.allocUnsafe(prefix.bytes.length + 4 * 20);
+      const end = writeAckReply(b, 0, prefix.bytes, dc, sseq, dseq, tsNs, pending);
+      this.send(acc, subject, route, b.toString('latin1', 0, end), hdr, data);
+      return;
+    }
+    const n = this.ackNums;
+    n[0] = dc;
+    n[1] = sseq;
+    n[2] = dseq;
+    n[3] = tsNs;
+    n[4] = pending;
+    this.ackPrefix = prefix;
+    try {
+      this.sendLocal(acc, subject, route, null, hdr, data);
+    } finally {
+      this.ackPrefix = null;
+    }
+  }
+
+  /** deliverAck's reply for the sendLocal in progress (null: sendLocal's reply argument is the reply). */
+  private ackPrefix: AckReplyPrefix | null = null;
+  private readonly ackNums = new Float64Array(5);
+
   private send(acc: number, subject: string, to: string | null, reply: string | null, hdr: Buffer | null, data: Buffer | null, depth = 0): void {
     this.sendLocal(acc, subject, to, reply, hdr, data);
     const own = this.own[acc];
     if (own !== undefined && own.matches(to ?? subject)) this.loopback(acc, subject, to, reply, hdr, data);
-    // Imports and reply tokens: copies into other accounts (a bounded chain, never a loop).
-    if (this.cross !== null && depth < MAX_CROSSINGS) {
+    // Imports and reply tokens: copies into other accounts (a bounded chain, never a loop). Checked
+    // first: the callback below is an allocation per message.
+    if (this.cross !== null && depth < MAX_CROSSINGS && this.cross.touches(acc)) {
       const answered = this.cross.forward(acc, subject, to, reply, (into, s, t, r) => this.send(into, s, t === s ? null : t, r, hdr, data, depth + 1));
       // The shards keep every reply token until it is answered or expires: tell them this one was.
       if (answered !== null) this.broadcast(responseFrame(acc, answered.into, answered.token, answered.reply, false, true));
@@ -265,7 +298,9 @@ export class JsLink implements JsHost, RingHost {
     if (picks === 0) return;
     // latin1: one byte per char code.
     const subjLen = subject.length;
-    const replyLen = reply === null ? 0 : reply.length;
+    const ap = this.ackPrefix;
+    const an = this.ackNums;
+    const replyLen = ap !== null ? ackReplyLen(ap.bytes, an[0]!, an[1]!, an[2]!, an[3]!, an[4]!) : reply === null ? 0 : reply.length;
     const toLen = to === null ? 0 : to.length;
     const hdrLen = hdr === null ? 0 : hdr.length;
     const dataLen = data === null ? 0 : data.length;
@@ -293,7 +328,8 @@ export class JsLink implements JsHost, RingHost {
       o.writeUInt16LE(toLen, at + 18);
       let pos = at + MSG_HEADER;
       pos = writeLatin1(o, pos, subject);
-      if (reply !== null) pos = writeLatin1(o, pos, reply);
+      if (ap !== null) pos = writeAckReply(o, pos, ap.bytes, an[0]!, an[1]!, an[2]!, an[3]!, an[4]!);
+      else if (reply !== null) pos = writeLatin1(o, pos, reply);
       if (to !== null) pos = writeLatin1(o, pos, to);
       for (let g = 0; g < peer.ngroups; g++) {
         const q = peer.groups[g]!;
@@ -517,4 +553,22 @@ export class JsLink implements JsHost, RingHost {
       this.log.error({ err: err instanceof Error ? err.stack : String(err), subject: m.subject }, 'JetStream failed to handle a message');
     }
   }
+}
+
+/** Length of `<prefix><dc>.<sseq>.<dseq>.<ts>.<pending>` (consumer.go's ackReply form). */
+function ackReplyLen(prefix: Buffer, dc: number, sseq: number, dseq: number, ts: number, pending: number): number {
+  return prefix.length + uintLen(dc) + uintLen(sseq) + uintLen(dseq) + uintLen(ts) + uintLen(pending) + 4;
+}
+
+function writeAckReply(o: Buffer, pos: number, prefix: Buffer, dc: number, sseq: number, dseq: number, ts: number, pending: number): number {
+  pos = copyBytes(o, pos, prefix, 0, prefix.length);
+  pos = writeUint(o, pos, dc);
+  o[pos++] = 46;
+  pos = writeUint(o, pos, sseq);
+  o[pos++] = 46;
+  pos = writeUint(o, pos, dseq);
+  o[pos++] = 46;
+  pos = writeUintAny(o, pos, ts);
+  o[pos++] = 46;
+  return writeUint(o, pos, pending);
 }

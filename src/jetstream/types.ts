@@ -215,6 +215,12 @@ export interface StreamStore {
 
 // ---- the link between the engine and the shards -----------------------------------------------
 
+/** `$JS.ACK.<stream>.<consumer>.`, as a string and as its latin1 bytes. */
+export interface AckReplyPrefix {
+  readonly str: string;
+  readonly bytes: Buffer;
+}
+
 /** What the JetStream engine can do on the rings: it behaves like one internal client per account. */
 export interface JsHost {
   readonly log: Logger;
@@ -222,6 +228,11 @@ export interface JsHost {
   publish(acc: number, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
   /** Routes by `to` (an inbox or deliver subject) while the MSG line shows `subject` (a stream message). */
   deliver(acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void;
+  /**
+   * deliver() with the consumer's ack reply `<prefix><dc>.<sseq>.<dseq>.<ts>.<pending>` (prefix ends
+   * in a dot), written into the frame as digits: no reply string per delivery on the common path.
+   */
+  deliverAck(acc: number, to: string, subject: string, prefix: AckReplyPrefix, dc: number, sseq: number, dseq: number, tsNs: number, pending: number, hdr: Buffer | null, data: Buffer | null): void;
   /** True while some shard's ring is full (frames wait in overflow): deliveries should pause. */
   congested(): boolean;
   /**

@@ -61,6 +61,38 @@ export function writeLatin1(dst: Buffer, pos: number, s: string): number {
   return pos + dst.write(s, pos, 'latin1');
 }
 
+/** Decimal digits of a non-negative integer (any double, as writeUintAny writes it). */
+export function uintLen(n: number): number {
+  if (n > Number.MAX_SAFE_INTEGER) return uintLen(splitHigh(n)) + 9;
+  let d = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) d++;
+  return d;
+}
+
+/** n / 1e9 rounded down, exactly (for n past 2^53, where n's own division may round up). */
+function splitHigh(n: number): number {
+  const hi = Math.floor(n / 1e9);
+  const lo = n - hi * 1e9; // exact: hi * 1e9 is representable below ~4.5e18
+  return lo < 0 ? hi - 1 : lo >= 1e9 ? hi + 1 : hi;
+}
+
+/**
+ * writeUint for any non-negative integer-valued double, also past 2^53 (nanosecond timestamps):
+ * the exact decimal value, as Go prints the int64 it holds.
+ */
+export function writeUintAny(buf: Buffer, pos: number, n: number): number {
+  if (n <= Number.MAX_SAFE_INTEGER) return writeUint(buf, pos, n);
+  const hi = splitHigh(n);
+  let lo = n - hi * 1e9;
+  pos = writeUint(buf, pos, hi);
+  for (let i = pos + 8; i >= pos; i--) {
+    const q = Math.floor(lo / 10);
+    buf[i] = 48 + (lo - q * 10);
+    lo = q;
+  }
+  return pos + 9;
+}
+
 /** Copies src[s, e) to dst[pos]; a byte loop beats Buffer.copy's call overhead for short runs. */
 export function copyBytes(dst: Buffer, pos: number, src: Buffer, s: number, e: number): number {
   const n = e - s;

@@ -8,7 +8,7 @@
 // work (ack deadlines, request expiry, heartbeats, interest polling, inactivity) happens in tick(),
 // driven by one coarse timer for all consumers (plugin.ts).
 
-import type { ConsumerLike, EngineLike, StoredMsg, StreamLike } from '../types.js';
+import type { AckReplyPrefix, ConsumerLike, EngineLike, StoredMsg, StreamLike } from '../types.js';
 import { nowNs, nsToRfc3339, rfc3339ToNs } from '../types.js';
 import { appendHeaders } from '../headers.js';
 import { subjectMatches } from '../../sublist/subject.js';
@@ -17,7 +17,7 @@ import { AckState } from './pending.js';
 import type { WaitingRequest } from './pull.js';
 import { PullRequests } from './pull-requests.js';
 import { AckKind, ackPrefix, nakDelayNs, type AckBody, type AckReplyInfo } from './ack.js';
-import { deliverTo, hostCongested, idleHeartbeat, maxBytesExceeded, Status } from './out.js';
+import { hostCongested, idleHeartbeat, maxBytesExceeded, Status } from './out.js';
 import { retentionAcked } from './retention.js';
 import { StateWriter, writeMeta, removeConsumerDir, type ConsumerStateFile } from './state-store.js';
 
@@ -85,7 +85,8 @@ export class Consumer implements ConsumerLike {
   private maxp = 0;
   private hbMs = 0;
   private dthreshMs = 0;
-  private readonly prefix: string;
+  /** `$JS.ACK.<stream>.<consumer>.` for deliveries' ack replies. */
+  private readonly replyPrefix: AckReplyPrefix;
 
   // push
   private active = false;
@@ -113,7 +114,8 @@ export class Consumer implements ConsumerLike {
     this.cfg = init.config;
     this.created = init.created;
     this.dir = init.dir;
-    this.prefix = ackPrefix(this.stream.name, this.name);
+    const prefix = `${ackPrefix(this.stream.name, this.name)}.`;
+    this.replyPrefix = { str: prefix, bytes: Buffer.from(prefix, 'latin1') };
     this.acks = new AckState(this.cfg.ack_policy);
     this.pulls = this.isPush ? null : new PullRequests(this.cfg.max_waiting ?? 512, this.js.host, this.stream.acc);
     const now = Date.now();
@@ -347,14 +349,14 @@ export class Consumer implements ConsumerLike {
       const n = this.numPending();
       this.npc = n > 0 ? n - 1 : 0;
     }
-    const reply = `${this.prefix}.${dc}.${msg.seq}.${dseq}.${msg.ts}.${this.npc}`;
     let hdr = msg.hdr;
     let data: Buffer | null = msg.data;
     if (this.cfg.headers_only === true) {
       hdr = appendHeaders(msg.hdr, [['Nats-Msg-Size', String(msg.data.length)]]);
       data = null;
     }
-    deliverTo(this.js.host, this.stream.acc, to, msg.subject, reply, hdr, data);
+    // The ack reply is written into the frame as digits (ackReply's form, no string per delivery).
+    this.js.host.deliverAck(this.stream.acc, to, msg.subject, this.replyPrefix, dc, msg.seq, dseq, msg.ts, this.npc, hdr, data);
     const sz = this.msgSize(msg);
     if (this.cfg.ack_policy === 'none') {
       this.acks.deliveredNoAck(msg.seq, dseq);

@@ -5,15 +5,6 @@
 import type { JsHost } from '../types.js';
 import { buildHeaders } from '../headers.js';
 
-/**
- * Sends a stream message to `to` (a pull request's inbox or a push consumer's deliver subject) showing
- * its own subject on the MSG line, as nats-server's jsPubMsg (dsubj vs subj): clients (KV keys/watch,
- * ordered consumers) read the original subject from it.
- */
-export function deliverTo(host: JsHost, acc: number, to: string, subject: string, reply: string | null, hdr: Buffer | null, data: Buffer | null): void {
-  host.deliver(acc, to, subject, reply, hdr, data);
-}
-
 /** True while the host's outbound rings are backed up: deliveries should wait. */
 export function hostCongested(host: JsHost): boolean {
   return host.congested();
