@@ -74,6 +74,8 @@ export interface JsAccount {
  * subjects over (only a stream's leader subscribes them, and routes hear of it).
  */
 export interface EngineCluster {
+  /** The system account's index: all of its messages are the cluster's (intercept). */
+  readonly sysAcc: number;
   /** True when the message was the cluster's (RAFT, $JSC, the system account, the API). */
   intercept(m: JsInbound): boolean;
   /** /jsz's meta_cluster and the cluster's view of the totals. */
@@ -251,6 +253,18 @@ export class JetStream implements EngineLike {
     const s = this.streamFor(a, subject);
     if (s !== null) s.process(m);
     else if (viaDomain && m.reply !== null) noResponders(this.host, a.idx, m.reply);
+  }
+
+  /**
+   * JsLink.onAck: a plain ack straight from the ring frame, when nothing else could want it (not the
+   * system account of a cluster, no internal subscriptions); false sends it the general way.
+   */
+  ackFrame(acc: number, buf: Buffer, subj: number, subjLen: number, data: number, end: number): boolean {
+    const plugin = this.plugin;
+    if (plugin === null || plugin.ackBytes === undefined || this.internal.size > 0) return false;
+    if (this.cluster !== null && acc === this.cluster.sysAcc) return false;
+    if (!this.accts.has(acc)) return false;
+    return plugin.ackBytes(this, acc, buf, subj, subjLen, data, end);
   }
 
   private streamFor(a: JsAccount, subject: string): Stream | null {

@@ -82,6 +82,12 @@ export class JsLink implements JsHost, RingHost {
   readonly log: Logger;
   /** Where received messages go (set by the worker once the engine exists). */
   onMessage: (m: JsInbound) => void = () => {};
+  /**
+   * A message to `$JS.ACK.…` without a reply, straight from the frame's bytes (subject at
+   * buf[subj, subj + subjLen), body at buf[data, end)): true when handled, false to take the general
+   * path (onMessage). Acks are half of a pull consumer's traffic; this skips their strings.
+   */
+  onAck: ((acc: number, buf: Buffer, subj: number, subjLen: number, data: number, end: number) => boolean) | null = null;
   private readonly peers: (Peer | undefined)[] = [];
   private readonly peerList: Peer[] = [];
   /** Per account index: the shards' interest. */
@@ -537,6 +543,14 @@ export class JsLink implements JsHost, RingHost {
     }
     for (let g = 0; g < ngroups; g++) pos += 2 + buf.readUInt16LE(pos);
     const end = s + len;
+    if (this.onAck !== null && to === null && replyLen === 0 && hdrLen < 0 && isAckSubject(buf, subjStart, subjLen)) {
+      try {
+        if (this.onAck(acc, buf, subjStart, subjLen, pos, end)) return;
+      } catch (err) {
+        this.log.error({ err: err instanceof Error ? err.stack : String(err) }, 'JetStream failed to handle an ack');
+        return;
+      }
+    }
     const m = this.inbound;
     m.acc = acc;
     m.subject = this.subjectString(buf, subjStart, subjLen);
@@ -571,4 +585,11 @@ function writeAckReply(o: Buffer, pos: number, prefix: Buffer, dc: number, sseq:
   pos = writeUintAny(o, pos, ts);
   o[pos++] = 46;
   return writeUint(o, pos, pending);
+}
+
+/** `$JS.ACK.` */
+const ACK_PREFIX_BYTES = Buffer.from('$JS.ACK.', 'latin1');
+
+function isAckSubject(buf: Buffer, at: number, n: number): boolean {
+  return n > ACK_PREFIX_BYTES.length && buf[at] === 36 /* $ */ && headEquals(ACK_PREFIX_BYTES, buf, at, ACK_PREFIX_BYTES.length);
 }

@@ -335,6 +335,11 @@ export interface ConsumerPlugin {
   api(js: EngineLike, acc: number, tokens: string[], m: JsInbound): void;
   /** `$JS.ACK.>` (acks, naks, progress, term, next). */
   ack(js: EngineLike, acc: number, m: JsInbound): void;
+  /**
+   * A plain ack (empty or `+ACK` body, no reply, 9-token subject) from the ring frame's bytes:
+   * true when handled; false when it is anything else (then ack() gets it).
+   */
+  ackBytes?(js: EngineLike, acc: number, buf: Buffer, subj: number, subjLen: number, data: number, end: number): boolean;
   /** `$JS.FC.>` (flow-control replies from push consumers' clients). */
   flowControl(js: EngineLike, acc: number, m: JsInbound): void;
   /** After a file stream was recovered on start: recreate its persisted consumers. */

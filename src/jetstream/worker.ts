@@ -82,6 +82,7 @@ const js = new JetStream(
   createConsumerPlugin(),
 );
 link.onMessage = (m) => js.onMessage(m);
+link.onAck = (acc, buf, subj, subjLen, data, end) => js.ackFrame(acc, buf, subj, subjLen, data, end);
 // A cluster block with a name, routes and server_name: clustered JetStream (jetstream_cluster.go).
 const cluster = clusteredJetStream(js, o, data);
 link.cross = new CrossAccount(o, data.jsAccounts);

@@ -209,6 +209,47 @@ describe('consumers with the v3 client', { timeout: 120_000 }, () => {
     assert.deepEqual([ci.ack_floor.consumer_seq, ci.ack_floor.stream_seq], [7, 7]);
   });
 
+  test('plain acks (no reply) reach their consumer: two consumers interleaved, one deleted and recreated under its name, raw bodies', async () => {
+    const s = await stream(8);
+    /** Polls consumer info (bounded) until it shows `pending` unacked and the given ack floor. */
+    async function floor(c: string, pending: number, streamSeq: number): Promise<void> {
+      let last = '';
+      for (let i = 0; i < 50; i++) {
+        const ci = await jsm.consumers.info(s, c);
+        last = `${ci.num_ack_pending} pending, floor ${ci.ack_floor.stream_seq}`;
+        if (ci.num_ack_pending === pending && ci.ack_floor.stream_seq === streamSeq) return;
+        await delay(100);
+      }
+      assert.fail(`${s} > ${c}: wanted ${pending} pending and floor ${streamSeq}, have ${last}`);
+    }
+    await jsm.consumers.add(s, { durable_name: 'p', ack_policy: AckPolicy.Explicit });
+    await jsm.consumers.add(s, { durable_name: 'q', ack_policy: AckPolicy.Explicit });
+    const pm = await fetchAll(js, s, 'p', 4, { ack: false });
+    const qm = await fetchAll(js, s, 'q', 4, { ack: false });
+    assert.equal(pm.length + qm.length, 8);
+    for (let i = 0; i < 3; i++) {
+      pm[i]!.ack();
+      qm[i]!.ack();
+    }
+    await floor('p', 1, 3);
+    await floor('q', 1, 3);
+    // Raw acks to the reply subject: an empty body is an ack too; a malformed one changes nothing.
+    const reply = (m: JsMsg): string => (m as unknown as { msg: Msg }).msg.reply!;
+    nc.publish(reply(pm[3]!).replace(/\.(\d+)\.(\d+)\.(\d+)\./, '.x.$2.$3.'), '+ACK');
+    nc.publish(reply(qm[3]!), '');
+    await floor('q', 0, 4);
+    assert.equal((await jsm.consumers.info(s, 'p')).num_ack_pending, 1, 'the malformed ack was ignored');
+    nc.publish(reply(pm[3]!), '+ACK');
+    await floor('p', 0, 4);
+
+    // Recreated under the same name: acks go to the new consumer, not the deleted one.
+    await jsm.consumers.delete(s, 'p');
+    await jsm.consumers.add(s, { durable_name: 'p', ack_policy: AckPolicy.Explicit });
+    const again = await fetchAll(js, s, 'p', 2);
+    assert.deepEqual(again.map((m) => m.seq), [1, 2]);
+    await floor('p', 0, 2);
+  });
+
   test('NAK redelivers at once; NAK with a delay waits for it', async () => {
     const s = await stream(2);
     await jsm.consumers.add(s, { durable_name: 'd', ack_policy: AckPolicy.Explicit });

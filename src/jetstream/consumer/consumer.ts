@@ -521,6 +521,15 @@ export class Consumer implements ConsumerLike {
     if (ackReply) this.js.host.publish(this.stream.acc, reply!, null, null, null);
   }
 
+  /** processAck of a plain ack without a reply (the link's byte path, ConsumerPlugin.ackBytes). */
+  ackPlain(dc: number, sseq: number, dseq: number): void {
+    if (this.closed) return;
+    const now = Date.now();
+    this.lastActivityMs = now;
+    if (this.cfg.sample_freq !== undefined) sampleAck(this, { stream: this.stream.name, consumer: this.name, dc, sseq, dseq }, now);
+    this.ackMsg(sseq, dseq);
+  }
+
   private ackMsg(sseq: number, dseq: number): void {
     const wasFull = this.maxp > 0 && this.acks.pending.size >= this.maxp;
     const acked = this.acks.ack(sseq, dseq, this.dseq, this.sseq);

@@ -10,6 +10,7 @@ import { parseAckBody, parseAckSubject } from './ack.js';
 import { consumerApi, type ConsumerRegistry } from './api.js';
 import { Consumer } from './consumer.js';
 import { interestCheckAfterRemoval } from './retention.js';
+import { headEquals } from '../../sublist/sublist.js';
 import { loadConsumers } from './state-store.js';
 
 /** Granularity of timed work (ms): request expiry, redelivery and heartbeats are this precise. */
@@ -74,6 +75,56 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
     c.processAck(info, body, m.reply);
   }
 
+  /** The last consumer a byte-path ack went to, and its `<stream>.<consumer>` subject bytes. */
+  private ackKey = Buffer.alloc(256);
+  private ackKeyLen = -1;
+  private ackAcc = -1;
+  private ackConsumer: Consumer | null = null;
+
+  ackBytes(js: EngineLike, acc: number, buf: Buffer, subj: number, subjLen: number, data: number, end: number): boolean {
+    const bl = end - data;
+    if (bl !== 0 && !(bl === 4 && buf[data] === 43 && buf[data + 1] === 65 && buf[data + 2] === 67 && buf[data + 3] === 75)) return false;
+    // `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`: six dots after the prefix.
+    const from = subj + 8;
+    const e = subj + subjLen;
+    let d0 = -1;
+    let d1 = -1;
+    let d2 = -1;
+    let d3 = -1;
+    let d4 = -1;
+    let n = 0;
+    for (let i = from; i < e; i++) {
+      if (buf[i] !== 46) continue;
+      if (n === 0) d0 = i;
+      else if (n === 1) d1 = i;
+      else if (n === 2) d2 = i;
+      else if (n === 3) d3 = i;
+      else if (n === 4) d4 = i;
+      n++;
+    }
+    if (n !== 6) return false;
+    const dc = digits(buf, d1 + 1, d2);
+    const sseq = digits(buf, d2 + 1, d3);
+    const dseq = digits(buf, d3 + 1, d4);
+    if (dc < 0 || sseq < 0 || dseq < 0) return false;
+    const keyLen = d1 - from;
+    let c = this.ackConsumer;
+    if (c === null || c.closed || acc !== this.ackAcc || keyLen !== this.ackKeyLen || !headEquals(this.ackKey, buf, from, keyLen)) {
+      // Names as the general path reads them (latin1, as the link's subject strings).
+      const found = js.stream(acc, buf.toString('latin1', from, d0))?.consumers.get(buf.toString('latin1', d0 + 1, d1));
+      if (!(found instanceof Consumer)) return false;
+      c = found;
+      if (keyLen <= this.ackKey.length) {
+        buf.copy(this.ackKey, 0, from, d1);
+        this.ackKeyLen = keyLen;
+        this.ackAcc = acc;
+        this.ackConsumer = c;
+      }
+    }
+    c.ackPlain(dc, sseq, dseq);
+    return true;
+  }
+
   flowControl(js: EngineLike, acc: number, m: JsInbound): void {
     // $JS.FC.<stream>.<consumer>.<n>
     const t = m.subject.split('.');
@@ -123,4 +174,17 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
 
 export function createConsumerPlugin(): ConsumerPlugin {
   return new Plugin();
+}
+
+/** Digits of buf[from, to) as a number (an ack reply token), or -1. */
+function digits(buf: Buffer, from: number, to: number): number {
+  const len = to - from;
+  if (len <= 0 || len > 16) return -1;
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]! - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }
