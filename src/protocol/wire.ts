@@ -35,37 +35,31 @@ export function writeUint(buf: Buffer, pos: number, n: number): number {
     buf[pos] = 48 + n;
     return pos + 1;
   }
-  let digits = 1;
-  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  const digits = uintLen(n);
   let p = pos + digits - 1;
-  while (n >= 10) {
+  // Integer arithmetic while the value fits 31 bits (most sizes and sequences), doubles above.
+  while (n > 0x7fffffff) {
     const q = Math.floor(n / 10);
     buf[p--] = 48 + (n - q * 10);
     n = q;
   }
-  buf[p] = 48 + n;
-  return pos + digits;
-}
-
-/**
- * Writes a string's latin1 bytes at dst[pos] (each char code's low byte, as Buffer.write(…, 'latin1'));
- * returns the new position. A loop for short strings: subjects and replies, where the native call's
- * overhead cost more than the copy (the JetStream worker writes three per delivery).
- */
-export function writeLatin1(dst: Buffer, pos: number, s: string): number {
-  const n = s.length;
-  if (n < 64) {
-    for (let i = 0; i < n; i++) dst[pos + i] = s.charCodeAt(i) & 0xff;
-    return pos + n;
+  let m = n | 0;
+  while (m >= 10) {
+    const q = (m / 10) | 0;
+    buf[p--] = 48 + (m - q * 10);
+    m = q;
   }
-  return pos + dst.write(s, pos, 'latin1');
+  buf[p] = 48 + m;
+  return pos + digits;
 }
 
 /** Decimal digits of a non-negative integer (any double, as writeUintAny writes it). */
 export function uintLen(n: number): number {
+  if (n < 1e5) return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 1e4 ? 4 : 5;
+  if (n < 1e10) return n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
   if (n > Number.MAX_SAFE_INTEGER) return uintLen(splitHigh(n)) + 9;
-  let d = 1;
-  for (let t = n; t >= 10; t = Math.floor(t / 10)) d++;
+  let d = 11;
+  for (let t = n / 1e10; t >= 10; t /= 10) d++;
   return d;
 }
 
@@ -83,14 +77,28 @@ function splitHigh(n: number): number {
 export function writeUintAny(buf: Buffer, pos: number, n: number): number {
   if (n <= Number.MAX_SAFE_INTEGER) return writeUint(buf, pos, n);
   const hi = splitHigh(n);
-  let lo = n - hi * 1e9;
+  let lo = (n - hi * 1e9) | 0;
   pos = writeUint(buf, pos, hi);
   for (let i = pos + 8; i >= pos; i--) {
-    const q = Math.floor(lo / 10);
+    const q = (lo / 10) | 0;
     buf[i] = 48 + (lo - q * 10);
     lo = q;
   }
   return pos + 9;
+}
+
+/**
+ * Writes a string's latin1 bytes at dst[pos] (each char code's low byte, as Buffer.write(…, 'latin1'));
+ * returns the new position. A loop for short strings: subjects and replies, where the native call's
+ * overhead cost more than the copy (the JetStream worker writes three per delivery).
+ */
+export function writeLatin1(dst: Buffer, pos: number, s: string): number {
+  const n = s.length;
+  if (n < 64) {
+    for (let i = 0; i < n; i++) dst[pos + i] = s.charCodeAt(i) & 0xff;
+    return pos + n;
+  }
+  return pos + dst.write(s, pos, 'latin1');
 }
 
 /** Copies src[s, e) to dst[pos]; a byte loop beats Buffer.copy's call overhead for short runs. */

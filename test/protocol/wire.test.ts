@@ -5,7 +5,9 @@ import { uintLen, writeLatin1, writeUint, writeUintAny } from '../../src/protoco
 
 test('writeUint / uintLen: decimal digits of small and large safe integers', () => {
   const b = Buffer.alloc(32);
-  for (const n of [0, 7, 9, 10, 99, 100, 12345, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
+  const samples = [0, 7, 9, 10, 99, 100, 12345, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+  for (let k = 1; k <= 15; k++) samples.push(10 ** k - 1, 10 ** k, 10 ** k + 1);
+  for (const n of samples) {
     const end = writeUint(b, 3, n);
     assert.equal(b.toString('latin1', 3, end), String(n));
     assert.equal(uintLen(n), String(n).length, `uintLen(${n})`);
