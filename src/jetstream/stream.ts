@@ -4,7 +4,7 @@
 // storing (sealed, expected-* headers, rollups, max_msg_size) and the pub acks, byte for byte.
 
 import { JsErr } from './errors.js';
-import { writeUint } from '../protocol/wire.js';
+import { copyBytes, writeUint } from '../protocol/wire.js';
 import { MsgIdWindow } from './msgid-window.js';
 import { getHeader, newPublishHeaders, scanPublishHeaders } from './headers.js';
 import { storeLimits } from './stream-config.js';
@@ -379,7 +379,8 @@ export class Stream implements StreamLike {
    */
   private sendPubAck(reply: string, seq: number): void {
     const b = ackScratch;
-    let p = this.ackPrefixBytes.copy(b, 0);
+    const pre = this.ackPrefixBytes;
+    let p = copyBytes(b, 0, pre, 0, pre.length);
     p = writeUint(b, p, seq);
     b[p++] = 0x7d; // }
     this.host.publish(this.acc, reply, null, null, b.subarray(0, p));

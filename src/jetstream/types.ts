@@ -3,6 +3,7 @@
 // consumers see of each other. Config and state objects use nats-server's JSON field names, because
 // they are persisted and returned by the API as they are.
 
+import { performance as perf } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Advisories } from './advisories.js';
 import type { TieredLimits } from './account-limits.js';
@@ -10,12 +11,14 @@ import type { TieredLimits } from './account-limits.js';
 // ---- time ---------------------------------------------------------------------------------------
 
 let lastNs = 0;
+/** Read once: the global `performance` is a lazy getter, and timeOrigin another (~15% of nowNs). */
+const TIME_ORIGIN = perf.timeOrigin;
 /**
  * Wall-clock nanoseconds since the epoch as a Number (integer). A double holds these to 256 ns,
  * which is all the precision stream timestamps need; strictly increasing within this thread.
  */
 export function nowNs(): number {
-  let ns = Math.floor((performance.timeOrigin + performance.now()) * 1e6);
+  let ns = Math.floor((TIME_ORIGIN + perf.now()) * 1e6);
   if (ns <= lastNs) ns = lastNs + 256;
   lastNs = ns;
   return ns;
