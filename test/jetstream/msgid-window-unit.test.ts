@@ -50,3 +50,38 @@ test('the ring grows past its first size and shrinks after a burst expires, ids 
   assert.equal(w.find('id-0', 0), -1);
   assert.equal(w.size, 1500);
 });
+
+test('matches a Map model through random stores, re-stores, finds and expiries (the probing table wraps and shifts)', () => {
+  const w = new MsgIdWindow();
+  // Reference: id → { seq, ts } of its newest store, and stores in arrival order for expiry.
+  const model = new Map<string, { seq: number; ts: number }>();
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  let ts = 0;
+  let seq = 0;
+  let cutoff = 0;
+  for (let round = 0; round < 40; round++) {
+    const stores = 200 + rnd(3000);
+    for (let k = 0; k < stores; k++) {
+      // A small id space so that re-stores are common; some ids look alike (FNV's weak low bits).
+      const id = rnd(4) === 0 ? `dup-${rnd(500)}` : `id-${round}-${k}`;
+      ts += 1 + rnd(3);
+      seq++;
+      w.store(id, seq, ts);
+      model.set(id, { seq, ts });
+    }
+    cutoff = ts - rnd(4000);
+    w.expire(cutoff);
+    for (const [id, e] of model) if (e.ts < cutoff) model.delete(id);
+    assert.equal(w.size, model.size, `round ${round}: ids held`);
+    for (const [id, e] of model) assert.equal(w.find(id, cutoff), e.seq, `round ${round}: ${id}`);
+    for (let k = 0; k < 200; k++) {
+      const id = `dup-${rnd(500)}`;
+      assert.equal(w.find(id, cutoff), model.get(id)?.seq ?? -1, `round ${round}: ${id}`);
+    }
+    assert.equal(w.find(`never-${round}`, 0), -1);
+  }
+});
