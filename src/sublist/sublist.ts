@@ -198,15 +198,20 @@ export class Sublist<T extends SublistSub> {
     return result;
   }
 
-  /** Trie walk; the result is a fresh frozen object. */
+  /**
+   * Trie walk; the result is a fresh object. Tokens are sliced from the subject as the walk reaches
+   * them (no split array), and the queue-group map is one scratch Map: subjects that miss the cache
+   * (reply inboxes, ack subjects) pay only for the levels they visit.
+   */
   matchNoCache(subject: string): SublistResult<T> {
-    const tokens = subject.split('.');
     const psubs: T[] = [];
-    const groups = new Map<string, T[]>();
-    matchLevel(this.root, tokens, 0, psubs, groups);
-    if (psubs.length === 0 && groups.size === 0) return EMPTY;
+    const groups = SCRATCH_GROUPS as Map<string, T[]>;
+    groups.clear();
+    matchFrom(this.root, subject, 0, psubs, groups);
+    if (groups.size === 0) return psubs.length === 0 ? EMPTY : { psubs, qsubs: NO_QSUBS };
     const qsubs: T[][] = [];
     for (const g of groups.values()) qsubs.push(g);
+    groups.clear();
     return { psubs, qsubs };
   }
 
@@ -245,22 +250,32 @@ export class Sublist<T extends SublistSub> {
   }
 }
 
-function matchLevel<T extends SublistSub>(level: Level<T>, tokens: string[], i: number, psubs: T[], groups: Map<string, T[]>): void {
+/** Queue groups found by the walk in progress (matchNoCache is synchronous and never re-entered). */
+const SCRATCH_GROUPS = new Map<string, unknown[]>();
+const NO_QSUBS: readonly (readonly never[])[] = Object.freeze([]);
+
+/** Matches subject[pos…] (one token per level, `.`-separated) against the trie from `level`. */
+function matchFrom<T extends SublistSub>(level: Level<T>, subject: string, pos: number, psubs: T[], groups: Map<string, T[]>): void {
   let l: Level<T> | null = level;
-  for (; i < tokens.length; i++) {
+  for (;;) {
     if (l === null) return;
+    let end = subject.indexOf('.', pos);
+    const last = end < 0;
+    if (last) end = subject.length;
     if (l.fwc !== null) addNode(l.fwc, psubs, groups);
     if (l.pwc !== null) {
-      if (i === tokens.length - 1) addNode(l.pwc, psubs, groups);
-      else if (l.pwc.next !== null) matchLevel(l.pwc.next, tokens, i + 1, psubs, groups);
+      if (last) addNode(l.pwc, psubs, groups);
+      else if (l.pwc.next !== null) matchFrom(l.pwc.next, subject, end + 1, psubs, groups);
     }
-    const n = l.nodes.get(tokens[i]!);
+    if (l.nodes.size === 0) return;
+    const n = l.nodes.get(pos === 0 && last ? subject : subject.slice(pos, end));
     if (n === undefined) return;
-    if (i === tokens.length - 1) {
+    if (last) {
       addNode(n, psubs, groups);
       return;
     }
     l = n.next;
+    pos = end + 1;
   }
 }
 

@@ -151,3 +151,37 @@ test('a cycle of 1,000 subjects that repeat is admitted to the match cache (seco
   for (const b of bufs) sl.matchBytes(b, 0, b.length);
   assert.ok(sl.cacheHits - hits1 >= 950, `hits after 5,000 one-off subjects: ${sl.cacheHits - hits1} of 1000`);
 });
+
+test('the trie walk agrees with subjectMatches on random subscriptions and subjects, queue groups included', () => {
+  let seed = 99;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const words = ['a', 'b', 'foo', 'bar', '_INBOX', 'x1', '$JS', 'ACK'];
+  const literal = (): string => Array.from({ length: 1 + rnd(4) }, () => words[rnd(words.length)]!).join('.');
+  const pattern = (): string => {
+    const n = 1 + rnd(4);
+    const t: string[] = [];
+    for (let i = 0; i < n; i++) t.push(i === n - 1 && rnd(5) === 0 ? '>' : rnd(4) === 0 ? '*' : words[rnd(words.length)]!);
+    return t.join('.');
+  };
+  const sl = new Sublist<S>();
+  const all: S[] = [];
+  for (let i = 0; i < 300; i++) {
+    const s = sub(pattern(), `s${i}`, rnd(3) === 0 ? `q${rnd(3)}` : null);
+    sl.insert(s);
+    all.push(s);
+  }
+  for (let k = 0; k < 2000; k++) {
+    const subject = literal();
+    const r = sl.matchNoCache(subject);
+    const want = all.filter((s) => subjectMatches(s.subject, subject));
+    assert.deepEqual(ids(r), want.filter((s) => s.queue === null).map((s) => s.id).sort(), subject);
+    const groups = new Map<string, string[]>();
+    for (const s of want) if (s.queue !== null) groups.set(s.queue, [...(groups.get(s.queue) ?? []), s.id]);
+    const got = r.qsubs.map((g) => g.map((s) => s.id).sort()).sort((x, y) => x[0]!.localeCompare(y[0]!));
+    const exp = [...groups.values()].map((g) => g.sort()).sort((x, y) => x[0]!.localeCompare(y[0]!));
+    assert.deepEqual(got, exp, `${subject}: queue groups`);
+  }
+});
