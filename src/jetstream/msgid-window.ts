@@ -27,6 +27,8 @@ export class MsgIdWindow {
   private ids: (string | undefined)[] = new Array<string | undefined>(INITIAL_SLOTS);
   private seqs = new Float64Array(INITIAL_SLOTS);
   private times = new Float64Array(INITIAL_SLOTS);
+  /** Each slot's id hash: expiry and growth find a slot's pair without hashing its string again. */
+  private hashes = new Int32Array(INITIAL_SLOTS);
   private mask = INITIAL_SLOTS - 1;
   /** Serial of the oldest store still in the ring, and of the next one (a store's slot is serial & mask). */
   private first = 0;
@@ -89,6 +91,7 @@ export class MsgIdWindow {
     t[2 * i] = slot + 1;
     t[2 * i + 1] = h;
     this.ids[slot] = id;
+    this.hashes[slot] = h;
     this.seqs[slot] = seq;
     this.times[slot] = ts;
     this.next++;
@@ -99,9 +102,8 @@ export class MsgIdWindow {
     while (this.first < this.next) {
       const slot = this.first & this.mask;
       if (this.times[slot]! >= cutoff) break;
-      const id = this.ids[slot];
-      if (id !== undefined) {
-        const i = this.lookup(id, idHash(id));
+      if (this.ids[slot] !== undefined) {
+        const i = this.pairOf(slot);
         if (i >= 0) this.removeAt(i);
         this.ids[slot] = undefined;
       }
@@ -110,6 +112,17 @@ export class MsgIdWindow {
     // Give memory back after a burst: a ring mostly empty shrinks to a quarter.
     const cap = this.mask + 1;
     if (cap > INITIAL_SLOTS && this.next - this.first < cap / 8) this.resize(cap / 4);
+  }
+
+  /** The pair pointing at ring slot `slot` (by its stored hash; no string compare), or -1. */
+  private pairOf(slot: number): number {
+    const t = this.table;
+    const tmask = this.tmask;
+    for (let i = this.home(this.hashes[slot]!); ; i = (i + 1) & tmask) {
+      const e = t[2 * i]!;
+      if (e === 0) return -1;
+      if (e === slot + 1) return i;
+    }
   }
 
   /** Linear probing's deletion: later pairs of the same run move back so no lookup stops early. */
@@ -137,6 +150,7 @@ export class MsgIdWindow {
     this.ids = new Array<string | undefined>(INITIAL_SLOTS);
     this.seqs = new Float64Array(INITIAL_SLOTS);
     this.times = new Float64Array(INITIAL_SLOTS);
+    this.hashes = new Int32Array(INITIAL_SLOTS);
     this.mask = INITIAL_SLOTS - 1;
     this.first = this.next = 0;
     this.newTable(INITIAL_SLOTS);
@@ -154,6 +168,7 @@ export class MsgIdWindow {
     const ids = new Array<string | undefined>(cap);
     const seqs = new Float64Array(cap);
     const times = new Float64Array(cap);
+    const hashes = new Int32Array(cap);
     const oldMask = this.mask;
     const mask = cap - 1;
     for (let s = this.first; s < this.next; s++) {
@@ -162,19 +177,20 @@ export class MsgIdWindow {
       ids[to] = this.ids[from];
       seqs[to] = this.seqs[from]!;
       times[to] = this.times[from]!;
+      hashes[to] = this.hashes[from]!;
     }
     this.ids = ids;
     this.seqs = seqs;
     this.times = times;
+    this.hashes = hashes;
     this.mask = mask;
     this.newTable(cap);
     const t = this.table;
     const tmask = this.tmask;
     for (let s = this.first; s < this.next; s++) {
       const slot = s & mask;
-      const id = ids[slot];
-      if (id === undefined) continue; // expired or superseded
-      const h = idHash(id);
+      if (ids[slot] === undefined) continue; // expired or superseded
+      const h = hashes[slot]!;
       let i = this.home(h);
       while (t[2 * i] !== 0) i = (i + 1) & tmask;
       t[2 * i] = slot + 1;
