@@ -12,6 +12,7 @@
 // Op names are recognised byte by byte into a small hash (they may be split across reads); the
 // arguments are reported as offsets into the buffer they live in, the payload is skipped in one jump.
 // Only a frame split across reads is copied. Nothing is allocated per message on the RMSG path.
+import { parseDigits } from '../protocol/wire.js';
 
 /** Which op an argument line belongs to. */
 export const RouteOp = {
@@ -427,12 +428,5 @@ export class RouteParser {
 
 /** Decimal digits only, as parser.go parseSize; -1 for empty, non-digits or too large. */
 function parseSize(b: Buffer, s: number, e: number): number {
-  if (e <= s || e - s > 15) return -1;
-  let n = 0;
-  for (let i = s; i < e; i++) {
-    const d = b[i]! - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
+  return parseDigits(b, s, e, 15);
 }

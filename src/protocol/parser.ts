@@ -7,6 +7,7 @@
 //
 // The parser calls back into a `ParserHandler` (the connection) with plain numbers; the handler may
 // set `stopped` to end parsing (connection closed).
+import { parseDigits } from './wire.js';
 
 /** Parser states. Plain numbers: a `const` object, not an enum. */
 const S = {
@@ -562,12 +563,5 @@ export class ClientParser {
  * payload above max_payload.
  */
 export function parseSize(b: Buffer, s: number, e: number): number {
-  if (e <= s || e - s > 9) return -1;
-  let n = 0;
-  for (let i = s; i < e; i++) {
-    const d = b[i]! - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
+  return parseDigits(b, s, e, 9);
 }

@@ -101,6 +101,18 @@ export function writeLatin1(dst: Buffer, pos: number, s: string): number {
   return pos + dst.write(s, pos, 'latin1');
 }
 
+/** The decimal number in b[s, e): digits only and at most maxLen of them, else -1. */
+export function parseDigits(b: Buffer, s: number, e: number, maxLen: number): number {
+  if (e <= s || e - s > maxLen) return -1;
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
 /** Copies src[s, e) to dst[pos]; a byte loop beats Buffer.copy's call overhead for short runs. */
 export function copyBytes(dst: Buffer, pos: number, src: Buffer, s: number, e: number): number {
   const n = e - s;

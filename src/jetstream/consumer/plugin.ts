@@ -11,6 +11,7 @@ import { consumerApi, type ConsumerRegistry } from './api.js';
 import { Consumer } from './consumer.js';
 import { interestCheckAfterRemoval } from './retention.js';
 import { headEquals } from '../../sublist/sublist.js';
+import { parseDigits } from '../../protocol/wire.js';
 import { loadConsumers } from './state-store.js';
 
 /** Granularity of timed work (ms): request expiry, redelivery and heartbeats are this precise. */
@@ -103,9 +104,9 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
       n++;
     }
     if (n !== 6) return false;
-    const dc = digits(buf, d1 + 1, d2);
-    const sseq = digits(buf, d2 + 1, d3);
-    const dseq = digits(buf, d3 + 1, d4);
+    const dc = parseDigits(buf, d1 + 1, d2, 16);
+    const sseq = parseDigits(buf, d2 + 1, d3, 16);
+    const dseq = parseDigits(buf, d3 + 1, d4, 16);
     if (dc < 0 || sseq < 0 || dseq < 0) return false;
     const keyLen = d1 - from;
     let c = this.ackConsumer;
@@ -174,17 +175,4 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
 
 export function createConsumerPlugin(): ConsumerPlugin {
   return new Plugin();
-}
-
-/** Digits of buf[from, to) as a number (an ack reply token), or -1. */
-function digits(buf: Buffer, from: number, to: number): number {
-  const len = to - from;
-  if (len <= 0 || len > 16) return -1;
-  let v = 0;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]! - 48;
-    if (c < 0 || c > 9) return -1;
-    v = v * 10 + c;
-  }
-  return v;
 }
