@@ -2,7 +2,7 @@
 // pending/redelivery bookkeeping, pull request parsing and the waiting queue.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { AckKind, ackReply, ackPrefix, nakDelayNs, parseAckBody, parseAckSubject, parseGoDuration } from '../../src/jetstream/consumer/ack.js';
+import { AckKind, ackPrefix, nakDelayNs, parseAckBody, parseAckSubject, parseGoDuration } from '../../src/jetstream/consumer/ack.js';
 import { checkConfigUpdate, checkConsumerConfig, checkWorkQueue, decodeConsumerConfig, setConsumerConfigDefaults, type ConsumerConfig } from '../../src/jetstream/consumer/config.js';
 import { AckState } from '../../src/jetstream/consumer/pending.js';
 import { WaitQueue, parseNextRequest, type WaitingRequest } from '../../src/jetstream/consumer/pull.js';
@@ -23,7 +23,8 @@ function cfg(raw: Record<string, unknown>): ConsumerConfig {
 
 describe('ack subjects and bodies', () => {
   test('9-token reply round trip; 12-token v2 form; malformed ones rejected', () => {
-    const r = ackReply(ackPrefix('ORDERS', 'c1'), 2, 17, 40, 1700000000123456789, 3);
+    // A delivery's reply (written as digits by src/jetstream/link.ts deliverAck): ts and pending are informational.
+    const r = `${ackPrefix('ORDERS', 'c1')}.2.17.40.1700000000123456789.3`;
     assert.equal(r.split('.').length, 9);
     assert.deepEqual(parseAckSubject(r), { stream: 'ORDERS', consumer: 'c1', dc: 2, sseq: 17, dseq: 40 });
     assert.deepEqual(parseAckSubject('$JS.ACK.dom.HASH.ORDERS.c1.1.5.6.123.0.xyz'), { stream: 'ORDERS', consumer: 'c1', dc: 1, sseq: 5, dseq: 6 });

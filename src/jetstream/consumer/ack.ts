@@ -24,11 +24,6 @@ export interface AckReplyInfo {
   dseq: number;
 }
 
-/** The reply subject of one delivery (the ts and pending tokens are informational for clients). */
-export function ackReply(prefix: string, dc: number, sseq: number, dseq: number, tsNs: number, pending: number): string {
-  return `${prefix}.${dc}.${sseq}.${dseq}.${tsNs}.${pending}`;
-}
-
 /** `$JS.ACK.<stream>.<consumer>`: the fixed part of a consumer's ack replies. */
 export function ackPrefix(stream: string, consumer: string): string {
   return `$JS.ACK.${stream}.${consumer}`;
