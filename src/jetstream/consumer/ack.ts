@@ -79,6 +79,12 @@ export interface AckBody {
   arg: string;
 }
 
+/** True when buf[start, end) is an empty body or `+ACK`: an ack with nothing more to read. */
+export function isPlainAck(buf: Buffer, start: number, end: number): boolean {
+  const n = end - start;
+  return n === 0 || (n === 4 && buf[start] === 43 && buf[start + 1] === 65 && buf[start + 2] === 67 && buf[start + 3] === 75);
+}
+
 /** Shared by every plain ack (nothing writes to a parsed body). */
 const PLAIN_ACK: AckBody = Object.freeze({ kind: AckKind.ACK, arg: '' });
 
@@ -90,8 +96,7 @@ const startsWith = (b: Buffer, s: string): boolean => b.length >= s.length && b.
  */
 export function parseAckBody(data: Buffer): AckBody | null {
   // The common cases first, without a string: an empty body and `+ACK`.
-  if (data.length === 0) return PLAIN_ACK;
-  if (data.length === 4 && data[0] === 43 && data[1] === 65 && data[2] === 67 && data[3] === 75) return PLAIN_ACK;
+  if (isPlainAck(data, 0, data.length)) return PLAIN_ACK;
   if (startsWith(data, '+ACK') || startsWith(data, '+OK')) {
     return data.length === 4 || (data.length === 3 && startsWith(data, '+OK')) ? { kind: AckKind.ACK, arg: '' } : null;
   }

@@ -6,7 +6,7 @@
 import type { AdoptedConsumer, ConsumerLike, ConsumerPlugin, EngineLike, JsInbound, StreamLike } from '../types.js';
 import type { ConsumerConfig } from './config.js';
 import type { ConsumerStateFile } from './state-store.js';
-import { parseAckBody, parseAckSubject } from './ack.js';
+import { isPlainAck, parseAckBody, parseAckSubject } from './ack.js';
 import { consumerApi, type ConsumerRegistry } from './api.js';
 import { Consumer } from './consumer.js';
 import { interestCheckAfterRemoval } from './retention.js';
@@ -83,8 +83,7 @@ class Plugin implements ConsumerPlugin, ConsumerRegistry {
   private ackConsumer: Consumer | null = null;
 
   ackBytes(js: EngineLike, acc: number, buf: Buffer, subj: number, subjLen: number, data: number, end: number): boolean {
-    const bl = end - data;
-    if (bl !== 0 && !(bl === 4 && buf[data] === 43 && buf[data + 1] === 65 && buf[data + 2] === 67 && buf[data + 3] === 75)) return false;
+    if (!isPlainAck(buf, data, end)) return false;
     // `$JS.ACK.<stream>.<consumer>.<dc>.<sseq>.<dseq>.<ts>.<pending>`: six dots after the prefix.
     const from = subj + 8;
     const e = subj + subjLen;
